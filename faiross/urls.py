@@ -1,0 +1,34 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from projects import views as project_views
+from projects.api import ProjectViewSet
+
+# Admin sign-in goes through allauth, so email verification and MFA apply to staff too.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+admin.site.site_header = "FairOSS ombudsman office"
+admin.site.site_title = "FairOSS admin"
+
+router = DefaultRouter()
+router.register("projects", ProjectViewSet, basename="project")
+
+api_v1 = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("", project_views.home, name="home"),
+    path("dashboard/", project_views.dashboard, name="dashboard"),
+    path("settings/", project_views.user_settings, name="settings"),
+    path("projects/", include("projects.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

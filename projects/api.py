@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import services
+from .models import Membership, Project
+from .serializers import ProjectCreateSerializer, ProjectSerializer, ProjectUpdateSerializer
+
+
+class ProjectViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Projects: anyone reads; signed-in people create (and become steward); stewards change."""
+
+    lookup_field = "slug"
+    serializer_class = ProjectSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return Project.objects.prefetch_related(
+            "purls", Prefetch("memberships", queryset=Membership.objects.select_related("user"))
+        ).order_by("slug")
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        if self.action == "create":
+            return ProjectCreateSerializer
+        if self.action == "partial_update":
+            return ProjectUpdateSerializer
+        return ProjectSerializer
+
+    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        serializer = ProjectCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_create(creator=request.user, **serializer.validated_data)
+        project = self.get_queryset().get(pk=project.pk)
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ProjectUpdateSerializer, responses={200: ProjectSerializer})
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        project = self.get_object()
+        serializer = ProjectUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.project_update(project=project, actor=request.user, **serializer.validated_data)
+        project = self.get_queryset().get(pk=project.pk)
+        return Response(ProjectSerializer(project).data)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        return self.partial_update(request, *args, **kwargs)

@@ -1,0 +1,103 @@
+"""Creates demo people and projects for the embedded default. Safe to run again."""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from projects import services
+from projects.models import Project
+
+DEMO_PASSWORD = "faiross-demo"
+
+USERS = [
+    ("alice", "alice@example.com", False),
+    ("bob", "bob@example.com", False),
+    ("carol", "carol@example.com", False),
+    ("admin", "admin@example.com", True),
+]
+PROJECTS = [
+    (
+        "alice",
+        "numpy",
+        "NumPy",
+        "https://github.com/numpy/numpy",
+        "The fundamental package for scientific computing with Python.",
+        ["pkg:pypi/numpy"],
+    ),
+    (
+        "alice",
+        "scipy",
+        "SciPy",
+        "https://github.com/scipy/scipy",
+        "Fundamental algorithms for scientific computing in Python.",
+        ["pkg:pypi/scipy"],
+    ),
+    (
+        "bob",
+        "requests",
+        "Requests",
+        "https://github.com/psf/requests",
+        "A simple, yet elegant, HTTP library.",
+        ["pkg:pypi/requests"],
+    ),
+    (
+        "carol",
+        "left-pad",
+        "left-pad",
+        "https://github.com/left-pad/left-pad",
+        "String left pad.",
+        ["pkg:npm/left-pad"],
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users and projects (password for all: faiross-demo)."
+
+    @transaction.atomic
+    def handle(self, *args: object, **options: object) -> None:
+        User = get_user_model()
+        users = {}
+        for username, email, staff in USERS:
+            user, created = User.objects.get_or_create(username=username, defaults={"email": email})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.is_staff = user.is_superuser = staff
+                user.save()
+            EmailAddress.objects.update_or_create(
+                user=user, email=email, defaults={"verified": True, "primary": True}
+            )
+            users[username] = user
+        for owner, slug, name, repo, description, purls in PROJECTS:
+            if not Project.objects.filter(slug=slug).exists():
+                services.project_create(
+                    creator=users[owner],
+                    slug=slug,
+                    name=name,
+                    repo_url=repo,
+                    description=description,
+                    purls=purls,
+                )
+        numpy = Project.objects.get(slug="numpy")
+        if not numpy.memberships.filter(user=users["bob"]).exists():
+            services.project_invite(
+                project=numpy, actor=users["alice"], target="bob", role="maintainer"
+            )
+            from projects.models import Invitation
+
+            services.invitation_accept(
+                invitation=Invitation.objects.get(
+                    project=numpy, user=users["bob"], status="pending"
+                ),
+                user=users["bob"],
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready. Sign in at http://127.0.0.1:8000/accounts/login/ as "
+                f"alice / {DEMO_PASSWORD} (steward), bob, carol, or admin (staff) "
+                "with the same password."
+            )
+        )

@@ -1,0 +1,52 @@
+"""API shapes only: validation of business rules happens in services."""
+
+from rest_framework import serializers
+
+from .models import Project
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    purls = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, max_length=50
+    )
+    stewards = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "slug",
+            "name",
+            "repo_url",
+            "homepage",
+            "description",
+            "purls",
+            "status",
+            "stewards",
+            "created_at",
+        ]
+        read_only_fields = ["status", "stewards", "created_at"]
+        # Field rules (slug format, URLs) live in the services, so the API and the pages agree.
+        extra_kwargs = {
+            "slug": {"validators": []},
+            "repo_url": {"validators": []},
+            "homepage": {"validators": []},
+        }
+
+    def get_stewards(self, obj: Project) -> list[str]:
+        return sorted(m.user.username for m in obj.memberships.all() if m.role == "steward")
+
+    def to_representation(self, instance: Project) -> dict:  # type: ignore[type-arg]
+        data = super().to_representation(instance)
+        data["purls"] = [p.purl for p in instance.purls.all()]
+        return data
+
+
+class ProjectCreateSerializer(ProjectSerializer):
+    repo_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    homepage = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    slug = serializers.CharField(max_length=100)
+
+
+class ProjectUpdateSerializer(ProjectCreateSerializer):
+    class Meta(ProjectSerializer.Meta):
+        read_only_fields = ["slug", "status", "stewards", "created_at"]

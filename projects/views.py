@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import (
+    InviteForm,
+    ProjectBasicsForm,
+    ProjectEditForm,
+    ProjectLinksForm,
+    ProjectPackagesForm,
+    add_service_errors,
+)
+from .models import Invitation, Membership, Project
+
+User = get_user_model()
+
+WIZARD_STEPS = [
+    ("basics", "Name", ProjectBasicsForm),
+    ("links", "Links", ProjectLinksForm),
+    ("packages", "Packages", ProjectPackagesForm),
+]
+WIZARD_SESSION_KEY = "project_wizard"
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    projects = selectors.project_list().order_by("-created_at")[:8]
+    return render(request, "home.html", {"projects": projects})
+
+
+def project_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:100]
+    projects = selectors.project_list()
+    if q:
+        projects = projects.filter(
+            Q(slug__icontains=q) | Q(name__icontains=q) | Q(purls__purl__icontains=q)
+        ).distinct()
+    page = Paginator(projects, 30).get_page(request.GET.get("page"))
+    return render(request, "projects/list.html", {"page": page, "q": q})
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "projects/dashboard.html",
+        {
+            "memberships": selectors.projects_of_user(user=request.user),
+            "invitations": selectors.invitations_for_user(user=request.user),
+        },
+    )
+
+
+@login_required
+def project_new(request: HttpRequest, step: str = "basics") -> HttpResponse:
+    """A three-step wizard; answers live in the session until the last step creates the project."""
+    names = [s[0] for s in WIZARD_STEPS]
+    if step not in names:
+        return redirect("projects:new")
+    index = names.index(step)
+    _, title, form_class = WIZARD_STEPS[index]
+    data = request.session.get(WIZARD_SESSION_KEY, {})
+    if index > 0 and "basics" not in data:
+        return redirect("projects:new")
+    if request.method == "POST":
+        if "back" in request.POST and index > 0:
+            return redirect("projects:new_step", step=names[index - 1])
+        form = form_class(request.POST)
+        if form.is_valid():
+            data[step] = form.cleaned_data
+            values = {k: v for part in data.values() for k, v in part.items()}
+            purls = [p.strip() for p in values.get("purls", "").splitlines() if p.strip()]
+            try:
+                services.project_validate(
+                    slug=values.get("slug", ""),
+                    name=values.get("name", ""),
+                    repo_url=values.get("repo_url", ""),
+                    homepage=values.get("homepage", ""),
+                    description=values.get("description", ""),
+                    purls=purls,
+                )
+            except ValidationError as exc:
+                # Only the errors about this step's fields stop this step.
+                own = {f: m for f, m in exc.message_dict.items() if f in form.fields}
+                if own:
+                    add_service_errors(form, ValidationError(own))
+                    return _wizard_page(request, index, title, form)
+            request.session[WIZARD_SESSION_KEY] = data
+            if index + 1 < len(WIZARD_STEPS):
+                return redirect("projects:new_step", step=names[index + 1])
+            try:
+                project = services.project_create(
+                    creator=request.user,
+                    slug=values["slug"],
+                    name=values["name"],
+                    repo_url=values.get("repo_url", ""),
+                    homepage=values.get("homepage", ""),
+                    description=values.get("description", ""),
+                    purls=purls,
+                )
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+                return redirect("projects:new")
+            request.session.pop(WIZARD_SESSION_KEY, None)
+            messages.success(request, f"{project.name} is on FairOSS. You are its steward.")
+            return redirect(project)
+    else:
+        form = form_class(initial=data.get(step, {}))
+    return _wizard_page(request, index, title, form)
+
+
+def _wizard_page(request: HttpRequest, index: int, title: str, form) -> HttpResponse:  # type: ignore[no-untyped-def]
+    data = request.session.get(WIZARD_SESSION_KEY, {})
+    return render(
+        request,
+        "projects/wizard.html",
+        {
+            "form": form,
+            "steps": [(i, s[1]) for i, s in enumerate(WIZARD_STEPS)],
+            "index": index,
+            "title": title,
+            "last": index == len(WIZARD_STEPS) - 1,
+            "summary": {k: v for part in data.values() for k, v in part.items()},
+        },
+    )
+
+
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_object_or_404(Project, slug=slug)
+    members = project.memberships.select_related("user").order_by("role", "user__username")
+    is_steward = selectors.user_is_steward(user=request.user, project=project)
+    context = {
+        "project": project,
+        "stewards": [m for m in members if m.role == Membership.Role.STEWARD],
+        "maintainers": [m for m in members if m.role == Membership.Role.MAINTAINER],
+        "is_steward": is_steward,
+        "is_member": selectors.user_is_member(user=request.user, project=project),
+    }
+    if is_steward:
+        context["invite_form"] = InviteForm()
+        context["pending"] = project.invitations.filter(
+            status=Invitation.Status.PENDING
+        ).select_related("user")
+    return render(request, "projects/detail.html", context)
+
+
+@login_required
+def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_object_or_404(Project, slug=slug)
+    if not selectors.user_is_steward(user=request.user, project=project):
+        raise PermissionDenied("Only the project's stewards can change it.")
+    if request.method == "POST":
+        form = ProjectEditForm(request.POST)
+        if form.is_valid():
+            try:
+                services.project_update(
+                    project=project,
+                    actor=request.user,
+                    name=form.cleaned_data["name"],
+                    repo_url=form.cleaned_data["repo_url"],
+                    homepage=form.cleaned_data["homepage"],
+                    description=form.cleaned_data["description"],
+                    purls=form.purl_list(),
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Project saved.")
+                return redirect(project)
+    else:
+        form = ProjectEditForm(
+            initial={
+                "name": project.name,
+                "repo_url": project.repo_url,
+                "homepage": project.homepage,
+                "description": project.description,
+                "purls": "\n".join(project.purls.values_list("purl", flat=True)),
+            }
+        )
+    return render(request, "projects/edit.html", {"project": project, "form": form})
+
+
+@login_required
+@require_POST
+def project_invite(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_object_or_404(Project, slug=slug)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = services.project_invite(
+                project=project,
+                actor=request.user,
+                target=form.cleaned_data["target"],
+                role=form.cleaned_data["role"],
+            )
+        except ValidationError as exc:
+            for msg in exc.messages:
+                messages.error(request, msg)
+        else:
+            messages.success(request, f"Invited {invitation.target} as {invitation.role}.")
+    else:
+        for errors in form.errors.values():
+            for msg in errors:
+                messages.error(request, msg)
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, slug: str, username: str) -> HttpResponse:
+    project = get_object_or_404(Project, slug=slug)
+    user = get_object_or_404(User, username=username)
+    try:
+        services.membership_remove(project=project, actor=request.user, user=user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{username} is no longer a member of {project.name}.")
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    invitation = get_object_or_404(Invitation, pk=pk, project__slug=slug)
+    try:
+        services.invitation_revoke(invitation=invitation, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invitation of {invitation.target} revoked.")
+    return redirect(invitation.project)
+
+
+@login_required
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects.select_related("project"), token=token)
+    if request.method == "POST":
+        try:
+            if "decline" in request.POST:
+                services.invitation_decline(invitation=invitation, user=request.user)
+                messages.info(request, f"You declined the invitation to {invitation.project.name}.")
+                return redirect("dashboard")
+            services.invitation_accept(invitation=invitation, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("dashboard")
+        messages.success(request, f"Welcome to {invitation.project.name}.")
+        return redirect(invitation.project)
+    return render(request, "projects/invitation.html", {"invitation": invitation})
+
+
+@login_required
+def user_settings(request: HttpRequest) -> HttpResponse:
+    from rest_framework.authtoken.models import Token
+
+    if request.method == "POST":
+        Token.objects.filter(user=request.user).delete()
+        Token.objects.create(user=request.user)
+        messages.success(request, "A new API token was created; the old one no longer works.")
+        return redirect("settings")
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "account/settings.html", {"token": token})
