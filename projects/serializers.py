@@ -6,9 +6,7 @@ from .models import Project
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    purls = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, max_length=50
-    )
+    purls = serializers.SerializerMethodField()
     stewards = serializers.SerializerMethodField()
 
     class Meta:
@@ -35,18 +33,22 @@ class ProjectSerializer(serializers.ModelSerializer):
     def get_stewards(self, obj: Project) -> list[str]:
         return sorted(m.user.username for m in obj.memberships.all() if m.role == "steward")
 
-    def to_representation(self, instance: Project) -> dict:  # type: ignore[type-arg]
-        data = super().to_representation(instance)
-        data["purls"] = [p.purl for p in instance.purls.all()]
-        return data
+    def get_purls(self, obj: Project) -> list[str]:
+        return [p.purl for p in obj.purls.all()]
 
 
 class ProjectCreateSerializer(ProjectSerializer):
+    purls = serializers.ListField(  # type: ignore[assignment]
+        child=serializers.CharField(max_length=255), required=False, max_length=50
+    )
     repo_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
     homepage = serializers.CharField(max_length=300, required=False, allow_blank=True)
     slug = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=120, allow_blank=True)
 
 
 class ProjectUpdateSerializer(ProjectCreateSerializer):
+    slug = serializers.CharField(read_only=True)  # type: ignore[assignment]
+
     class Meta(ProjectSerializer.Meta):
         read_only_fields = ["slug", "status", "stewards", "created_at"]
