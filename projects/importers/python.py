@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .base import (
@@ -38,6 +39,26 @@ def _first_line(message: str) -> str:
     return str(message).strip().splitlines()[0] if str(message).strip() else "invalid"
 
 
+_SPEC_TEXT = re.compile(r"^\s*[A-Za-z0-9._-]+\s*(?:\[[^\]]*\])?\s*\(?(?P<spec>[^;@()]*)")
+
+
+def _version_spec(text: str, req: Requirement) -> str:
+    """The version constraint as the file wrote it (packaging would re-order it).
+
+    Falls back to packaging's rendering when the written text does not read back as the
+    same specifier set, so the result is always a valid PEP 440 specifier set.
+    """
+    match = _SPEC_TEXT.match(text)
+    if match:
+        written = re.sub(r"\s+", "", match.group("spec"))
+        try:
+            if SpecifierSet(written) == req.specifier:
+                return written
+        except InvalidSpecifier:
+            pass
+    return str(req.specifier)
+
+
 def _add_requirement(
     collector: Collector,
     *,
@@ -65,7 +86,7 @@ def _add_requirement(
         name=req.name,
         ecosystem="pypi",
         kind=kind,
-        version_spec=str(req.specifier),
+        version_spec=_version_spec(text, req),
     )
 
 

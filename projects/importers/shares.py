@@ -1,0 +1,63 @@
+"""How a project's share for its dependencies is divided among them."""
+
+from __future__ import annotations
+
+from payouts.allocation import allocate
+
+from .base import KIND_BUILD, KIND_DEV, KIND_OPTIONAL, KIND_PEER, KIND_RUNTIME, Dependency
+
+POLICY_EVEN = "even"
+POLICY_DIRECT_WEIGHTED = "direct-weighted"
+POLICY_RUNTIME_ONLY = "runtime-only"
+SHARE_POLICIES = (POLICY_EVEN, POLICY_DIRECT_WEIGHTED, POLICY_RUNTIME_ONLY)
+
+_WEIGHTS = {
+    POLICY_EVEN: dict.fromkeys((KIND_RUNTIME, KIND_BUILD, KIND_PEER, KIND_OPTIONAL, KIND_DEV), 1),
+    POLICY_DIRECT_WEIGHTED: {
+        KIND_RUNTIME: 3,
+        KIND_BUILD: 2,
+        KIND_PEER: 2,
+        KIND_OPTIONAL: 1,
+        KIND_DEV: 1,
+    },
+    POLICY_RUNTIME_ONLY: {
+        KIND_RUNTIME: 1,
+        KIND_BUILD: 0,
+        KIND_PEER: 0,
+        KIND_OPTIONAL: 0,
+        KIND_DEV: 0,
+    },
+}
+
+
+def split_dependency_share(
+    *, total_millibips: int, dependencies: list[Dependency], policy: str
+) -> list[int]:
+    """Split ``total_millibips`` over ``dependencies``; one part per dependency, same order.
+
+    Policies: ``even`` (every dependency weighs the same), ``direct-weighted`` (runtime 3,
+    build and peer 2, optional and dev 1), ``runtime-only`` (runtime 1, every other kind 0:
+    the caller drops the zero parts).
+
+    Preconditions: ``total_millibips`` is a non-negative int; ``policy`` is one of
+    :data:`SHARE_POLICIES` (else ``ValueError``).
+    Invariants: every part is a non-negative int; a dependency of weight 0 gets 0; when at
+    least one dependency has a positive weight the parts add up exactly to
+    ``total_millibips`` (largest remainder, via the project's single rounding function
+    :func:`payouts.allocation.allocate`, ties to the earlier dependency). When none has
+    (no dependencies, or no runtime one under ``runtime-only``) every part is 0 and the
+    whole stays with the owner.
+    """
+    weights_by_kind = _WEIGHTS.get(policy)
+    if weights_by_kind is None:
+        raise ValueError(
+            f"unknown share policy {policy!r}; expected one of: {', '.join(SHARE_POLICIES)}"
+        )
+    if isinstance(total_millibips, bool) or not isinstance(total_millibips, int):
+        raise TypeError("total_millibips must be an int")
+    if total_millibips < 0:
+        raise ValueError("total_millibips must not be negative")
+    weights = [weights_by_kind[dep.kind] for dep in dependencies]
+    if not any(weights):
+        return [0] * len(weights)
+    return allocate(total=total_millibips, weights=weights)
