@@ -129,3 +129,137 @@ class Invitation(models.Model):
     @property
     def target(self) -> str:
         return self.user.username if self.user else self.email
+
+
+MILLIBIPS_TOTAL = 10_000_000
+
+
+class ShareTable(models.Model):
+    """The versioned table of one owner: ``project:<slug>`` or ``company:<slug>``.
+
+    Only the version pointed to by ``active_version`` moves money. The row is locked
+    (SELECT ... FOR UPDATE) whenever a version is activated, so two activations serialise.
+    """
+
+    owner_key = models.CharField(max_length=120, unique=True)
+    quorum = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Approvals a version needs to become active; empty means a majority of "
+        "the approvers (a sole approver's proposal is active at once).",
+    )
+    active_version = models.OneToOneField(
+        "TableVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"table of {self.owner_key}"
+
+
+class TableVersion(models.Model):
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        ACTIVE = "active", "Active"
+        SUPERSEDED = "superseded", "Superseded"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    table = models.ForeignKey(ShareTable, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED)
+    reserve_millibips = models.PositiveIntegerField()
+    source = models.CharField(max_length=60, default="editor")
+    note = models.CharField(max_length=500, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["table", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["table", "number"], name="tableversion_unique_number"),
+            # The database itself refuses a second active version of one table.
+            models.UniqueConstraint(
+                fields=["table"],
+                condition=models.Q(status="active"),
+                name="tableversion_one_active",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reserve_millibips__lte=MILLIBIPS_TOTAL),
+                name="tableversion_reserve_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table.owner_key} v{self.number} ({self.status})"
+
+
+class TableEntry(models.Model):
+    version = models.ForeignKey(TableVersion, on_delete=models.PROTECT, related_name="entries")
+    position = models.PositiveSmallIntegerField()
+    recipient = models.CharField(max_length=300)
+    millibips = models.PositiveIntegerField()
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "recipient"], name="tableentry_unique_recipient"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(millibips__gt=0) & models.Q(millibips__lte=MILLIBIPS_TOTAL),
+                name="tableentry_millibips_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.millibips}"
+
+    @property
+    def kind(self) -> str:
+        return self.recipient.split(":", 1)[0]
+
+
+class Approval(models.Model):
+    version = models.ForeignKey(TableVersion, on_delete=models.PROTECT, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "user"], name="approval_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} approved {self.version}"
+
+
+class KnownDependency(models.Model):
+    """A dependency learned from an imported manifest; the default table splits over these."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="known_dependencies"
+    )
+    dependency = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dependents")
+    kind = models.CharField(max_length=12, default="runtime")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dependency__slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "dependency"], name="knowndep_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(project=models.F("dependency")), name="knowndep_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} depends on {self.dependency}"

@@ -186,3 +186,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+# The default table of a project that declared none: this share (millibips) is split evenly
+# over its known dependencies, the rest is its reserve (escrow while unclaimed). Must stay
+# below 10,000,000 so that default tables can never close a cycle.
+FAIROSS_DEFAULT_DEPENDENCY_SHARE = env.int("FAIROSS_DEFAULT_DEPENDENCY_SHARE", default=2_000_000)
+if not 0 <= FAIROSS_DEFAULT_DEPENDENCY_SHARE < 10_000_000:
+    raise ValueError("FAIROSS_DEFAULT_DEPENDENCY_SHARE must be from 0 to 9,999,999 millibips")

@@ -1,0 +1,372 @@
+"""Operations that change projects, their members and invitations.
+
+Every function is keyword-only, runs in one database transaction and either does all it says
+or raises (``ValidationError`` with a per-field message dict, or ``PermissionDenied``) having
+changed nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.core.validators import URLValidator, validate_email
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from ..models import Invitation, Membership, Project, ProjectPurl, slug_validator
+from ..purls import PurlError, purl_normalize
+from ..selectors import user_is_steward
+
+User = get_user_model()
+
+MAX_PURLS = 50
+RESERVED_SLUGS = frozenset({"new", "api", "admin", "accounts", "mine", "search", "static"})
+
+
+def _clean_slug(slug: str) -> str:
+    slug = (slug or "").strip()
+    try:
+        slug_validator(slug)
+    except ValidationError:
+        raise ValidationError({"slug": slug_validator.message}) from None
+    if slug in RESERVED_SLUGS:
+        raise ValidationError({"slug": f"'{slug}' is reserved; choose another slug."})
+    return slug
+
+
+def _clean_url(field: str, value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise ValidationError(
+            {field: f"'{value}' is not a valid http(s) URL, e.g. https://github.com/org/repo."}
+        ) from None
+    if len(value) > 300:
+        raise ValidationError({field: "A URL may be at most 300 characters."})
+    return value
+
+
+def purls_clean(*, values: Iterable[str], project: Project | None = None) -> list[str]:
+    """Normalise and check package URLs; each may belong to one project only.
+
+    Raises ``ValidationError({"purls": [...]})`` naming each bad value.
+    """
+    cleaned: list[str] = []
+    errors: list[str] = []
+    for raw in values:
+        if not (raw or "").strip():
+            continue
+        try:
+            purl = purl_normalize(value=raw)
+        except PurlError as exc:
+            errors.append(str(exc))
+            continue
+        if purl in cleaned:
+            errors.append(f"{purl} is listed twice.")
+            continue
+        cleaned.append(purl)
+    if len(cleaned) > MAX_PURLS:
+        errors.append(f"A project may list at most {MAX_PURLS} package URLs.")
+    taken = ProjectPurl.objects.filter(purl__in=cleaned)
+    if project is not None:
+        taken = taken.exclude(project=project)
+    for row in taken.select_related("project"):
+        errors.append(f"{row.purl} already belongs to the project '{row.project.slug}'.")
+    if errors:
+        raise ValidationError({"purls": errors})
+    return cleaned
+
+
+def project_validate(
+    *,
+    slug: str,
+    name: str,
+    repo_url: str = "",
+    homepage: str = "",
+    description: str = "",
+    purls: Iterable[str] = (),
+    project: Project | None = None,
+) -> dict[str, object]:
+    """Check every field of a project at once and return the cleaned values.
+
+    Raises one ``ValidationError`` whose dict names every bad field.
+    """
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, object] = {}
+
+    def check(field: str, fn):  # type: ignore[no-untyped-def]
+        try:
+            cleaned[field] = fn()
+        except ValidationError as exc:
+            errors.setdefault(field, []).extend(exc.message_dict.get(field, exc.messages))
+
+    if project is None or slug != project.slug:
+        check("slug", lambda: _clean_slug(slug))
+        if "slug" in cleaned and Project.objects.filter(slug=cleaned["slug"]).exists():
+            errors.setdefault("slug", []).append(f"The slug '{slug}' is already taken.")
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = ["Give the project a name."]
+    elif len(name) > 120:
+        errors["name"] = ["A name may be at most 120 characters."]
+    cleaned["name"] = name
+    check("repo_url", lambda: _clean_url("repo_url", repo_url))
+    check("homepage", lambda: _clean_url("homepage", homepage))
+    description = (description or "").strip()
+    if len(description) > 2000:
+        errors["description"] = ["A description may be at most 2000 characters."]
+    cleaned["description"] = description
+    check("purls", lambda: purls_clean(values=purls, project=project))
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def project_create(
+    *,
+    creator: AbstractBaseUser,
+    slug: str,
+    name: str,
+    repo_url: str = "",
+    homepage: str = "",
+    description: str = "",
+    purls: Iterable[str] = (),
+) -> Project:
+    """Onboard a project; the creator becomes its first steward.
+
+    Invariant: a claimed project always has at least one steward.
+    """
+    values = project_validate(
+        slug=slug,
+        name=name,
+        repo_url=repo_url,
+        homepage=homepage,
+        description=description,
+        purls=list(purls),
+    )
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                slug=values["slug"],
+                name=values["name"],
+                repo_url=values["repo_url"],
+                homepage=values["homepage"],
+                description=values["description"],
+                status=Project.Status.CLAIMED,
+                created_by=creator,
+            )
+            ProjectPurl.objects.bulk_create(
+                [ProjectPurl(project=project, purl=p) for p in values["purls"]]  # type: ignore[attr-defined]
+            )
+    except IntegrityError:
+        # Lost a race with another request for the same slug or purl.
+        raise ValidationError(
+            {"slug": f"The slug '{slug}' or one of the package URLs was just taken."}
+        ) from None
+    Membership.objects.create(project=project, user=creator, role=Membership.Role.STEWARD)
+    return project
+
+
+@transaction.atomic
+def project_update(
+    *,
+    project: Project,
+    actor: AbstractBaseUser,
+    name: str | None = None,
+    repo_url: str | None = None,
+    homepage: str | None = None,
+    description: str | None = None,
+    purls: Iterable[str] | None = None,
+) -> Project:
+    """Change a project's details. Only stewards may; the slug never changes."""
+    if not user_is_steward(user=actor, project=project):
+        raise PermissionDenied("Only the project's stewards can change it.")
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    current_purls = list(project.purls.values_list("purl", flat=True))
+    values = project_validate(
+        slug=project.slug,
+        name=project.name if name is None else name,
+        repo_url=project.repo_url if repo_url is None else repo_url,
+        homepage=project.homepage if homepage is None else homepage,
+        description=project.description if description is None else description,
+        purls=current_purls if purls is None else list(purls),
+        project=project,
+    )
+    for field in ("name", "repo_url", "homepage", "description"):
+        setattr(project, field, values[field])
+    project.save(update_fields=["name", "repo_url", "homepage", "description"])
+    if purls is not None:
+        new = set(values["purls"])  # type: ignore[call-overload]
+        project.purls.exclude(purl__in=new).delete()
+        ProjectPurl.objects.bulk_create(
+            [ProjectPurl(project=project, purl=p) for p in sorted(new - set(current_purls))]
+        )
+    return project
+
+
+def _find_user(target: str) -> AbstractBaseUser | None:
+    from allauth.account.models import EmailAddress
+
+    if "@" in target:
+        address = EmailAddress.objects.filter(email__iexact=target, verified=True).first()
+        return address.user if address else None
+    return User.objects.filter(username__iexact=target).first()
+
+
+@transaction.atomic
+def project_invite(
+    *, project: Project, actor: AbstractBaseUser, target: str, role: str
+) -> Invitation:
+    """Invite a person, by username or email address, as steward or maintainer.
+
+    Preconditions: ``actor`` is a steward. A username must exist; an email address need not
+    (the invitation waits for whoever verifies that address).
+    Invariant: at most one pending invitation per person per project; members are not invited.
+    """
+    if not user_is_steward(user=actor, project=project):
+        raise PermissionDenied("Only the project's stewards can invite people.")
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": "Choose 'steward' or 'maintainer'."})
+    target = (target or "").strip()
+    if not target:
+        raise ValidationError({"target": "Enter a username or an email address."})
+    Project.objects.select_for_update().get(pk=project.pk)
+    email = ""
+    if "@" in target:
+        try:
+            validate_email(target)
+        except ValidationError:
+            raise ValidationError({"target": f"'{target}' is not a valid email address."}) from None
+        email = target.lower()
+    user = _find_user(target)
+    if user is None and not email:
+        raise ValidationError({"target": f"There is no FairOSS user named '{target}'."})
+    if user is not None and Membership.objects.filter(project=project, user=user).exists():
+        raise ValidationError({"target": f"{target} is already a member of {project.name}."})
+    pending = Invitation.objects.filter(project=project, status=Invitation.Status.PENDING)
+    if (user is not None and pending.filter(user=user).exists()) or (
+        email and pending.filter(email__iexact=email).exists()
+    ):
+        raise ValidationError(
+            {"target": f"{target} has already been invited and has not answered yet."}
+        )
+    invitation = Invitation.objects.create(
+        project=project,
+        email=email,
+        user=user,
+        role=role,
+        token=secrets.token_urlsafe(32),
+        invited_by=actor,
+    )
+    recipient = email or getattr(user, "email", "")
+    if recipient:
+        link = reverse("projects:invitation", kwargs={"token": invitation.token})
+        from django.conf import settings
+
+        transaction.on_commit(
+            lambda: send_mail(
+                subject=f"[FairOSS] You are invited to {project.name}",
+                message=(
+                    f"{actor} invites you to join {project.name} on FairOSS as {role}.\n\n"
+                    f"Answer here: {settings.SITE_URL}{link}\n"
+                ),
+                from_email=None,
+                recipient_list=[recipient],
+            )
+        )
+    return invitation
+
+
+def _invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
+    from allauth.account.models import EmailAddress
+
+    if invitation.user_id is not None:
+        return invitation.user_id == user.pk
+    return EmailAddress.objects.filter(
+        user=user, email__iexact=invitation.email, verified=True
+    ).exists()
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+    """Accept a pending invitation addressed to ``user`` (by name or verified email)."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
+    if not _invitation_is_for(invitation, user):
+        raise PermissionDenied(
+            "This invitation is for someone else: sign in as the invited person, or verify "
+            "the invited email address in your account settings."
+        )
+    membership, _ = Membership.objects.get_or_create(
+        project=invitation.project, user=user, defaults={"role": invitation.role}
+    )
+    invitation.status = Invitation.Status.ACCEPTED
+    invitation.user = user
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "user", "answered_at"])
+    return membership
+
+
+@transaction.atomic
+def invitation_decline(*, invitation: Invitation, user: AbstractBaseUser) -> None:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
+    if not _invitation_is_for(invitation, user):
+        raise PermissionDenied("This invitation is for someone else.")
+    invitation.status = Invitation.Status.DECLINED
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "answered_at"])
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser) -> None:
+    if not user_is_steward(user=actor, project=invitation.project):
+        raise PermissionDenied("Only the project's stewards can revoke invitations.")
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
+    invitation.status = Invitation.Status.REVOKED
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "answered_at"])
+
+
+@transaction.atomic
+def membership_remove(*, project: Project, actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
+    """Remove a member. Stewards may remove anyone; anyone may leave.
+
+    Invariant: the last steward can never be removed, so a claimed project keeps a steward.
+    """
+    if actor.pk != user.pk and not user_is_steward(user=actor, project=project):
+        raise PermissionDenied("Only the project's stewards can remove members.")
+    # Lock every membership row of the project in a fixed order, so two concurrent
+    # removals cannot both see "another steward remains".
+    rows = list(Membership.objects.select_for_update().filter(project=project).order_by("pk"))
+    target = next((m for m in rows if m.user_id == user.pk), None)
+    if target is None:
+        raise ValidationError({"user": f"{user} is not a member of {project.name}."})
+    stewards = [m for m in rows if m.role == Membership.Role.STEWARD]
+    if target.role == Membership.Role.STEWARD and len(stewards) == 1:
+        raise ValidationError(
+            {"user": "The last steward cannot be removed: make someone else steward first."}
+        )
+    target.delete()
+
+
+@transaction.atomic
+def invitations_attach_email(*, user: AbstractBaseUser, email: str) -> int:
+    """Address pending email invitations to the user who just verified that address."""
+    return Invitation.objects.filter(
+        status=Invitation.Status.PENDING, email__iexact=email, user__isnull=True
+    ).update(user=user)
