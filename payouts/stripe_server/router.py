@@ -1,0 +1,143 @@
+"""Routing API paths to handlers, and the context a handler works with."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import invalid_param
+from .params import Params
+from .store import PLATFORM, Store, public
+
+if TYPE_CHECKING:
+    from .app import App
+
+Handler = Callable[..., dict[str, Any]]
+
+
+@dataclass
+class Context:
+    """One API request as a handler sees it: who asks, on whose behalf, with what."""
+
+    app: App
+    params: Params
+    account: str | None
+    request_id: str
+    idempotency_key: str | None
+    base_url: str
+    path: str
+
+    @property
+    def owner(self) -> str:
+        """The owner key of objects this request reads and creates."""
+        return self.account or PLATFORM
+
+    @property
+    def store(self) -> Store:
+        """The server's state."""
+        return self.app.store
+
+    def now(self) -> int:
+        """The server clock."""
+        return self.app.clock.now()
+
+    def emit(
+        self,
+        type_: str,
+        obj: dict[str, Any],
+        *,
+        previous: dict[str, Any] | None = None,
+        account: str | None = None,
+    ) -> dict[str, Any]:
+        """Record an event caused by this request (on the acting connected account, if any)."""
+        return self.app.events.emit(
+            type_,
+            obj,
+            account=account or self.account,
+            previous=previous,
+            request_id=self.request_id,
+            idempotency_key=self.idempotency_key,
+        )
+
+
+@dataclass(frozen=True)
+class Route:
+    """A method and a path pattern such as ``/v1/transfers/{id}/reversals``."""
+
+    method: str
+    regex: re.Pattern[str]
+    handler: Handler
+
+
+ROUTES: list[Route] = []
+
+
+def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+    """Register a handler; ``{name}`` segments become keyword arguments."""
+    regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
+
+    def register(handler: Handler) -> Handler:
+        ROUTES.append(Route(method, regex, handler))
+        return handler
+
+    return register
+
+
+def match(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
+    """The handler for a request and its path arguments, or None."""
+    for candidate in ROUTES:
+        if candidate.method == method:
+            found = candidate.regex.match(path)
+            if found:
+                return candidate.handler, found.groupdict()
+    return None
+
+
+def paginate(ctx: Context, items: list[dict[str, Any]], url: str) -> dict[str, Any]:
+    """A Stripe list object over ``items`` (newest first) honouring limit and cursors."""
+    params = ctx.params
+    items = _filter_created(params, items)
+    limit = params.int("limit", default=10, minimum=1, maximum=100)
+    assert limit is not None
+    after = params.str("starting_after")
+    before = params.str("ending_before")
+    ids = [item["id"] for item in items]
+    if after:
+        if after not in ids:
+            raise invalid_param("starting_after", f"No such object: '{after}'", "resource_missing")
+        items = items[ids.index(after) + 1 :]
+        page, has_more = items[:limit], len(items) > limit
+    elif before:
+        if before not in ids:
+            raise invalid_param("ending_before", f"No such object: '{before}'", "resource_missing")
+        items = items[: ids.index(before)]
+        page, has_more = items[-limit:], len(items) > limit
+    else:
+        page, has_more = items[:limit], len(items) > limit
+    return {"object": "list", "data": [public(i) for i in page], "has_more": has_more, "url": url}
+
+
+def _filter_created(params: Params, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stripe's ``created`` filter: an exact time or ``created[gte]`` and friends."""
+    if not params.has("created"):
+        return items
+    if isinstance(params.data["created"], str):
+        exact = params.int("created")
+        return [i for i in items if i["created"] == exact]
+    bounds = params.obj("created")
+    tests = {
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
+    }
+    for name, test in tests.items():
+        bound = bounds.int(name)
+        if bound is not None:
+            items = [i for i in items if test(i["created"], bound)]
+    return items
+
+
+LIST_PARAMS = ("limit", "starting_after", "ending_before", "created")
