@@ -94,9 +94,13 @@ def clean_url(value: object) -> str | None:
         return None
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    # A public funding page has a dotted host name ("https://javascript:x" has none).
+    if "." not in parts.hostname.strip("."):
         return None
     return url
 
@@ -237,7 +241,13 @@ def _parse_github_funding(builder: _Builder, data: dict[str, Any]) -> None:
         elif key_text == "custom":
             for url in _values(builder, key_text, value):
                 # GitHub accepts "paypal.me/x" without a scheme and links it as https.
-                full = url if re.match(r"(?i)^[a-z][a-z0-9+.-]*://", url) else f"https://{url}"
+                if re.match(r"(?i)^[a-z][a-z0-9+.-]*://", url):
+                    full = url
+                elif re.match(r"(?i)^[a-z][a-z0-9+.-]*:(?!\d)", url):
+                    builder.warn(f"custom link {url[:60]!r} is not an http(s) URL; ignored")
+                    continue
+                else:
+                    full = f"https://{url}"
                 host = urlsplit(full).hostname if clean_url(full) else None
                 builder.link(host or "Custom", full)
         elif key_text in _GITHUB_PLATFORMS:

@@ -458,6 +458,7 @@ _COMMENT = re.compile(r"(^|\s+)#.*$")
 # Per-requirement options (--hash=..., --config-settings ...) start at " -" followed by a letter.
 _OPTION_START = re.compile(r"\s+--?[A-Za-z]")
 _URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|(?:git|hg|svn|bzr)\+)")
+_NAMED_URL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*@")
 _ARCHIVE = re.compile(r"\.(?:whl|zip|tar\.gz|tgz|tar\.bz2|tar\.xz|tar)$", re.IGNORECASE)
 _INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
 _EDITABLE_OPTIONS = ("-e", "--editable")
@@ -576,6 +577,12 @@ def parse_requirements(*, label: str, text: str) -> ImportResult:
                 collector.warn(f"{label} line {number}: ignored pip option '{option}'")
             continue
         requirement = _OPTION_START.split(line, maxsplit=1)[0].strip()
+        if _NAMED_URL.match(requirement):
+            # "name @ url" names its package; _add_requirement decides about the URL.
+            _add_requirement(
+                collector, text=requirement, kind=kind, where="requirement", line=number
+            )
+            continue
         if _URL.match(requirement):
             collector.skip(reason=_SKIP_URL, name=requirement)
             continue
