@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from projects import table_api
 from projects import views as project_views
 from projects.api import ProjectViewSet
 
@@ -18,6 +19,18 @@ router.register("projects", ProjectViewSet, basename="project")
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
+    path("projects/<str:slug>/table/", table_api.TableView.as_view()),
+    path("projects/<str:slug>/table/versions/", table_api.TableVersionsView.as_view()),
+    path(
+        "projects/<str:slug>/table/versions/<int:number>/",
+        table_api.TableVersionDetailView.as_view(),
+    ),
+    path(
+        "projects/<str:slug>/table/versions/<int:number>/approve/",
+        table_api.TableVersionApproveView.as_view(),
+    ),
+    path("projects/<str:slug>/table/import/", table_api.TableImportView.as_view()),
+    path("projects/<str:slug>/faiross.toml", table_api.TableTomlView.as_view()),
     path("", include(router.urls)),
 ]
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from .models import Invitation, Membership, Project
+from .models import MILLIBIPS_TOTAL, Invitation, Membership, Project, TableVersion
 
 
 def user_is_steward(*, user: AbstractBaseUser | AnonymousUser, project: Project) -> bool:
@@ -54,3 +57,109 @@ def invitations_for_user(*, user: AbstractBaseUser) -> QuerySet[Invitation]:
         .select_related("project", "invited_by")
         .order_by("-created_at")
     )
+
+
+# --- share tables ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableRow:
+    recipient: str
+    millibips: int
+    project: Project | None
+    note: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.recipient.split(":", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.recipient.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class TableView:
+    owner_key: str
+    version: TableVersion | None
+    rows: list[TableRow]
+    is_default: bool
+    default_reason: str
+
+    @property
+    def reserve_millibips(self) -> int:
+        return MILLIBIPS_TOTAL - sum(r.millibips for r in self.rows)
+
+    @property
+    def to_projects(self) -> int:
+        return sum(r.millibips for r in self.rows if r.kind == "project")
+
+    @property
+    def to_people(self) -> int:
+        return sum(r.millibips for r in self.rows if r.kind != "project")
+
+
+def table_view(*, owner_key: str) -> TableView:
+    """The table that moves money now: the active version, else the default table."""
+    from .services.tables import default_table_entries
+
+    version = (
+        TableVersion.objects.filter(table__owner_key=owner_key, status=TableVersion.Status.ACTIVE)
+        .select_related("proposed_by")
+        .first()
+    )
+    if version is not None:
+        rows = [
+            TableRow(e.recipient, e.millibips, e.project, e.note)
+            for e in version.entries.select_related("project").order_by("position")
+        ]
+        return TableView(owner_key, version, rows, False, "")
+    kind, _, ident = owner_key.partition(":")
+    project = Project.objects.filter(slug=ident).first() if kind == "project" else None
+    rows = []
+    if project is not None:
+        slugs = {}
+        entries = default_table_entries(project=project)
+        for p in Project.objects.filter(slug__in=[r.split(":", 1)[1] for r, _ in entries]):
+            slugs[p.slug] = p
+        rows = [TableRow(r, m, slugs.get(r.split(":", 1)[1])) for r, m in entries]
+    share = settings.FAIROSS_DEFAULT_DEPENDENCY_SHARE
+    unclaimed = project is not None and project.status == Project.Status.UNCLAIMED
+    reason = (
+        "This project has not declared a share table, so FairOSS uses its default table: "
+        f"{share / 100_000:g}% is split evenly over the dependencies FairOSS knows of "
+        f"({len(rows)} now), and the rest is the project's reserve"
+        + (", held in escrow until the project is claimed." if unclaimed else ".")
+    )
+    return TableView(owner_key, None, rows, True, reason)
+
+
+def table_versions(*, owner_key: str) -> QuerySet[TableVersion]:
+    return (
+        TableVersion.objects.filter(table__owner_key=owner_key)
+        .select_related("proposed_by")
+        .prefetch_related("approvals__user")
+        .order_by("-number")
+    )
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    recipient: str
+    before: int | None
+    after: int | None
+
+    @property
+    def change(self) -> str:
+        if self.before is None:
+            return "added"
+        if self.after is None:
+            return "removed"
+        return "changed" if self.before != self.after else "same"
+
+
+def version_diff(*, before: TableVersion, after: TableVersion) -> list[DiffRow]:
+    a = dict(before.entries.values_list("recipient", "millibips"))
+    b = dict(after.entries.values_list("recipient", "millibips"))
+    order = list(b) + [r for r in a if r not in b]
+    return [DiffRow(r, a.get(r), b.get(r)) for r in order]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import table_views, views
 
 app_name = "projects"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.project_new, name="new"),
     path("new/<str:step>/", views.project_new, name="new_step"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("search.json", table_views.project_search, name="search"),
     path("<str:slug>/", views.project_detail, name="detail"),
     path("<str:slug>/edit/", views.project_edit, name="edit"),
     path("<str:slug>/invite/", views.project_invite, name="invite"),
@@ -16,4 +17,15 @@ urlpatterns = [
     path(
         "<str:slug>/invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"
     ),
+    path("<str:slug>/table/edit/", table_views.table_edit, name="table_edit"),
+    path("<str:slug>/table/import/", table_views.table_import, name="table_import"),
+    path("<str:slug>/table/history/", table_views.table_history, name="table_history"),
+    path("<str:slug>/table/quorum/", table_views.table_quorum, name="table_quorum"),
+    path("<str:slug>/table/v<int:number>/", table_views.table_version, name="table_version"),
+    path(
+        "<str:slug>/table/v<int:number>/action/",
+        table_views.table_version_action,
+        name="table_version_action",
+    ),
+    path("<str:slug>/faiross.toml", table_views.table_toml, name="table_toml"),
 ]

@@ -143,6 +143,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "maintainers": [m for m in members if m.role == Membership.Role.MAINTAINER],
         "is_steward": is_steward,
         "is_member": selectors.user_is_member(user=request.user, project=project),
+        "table": selectors.table_view(owner_key=f"project:{project.slug}"),
     }
     if is_steward:
         context["invite_form"] = InviteForm()

@@ -26,7 +26,9 @@ from ..selectors import user_is_steward
 User = get_user_model()
 
 MAX_PURLS = 50
-RESERVED_SLUGS = frozenset({"new", "api", "admin", "accounts", "mine", "search", "static"})
+RESERVED_SLUGS = frozenset(
+    {"new", "api", "admin", "accounts", "mine", "search", "static", "invitations"}
+)
 
 
 def _clean_slug(slug: str) -> str:

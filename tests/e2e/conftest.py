@@ -29,5 +29,8 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # Browser-side errors are printed, so a failing test shows what the page said.
+    page.on("pageerror", lambda error: print(f"page error: {error}"))
+    page.on("console", lambda msg: msg.type == "error" and print(f"console: {msg.text}"))
     yield page
     context.close()

@@ -99,3 +99,9 @@ def test_openapi_schema_and_docs(client):
     assert schema.status_code == 200
     assert b"/api/v1/projects/" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_openapi_schema_is_valid_without_warnings():
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")

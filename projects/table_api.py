@@ -1,0 +1,203 @@
+"""API v1 share-table calls, shared by projects and (later) companies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiTypes, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .faiross_toml import table_to_toml
+from .models import Project, TableVersion
+
+
+def version_data(version: TableVersion) -> dict[str, Any]:
+    return {
+        "owner": version.table.owner_key,
+        "version": version.number,
+        "status": version.status,
+        "entries": [
+            {"recipient": e.recipient, "millibips": e.millibips}
+            | ({"note": e.note} if e.note else {})
+            for e in version.entries.order_by("position")
+        ],
+        "reserve_millibips": version.reserve_millibips,
+        "source": version.source,
+        "note": version.note,
+        "proposed_by": version.proposed_by.get_username() if version.proposed_by else None,
+        "approvals": [a.user.get_username() for a in version.approvals.select_related("user")],
+        "created_at": version.created_at,
+        "activated_at": version.activated_at,
+    }
+
+
+EntrySchema = inline_serializer(
+    "TableEntry",
+    {"recipient": serializers.CharField(), "millibips": serializers.IntegerField()},
+)
+TableSchema = inline_serializer(
+    "ShareTable",
+    {
+        "owner": serializers.CharField(),
+        "version": serializers.IntegerField(allow_null=True),
+        "default": serializers.BooleanField(),
+        "entries": EntrySchema.__class__(many=True),
+        "reserve_millibips": serializers.IntegerField(),
+    },
+)
+ProposalSchema = inline_serializer(
+    "TableProposal",
+    {"entries": EntrySchema.__class__(many=True), "note": serializers.CharField(required=False)},
+)
+
+
+class OwnerMixin:
+    """Resolves the table owner from the URL; companies subclass this."""
+
+    owner_kind = "project"
+    kwargs: dict[str, Any]
+
+    def owner_key(self) -> str:
+        get_object_or_404(Project, slug=self.kwargs["slug"])
+        return f"project:{self.kwargs['slug']}"
+
+
+class TableView(OwnerMixin, APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(responses={200: TableSchema})
+    def get(self, request: Request, slug: str) -> Response:
+        view = selectors.table_view(owner_key=self.owner_key())
+        return Response(
+            {
+                "owner": view.owner_key,
+                "version": view.version.number if view.version else None,
+                "default": view.is_default,
+                "entries": [
+                    {"recipient": r.recipient, "millibips": r.millibips} for r in view.rows
+                ],
+                "reserve_millibips": view.reserve_millibips,
+            }
+        )
+
+
+class TableVersionsView(OwnerMixin, APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(operation_id="table_versions_list", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str) -> Response:
+        from rest_framework.pagination import PageNumberPagination
+
+        paginator = PageNumberPagination()
+        versions = selectors.table_versions(owner_key=self.owner_key()).select_related("table")
+        page = paginator.paginate_queryset(versions, request, view=self)
+        return paginator.get_paginated_response([version_data(v) for v in page or []])
+
+    @extend_schema(request=ProposalSchema, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, slug: str) -> Response:
+        owner_key = self.owner_key()
+        data = request.data if isinstance(request.data, dict) else {}
+        if "entries" not in data:
+            return Response({"entries": ["This field is required."]}, status=400)
+        note = data.get("note", "")
+        if not isinstance(note, str):
+            return Response({"note": ["Must be a string."]}, status=400)
+        entries = services.entries_from_rows(data["entries"])
+        version = services.table_propose(
+            owner_key=owner_key, actor=request.user, entries=entries, source="api", note=note
+        )
+        return Response(version_data(version), status=status.HTTP_201_CREATED)
+
+
+class TableVersionDetailView(OwnerMixin, APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str, number: int) -> Response:
+        version = get_object_or_404(
+            TableVersion.objects.select_related("table"),
+            table__owner_key=self.owner_key(),
+            number=number,
+        )
+        return Response(version_data(version))
+
+
+class TableVersionApproveView(OwnerMixin, APIView):
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, slug: str, number: int) -> Response:
+        version = get_object_or_404(
+            TableVersion.objects.select_related("table"),
+            table__owner_key=self.owner_key(),
+            number=number,
+        )
+        version = services.table_version_approve(version=version, actor=request.user)
+        return Response(version_data(version))
+
+
+class TableTomlView(OwnerMixin, APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(responses={(200, "application/toml"): OpenApiTypes.STR})
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        view = selectors.table_view(owner_key=self.owner_key())
+        text = table_to_toml(
+            owner=view.owner_key,
+            version=view.version.number if view.version else None,
+            entries=[(r.recipient, r.millibips) for r in view.rows],
+            comment="default table (none declared)" if view.is_default else None,
+        )
+        response = HttpResponse(text, content_type="application/toml; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="faiross.toml"'
+        return response
+
+
+class TableImportView(OwnerMixin, APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "TableImport",
+                {
+                    "file": serializers.FileField(),
+                    "share_millibips": serializers.IntegerField(required=False),
+                    "policy": serializers.ChoiceField(
+                        choices=["even", "direct-weighted", "runtime-only"], required=False
+                    ),
+                },
+            )
+        },
+        responses={201: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"file": ["Upload a file in the 'file' field."]}, status=400)
+        from .importers import MAX_FILE_BYTES
+
+        if upload.size and upload.size > MAX_FILE_BYTES:
+            return Response(
+                {"file": [f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB."]},
+                status=400,
+            )
+        try:
+            share = int(request.data.get("share_millibips", 5_000_000))
+        except (TypeError, ValueError):
+            return Response({"share_millibips": ["Give a whole number of millibips."]}, status=400)
+        version, warnings = services.table_import_file(
+            owner_key=self.owner_key(),
+            actor=request.user,
+            filename=upload.name or "upload",
+            content=upload.read(),
+            share_millibips=share,
+            policy=str(request.data.get("policy", "even")),
+        )
+        return Response(version_data(version) | {"warnings": warnings}, status=201)

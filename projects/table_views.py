@@ -1,0 +1,355 @@
+"""Share-table pages: the editor, history and diff, import, the repo file."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .faiross_toml import table_to_toml
+from .importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
+from .models import Project, TableVersion
+from .services.tables import EntryInput, table_roles
+
+PREVIEW_SESSION_KEY = "table_preview"
+
+
+def percent_to_millibips(text: str) -> int:
+    """'12.5' (percent) → 1,250,000 millibips, exactly; at most 5 decimals."""
+    try:
+        value = Decimal(text.strip().rstrip("%").strip())
+    except (InvalidOperation, AttributeError):
+        raise ValueError("is not a number") from None
+    if not value.is_finite():
+        raise ValueError("is not a number")
+    millibips = value * 100_000
+    if millibips != millibips.to_integral_value():
+        raise ValueError("has more than 5 decimals (1 millibip = 0.00001%)")
+    return int(millibips)
+
+
+def _owner(slug: str) -> tuple[Project, str]:
+    project = get_object_or_404(Project, slug=slug)
+    return project, f"project:{project.slug}"
+
+
+def _rows_from_post(request: HttpRequest) -> tuple[list[EntryInput], list[str]]:
+    recipients = request.POST.getlist("recipient")
+    percents = request.POST.getlist("percent")
+    notes = request.POST.getlist("note")
+    errors: list[str] = []
+    rows: list[EntryInput] = []
+    for i, recipient in enumerate(recipients):
+        recipient = recipient.strip()
+        pct = percents[i] if i < len(percents) else ""
+        note = notes[i] if i < len(notes) else ""
+        if not recipient and not pct.strip():
+            continue
+        try:
+            millibips = percent_to_millibips(pct)
+        except ValueError as exc:
+            errors.append(f"row {i + 1} ({recipient or 'empty'}): the share '{pct}' {exc}.")
+            continue
+        rows.append(EntryInput(recipient=recipient, millibips=millibips, note=note.strip()))
+    return rows, errors
+
+
+@login_required
+def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    project, owner_key = _owner(slug)
+    roles = table_roles(owner_key=owner_key, user=request.user)
+    if not roles.can_propose:
+        raise PermissionDenied("Only the project's stewards and maintainers can edit its table.")
+    errors: list[str] = []
+    warnings: list[str] = []
+    if request.method == "POST":
+        rows, errors = _rows_from_post(request)
+        if not errors:
+            try:
+                version = services.table_propose(
+                    owner_key=owner_key,
+                    actor=request.user,
+                    entries=rows,
+                    source=request.POST.get("source", "editor")[:60] or "editor",
+                    note=request.POST.get("version_note", ""),
+                )
+            except ValidationError as exc:
+                errors = exc.messages
+            else:
+                request.session.pop(PREVIEW_SESSION_KEY, None)
+                if version.status == TableVersion.Status.ACTIVE:
+                    messages.success(request, f"Version {version.number} is active.")
+                else:
+                    messages.success(
+                        request,
+                        f"Version {version.number} is proposed; it becomes active when enough "
+                        "stewards approve it.",
+                    )
+                return redirect("projects:table_history", slug=slug)
+        initial = [
+            {"recipient": r, "percent": p, "note": n}
+            for r, p, n in zip(
+                request.POST.getlist("recipient"),
+                request.POST.getlist("percent"),
+                request.POST.getlist("note") + [""] * len(request.POST.getlist("recipient")),
+                strict=False,
+            )
+        ]
+        source = request.POST.get("source", "editor")
+    else:
+        preview = request.session.get(PREVIEW_SESSION_KEY)
+        if preview and preview.get("owner") == owner_key and request.GET.get("preview"):
+            initial = preview["rows"]
+            warnings = preview.get("warnings", [])
+            source = preview.get("source", "editor")
+        else:
+            view = selectors.table_view(owner_key=owner_key)
+            initial = [
+                {"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note}
+                for r in view.rows
+            ]
+            source = "editor"
+    return render(
+        request,
+        "projects/table_edit.html",
+        {
+            "project": project,
+            "rows_json": initial,
+            "errors": errors,
+            "warnings": warnings,
+            "source": source,
+            "can_approve": roles.can_approve,
+        },
+    )
+
+
+def _pct(millibips: int) -> str:
+    whole, rest = divmod(millibips, 100_000)
+    return f"{whole}" if rest == 0 else f"{whole}.{rest:05d}".rstrip("0")
+
+
+@login_required
+def table_import(request: HttpRequest, slug: str) -> HttpResponse:
+    project, owner_key = _owner(slug)
+    roles = table_roles(owner_key=owner_key, user=request.user)
+    if not roles.can_propose:
+        raise PermissionDenied("Only the project's stewards and maintainers can import a table.")
+    errors: list[str] = []
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        pasted = request.POST.get("text", "")
+        filename = request.POST.get("filename", "").strip()
+        if upload is not None:
+            if upload.size and upload.size > MAX_FILE_BYTES:
+                errors.append(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB.")
+                content, filename = b"", upload.name or ""
+            else:
+                content, filename = upload.read(), upload.name or "upload"
+        elif pasted.strip():
+            content = pasted.encode("utf-8")
+            filename = filename or "faiross.toml"
+        else:
+            errors.append("Choose a file to upload, or paste its text.")
+            content = b""
+        try:
+            share = percent_to_millibips(request.POST.get("share", "50") or "0")
+        except ValueError as exc:
+            errors.append(f"Dependency share: the value {exc}.")
+            share = 0
+        policy = request.POST.get("policy", "even")
+        if not errors:
+            try:
+                if filename.lower().rsplit("/", 1)[-1].endswith("faiross.toml"):
+                    version, warns = services.table_import_file(
+                        owner_key=owner_key, actor=request.user, filename=filename, content=content
+                    )
+                    for w in warns:
+                        messages.warning(request, w)
+                    messages.success(
+                        request,
+                        f"Imported {filename} as version {version.number} ({version.status}).",
+                    )
+                    return redirect("projects:table_history", slug=slug)
+                return _manifest_preview(
+                    request, project, owner_key, filename, content, share, policy
+                )
+            except ValidationError as exc:
+                errors = exc.messages
+    return render(
+        request,
+        "projects/table_import.html",
+        {
+            "project": project,
+            "errors": errors,
+            "policies": SHARE_POLICIES,
+            "supported": SUPPORTED_FILES,
+            "max_mb": MAX_FILE_BYTES // (1024 * 1024),
+            "post": request.POST,
+        },
+    )
+
+
+def _manifest_preview(
+    request: HttpRequest,
+    project: Project,
+    owner_key: str,
+    filename: str,
+    content: bytes,
+    share: int,
+    policy: str,
+) -> HttpResponse:
+    rows, warnings = services.tables.manifest_dependency_rows(
+        owner_key=owner_key,
+        filename=filename,
+        content=content,
+        share_millibips=share,
+        policy=policy,
+    )
+    services.tables.known_dependencies_record(project=project, rows=rows)
+    view = selectors.table_view(owner_key=owner_key)
+    people = [
+        {"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note}
+        for r in view.rows
+        if r.kind != "project" and not view.is_default
+    ]
+    request.session[PREVIEW_SESSION_KEY] = {
+        "owner": owner_key,
+        "rows": people
+        + [{"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note} for r in rows],
+        "warnings": [f"{len(rows)} dependencies read from {filename} ({policy} split).", *warnings],
+        "source": f"import:{filename.rsplit('/', 1)[-1][:50]}",
+    }
+    return redirect(reverse("projects:table_edit", kwargs={"slug": project.slug}) + "?preview=1")
+
+
+def table_history(request: HttpRequest, slug: str) -> HttpResponse:
+    project, owner_key = _owner(slug)
+    versions = list(selectors.table_versions(owner_key=owner_key))
+    roles = table_roles(owner_key=owner_key, user=request.user)
+    diff = None
+    a, b = request.GET.get("a"), request.GET.get("b")
+    if a and b:
+        by_number = {str(v.number): v for v in versions}
+        if a in by_number and b in by_number:
+            diff = {
+                "a": by_number[a],
+                "b": by_number[b],
+                "rows": selectors.version_diff(before=by_number[a], after=by_number[b]),
+            }
+        else:
+            messages.error(request, "Choose two versions that exist to compare.")
+    table = versions and versions[0].table
+    return render(
+        request,
+        "projects/table_history.html",
+        {
+            "project": project,
+            "versions": versions,
+            "roles": roles,
+            "diff": diff,
+            "table": table,
+            "quorum": services.tables.quorum_needed(table=table, approvers=roles.approvers)
+            if table
+            else max(1, roles.approvers // 2 + 1),
+        },
+    )
+
+
+def table_version(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    project, owner_key = _owner(slug)
+    version = get_object_or_404(
+        selectors.table_versions(owner_key=owner_key).select_related("table"), number=number
+    )
+    roles = table_roles(owner_key=owner_key, user=request.user)
+    return render(
+        request,
+        "projects/table_version.html",
+        {
+            "project": project,
+            "version": version,
+            "entries": version.entries.select_related("project").order_by("position"),
+            "roles": roles,
+            "approved": request.user.is_authenticated
+            and version.approvals.filter(user=request.user).exists(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def table_version_action(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    _, owner_key = _owner(slug)
+    version = get_object_or_404(TableVersion, table__owner_key=owner_key, number=number)
+    try:
+        if request.POST.get("action") == "withdraw":
+            services.table_version_withdraw(version=version, actor=request.user)
+            messages.info(request, f"Version {number} was withdrawn.")
+        else:
+            version = services.table_version_approve(version=version, actor=request.user)
+            messages.success(request, f"You approved version {number}; it is {version.status}.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("projects:table_version", slug=slug, number=number)
+
+
+@login_required
+@require_POST
+def table_quorum(request: HttpRequest, slug: str) -> HttpResponse:
+    _, owner_key = _owner(slug)
+    raw = request.POST.get("quorum", "").strip()
+    try:
+        quorum = int(raw) if raw else None
+    except ValueError:
+        messages.error(request, "The quorum must be a whole number, or empty for a majority.")
+        return redirect("projects:table_history", slug=slug)
+    try:
+        services.table_set_quorum(owner_key=owner_key, actor=request.user, quorum=quorum)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Quorum saved.")
+    return redirect("projects:table_history", slug=slug)
+
+
+def table_toml(request: HttpRequest, slug: str) -> HttpResponse:
+    _, owner_key = _owner(slug)
+    view = selectors.table_view(owner_key=owner_key)
+    text = table_to_toml(
+        owner=owner_key,
+        version=view.version.number if view.version else None,
+        entries=[(r.recipient, r.millibips) for r in view.rows],
+        comment="default table (none declared)" if view.is_default else None,
+    )
+    response = HttpResponse(text, content_type="application/toml; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="faiross.toml"'
+    return response
+
+
+def project_search(request: HttpRequest) -> JsonResponse:
+    """Autocomplete for the table editor: projects by slug, name or purl."""
+    q = request.GET.get("q", "").strip()[:100]
+    if len(q) < 2:
+        return JsonResponse({"results": []})
+    found = (
+        Project.objects.filter(
+            Q(slug__icontains=q) | Q(name__icontains=q) | Q(purls__purl__icontains=q)
+        )
+        .distinct()
+        .order_by("slug")[:10]
+    )
+    return JsonResponse(
+        {
+            "results": [
+                {"recipient": f"project:{p.slug}", "name": p.name, "status": p.status}
+                for p in found
+            ]
+        }
+    )

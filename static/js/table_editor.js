@@ -1,0 +1,103 @@
+// Share-table editor: rows of recipient + percent; live totals, reserve and a split bar.
+// Percentages are turned into integer millibips with string arithmetic, never floats.
+(function () {
+  "use strict";
+  const body = document.querySelector("#rows tbody");
+  const totals = document.getElementById("totals");
+  const bar = document.getElementById("split-bar");
+  const options = document.getElementById("project-options");
+  const TOTAL = 10000000;
+
+  function toMillibips(text) {
+    const m = /^\s*(\d{1,3})(?:\.(\d{0,5}))?\s*%?\s*$/.exec(text || "");
+    if (!m) return null;
+    return parseInt(m[1], 10) * 100000 + parseInt(((m[2] || "") + "00000").slice(0, 5), 10);
+  }
+  function fmt(millibips) {
+    const whole = Math.floor(millibips / 100000);
+    const rest = String(millibips % 100000).padStart(5, "0").replace(/0+$/, "");
+    return rest ? whole + "." + rest + "%" : whole + "%";
+  }
+  function addRow(recipient, percent, note) {
+    const tr = document.createElement("tr");
+    tr.innerHTML =
+      '<td><input type="text" name="recipient" list="project-options" autocomplete="off" aria-label="Recipient"></td>' +
+      '<td><input type="text" name="percent" inputmode="decimal" aria-label="Share in percent"><div class="small muted pct-mb"></div></td>' +
+      '<td><input type="text" name="note" maxlength="200" aria-label="Note"></td>' +
+      '<td><button type="button" class="link small" aria-label="Remove row">remove</button></td>';
+    tr.querySelector("[name=recipient]").value = recipient || "";
+    tr.querySelector("[name=percent]").value = percent || "";
+    tr.querySelector("[name=note]").value = note || "";
+    tr.querySelector("button").addEventListener("click", function () { tr.remove(); update(); });
+    body.appendChild(tr);
+    return tr;
+  }
+  function update() {
+    let sum = 0, deps = 0, people = 0, bad = 0;
+    body.querySelectorAll("tr").forEach(function (tr) {
+      const rec = tr.querySelector("[name=recipient]").value.trim();
+      const mb = toMillibips(tr.querySelector("[name=percent]").value);
+      const hint = tr.querySelector(".pct-mb");
+      if (mb === null) { hint.textContent = rec ? "enter a percentage" : ""; bad += rec ? 1 : 0; return; }
+      hint.textContent = mb.toLocaleString("en-US") + " millibips";
+      sum += mb;
+      if (rec.startsWith("project:") || rec.startsWith("purl:")) deps += mb; else people += mb;
+    });
+    const reserve = TOTAL - sum;
+    totals.innerHTML = "";
+    const parts = [
+      ["Dependencies", deps], ["People", people], ["Reserve", reserve],
+    ];
+    parts.forEach(function (p) {
+      const s = document.createElement("span");
+      s.textContent = p[0] + ": " + (p[1] < 0 ? "-" + fmt(-p[1]) : fmt(p[1])) + "  ";
+      s.id = "total-" + p[0].toLowerCase();
+      totals.appendChild(s);
+    });
+    if (reserve < 0) {
+      const w = document.createElement("strong");
+      w.style.color = "#b42318";
+      w.textContent = " The rows add up to more than 100%.";
+      totals.appendChild(w);
+    }
+    bar.innerHTML = "";
+    [[deps, "#2e8b72"], [people, "#7cc4ae"], [Math.max(reserve, 0), "#dfe7ee"]].forEach(function (p) {
+      const s = document.createElement("span");
+      s.style.width = (Math.max(p[0], 0) / TOTAL * 100) + "%";
+      s.style.background = p[1];
+      bar.appendChild(s);
+    });
+  }
+  let timer = null;
+  body.addEventListener("input", function (e) {
+    update();
+    if (e.target.name === "recipient") {
+      clearTimeout(timer);
+      const q = e.target.value.replace(/^project:/, "");
+      if (q.length < 2 || e.target.value.indexOf(":") > -1 && !e.target.value.startsWith("project:")) return;
+      timer = setTimeout(function () {
+        fetch("/projects/search.json?q=" + encodeURIComponent(q))
+          .then(function (r) { return r.json(); })
+          .then(function (data) {
+            options.innerHTML = "";
+            data.results.forEach(function (p) {
+              const o = document.createElement("option");
+              o.value = p.recipient; o.label = p.name + (p.status === "unclaimed" ? " (unclaimed)" : "");
+              options.appendChild(o);
+            });
+          });
+      }, 200);
+    }
+  });
+  document.querySelectorAll("[data-add]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      const tr = addRow(btn.dataset.add, "", "");
+      tr.querySelector("[name=recipient]").focus();
+      update();
+    });
+  });
+  const initial = JSON.parse(document.getElementById("initial-rows").textContent);
+  initial.forEach(function (r) { addRow(r.recipient, r.percent, r.note); });
+  if (!initial.length) addRow("project:", "", "");
+  update();
+})();
