@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever to return, so it must run in another thread.
-        threading.Thread(target=server.stop, daemon=True).start()
+        threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     print(f"{TITLE}\nAPI base: {server.url}  (stripe.api_base = {server.url!r})", flush=True)
@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve_forever()
     except KeyboardInterrupt:
+        pass
+    finally:
         server.stop()
     return 0
 

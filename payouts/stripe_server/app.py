@@ -82,6 +82,8 @@ class App:
         self.dispatcher.clear()
         self.rate.per_second = self.config.rate_limit
         self.payout_mode = self.config.payout_mode
+        self.dispatcher.max_attempts = self.config.webhook_max_attempts
+        self.dispatcher.retry_base = self.config.webhook_retry_base
 
     # Dispatch
 

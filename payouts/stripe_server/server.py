@@ -100,6 +100,7 @@ class LocalStripeServer:
         self.app = App(self.config)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._served = False
 
     @property
     def url(self) -> str:
@@ -118,6 +119,7 @@ class LocalStripeServer:
         """Serve in a background thread (for tests and embedding)."""
         self.bind()
         assert self._httpd is not None
+        self._served = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="stripe-server", daemon=True
         )
@@ -129,12 +131,18 @@ class LocalStripeServer:
         if self._httpd is None:
             self.bind()
         assert self._httpd is not None
+        self._served = True
         self._httpd.serve_forever()
+
+    def shutdown(self) -> None:
+        """Make :meth:`serve_forever` return (call from another thread, e.g. a signal)."""
+        if self._httpd is not None and self._served:
+            self._httpd.shutdown()
 
     def stop(self) -> None:
         """Stop serving, stop the background threads, and save the data file."""
+        self.shutdown()
         if self._httpd is not None:
-            self._httpd.shutdown()
             self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
