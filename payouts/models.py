@@ -1,0 +1,219 @@
+"""The ledger (double entry, append-only) and the money path's records.
+
+Conventions: every amount is an integer count of the currency's minor unit; currencies are
+lower-case ISO 4217 codes. Accounts are signed: what FairOSS holds for someone is positive,
+the counter-accounts money came from (a company's ``contributed``) are negative, so the
+postings of every transaction, and of the whole ledger, sum to zero per currency.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Account(models.Model):
+    class Purpose(models.TextChoices):
+        POOL = "pool", "Inflow pool (received, not yet distributed)"
+        CONTRIBUTED = "contributed", "Contributed by a company"
+        AVAILABLE = "available", "Available to pay out"
+        ESCROW = "escrow", "Escrow, waiting to be claimed"
+        RESERVE = "reserve", "Project reserve"
+        HELD = "held", "Held by the ombudsman"
+        IN_TRANSIT = "in_transit", "Payout in transit"
+        PAID_OUT = "paid_out", "Paid out"
+
+    owner = models.CharField(
+        max_length=300,
+        help_text="A recipient (user:, github:, email:, project:), company:, or platform",
+    )
+    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["owner", "purpose", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "purpose", "currency"], name="account_unique_owner_purpose"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[a-z]{3}$"), name="account_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.purpose}/{self.currency}"
+
+
+class LedgerTransaction(models.Model):
+    """One balanced movement of money. Never updated or deleted (database triggers)."""
+
+    class Kind(models.TextChoices):
+        INFLOW = "inflow", "Inflow received"
+        DISTRIBUTION = "distribution", "Distribution run"
+        PAYOUT = "payout", "Payout started"
+        PAYOUT_CONFIRMED = "payout_confirmed", "Payout confirmed"
+        PAYOUT_FAILED = "payout_failed", "Payout failed"
+        CLAIM = "claim", "Escrow claimed"
+        ESCROW_RETURN = "escrow_return", "Unclaimed escrow returned"
+        HOLD = "hold", "Hold"
+        RELEASE = "release", "Hold released"
+        REDIRECT = "redirect", "Held money redirected"
+        REVERSAL = "reversal", "Reversal"
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reference = models.CharField(max_length=200, help_text="What caused it, e.g. inflow:12")
+    memo = models.TextField(blank=True)
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["reference"], name="ledgertxn_reference")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.reference}"
+
+
+class Posting(models.Model):
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="postings"
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["transaction", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="posting_nonzero")
+        ]
+        indexes = [
+            # Balances are summed, never stored: this index answers them.
+            models.Index(fields=["account", "amount"], name="posting_account_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.amount}"
+
+
+class Inflow(models.Model):
+    """Money actually received for a company (a wire recorded by staff, a paid invoice)."""
+
+    class Source(models.TextChoices):
+        WIRE = "wire", "Wire (recorded by staff)"
+        STRIPE = "stripe", "Stripe payment"
+
+    company = models.ForeignKey(
+        "companies.Company", on_delete=models.PROTECT, related_name="inflows"
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reference = models.CharField(max_length=200, unique=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WIRE)
+    received_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="inflow"
+    )
+    run = models.ForeignKey(
+        "DistributionRun", null=True, blank=True, on_delete=models.PROTECT, related_name="inflows"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="inflow_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} from {self.company} ({self.reference})"
+
+
+class DistributionRun(models.Model):
+    """A staged, restartable distribution: snapshot → compute → post → done."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SNAPSHOT = "snapshot", "Snapshot taken"
+        COMPUTED = "computed", "Computed"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    cutoff = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # True while unfinished, NULL once done or failed; unique, so runs never overlap.
+    is_open = models.BooleanField(null=True, default=True, editable=False)
+    progress = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    snapshot = models.JSONField(null=True, blank=True, help_text="Tables and inflows used")
+    totals = models.JSONField(null=True, blank=True, help_text="{currency: total} distributed")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # At most one run is unfinished at any time: two runs can never overlap.
+            models.UniqueConstraint(fields=["is_open"], name="distributionrun_one_open"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(is_open=True, status__in=["pending", "snapshot", "computed"])
+                    | models.Q(is_open__isnull=True, status__in=["done", "failed"])
+                ),
+                name="distributionrun_open_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+
+class RunAllocation(models.Model):
+    """One final recipient's amount in one run and currency (the computed result)."""
+
+    run = models.ForeignKey(DistributionRun, on_delete=models.CASCADE, related_name="allocations")
+    recipient = models.CharField(max_length=300)
+    purpose = models.CharField(max_length=12, choices=Account.Purpose.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["run", "-amount"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "recipient", "purpose", "currency"], name="runallocation_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.amount} {self.currency}"
+
+
+class ClaimedIdentity(models.Model):
+    """An identity (``github:<login>``, ``email:<address>``) proven by a FairOSS user.
+
+    Once claimed, distributions credit the user directly and escrow moves to them.
+    """
+
+    identity = models.CharField(max_length=300, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="claimed_identities"
+    )
+    claimed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["identity"]
+        verbose_name_plural = "claimed identities"
+
+    def __str__(self) -> str:
+        return f"{self.identity} → {self.user}"

@@ -192,3 +192,4 @@ LOGGING = {
 FAIROSS_DEFAULT_DEPENDENCY_SHARE = env.int("FAIROSS_DEFAULT_DEPENDENCY_SHARE", default=2_000_000)
 if not 0 <= FAIROSS_DEFAULT_DEPENDENCY_SHARE < 10_000_000:
     raise ValueError("FAIROSS_DEFAULT_DEPENDENCY_SHARE must be from 0 to 9,999,999 millibips")
+FAIROSS_CURRENCIES = env.list("FAIROSS_CURRENCIES", default=["usd", "eur", "gbp", "chf", "cad"])
