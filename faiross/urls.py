@@ -32,6 +32,9 @@ api_v1 = [
     path("projects/<str:slug>/table/import/", table_api.TableImportView.as_view()),
     path("projects/<str:slug>/faiross.toml", table_api.TableTomlView.as_view()),
     path("", include(router.urls)),
+    path("", include("companies.api_urls")),
+    path("", include("payouts.api_urls")),
+    path("", include("disputes.api_urls")),
 ]
 
 urlpatterns = [
@@ -39,6 +42,9 @@ urlpatterns = [
     path("dashboard/", project_views.dashboard, name="dashboard"),
     path("settings/", project_views.user_settings, name="settings"),
     path("projects/", include("projects.urls")),
+    path("companies/", include("companies.urls")),
+    path("payouts/", include("payouts.urls")),
+    path("disputes/", include("disputes.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -76,13 +76,17 @@ def strong_components(
     Returns ``(n_components, labels)``. The labelling is scipy's; callers must not assume an
     order of the labels without checking it.
     """
-    weights = (np.asarray(millibips) > 0).astype(np.int8)
+    indptr = np.asarray(indptr, dtype=np.int64)
+    targets = np.asarray(targets)
+    positive = np.asarray(millibips) > 0
+    if not positive.all():
+        # Filter into new arrays: scipy would otherwise prune the caller's arrays in place.
+        kept = np.zeros(positive.size + 1, dtype=np.int64)
+        np.cumsum(positive, out=kept[1:])
+        indptr, targets = kept[indptr], targets[positive]
     pattern = sp.csr_array(
-        (weights, np.asarray(targets), np.asarray(indptr)), shape=(n_nodes, n_nodes)
+        (np.ones(targets.size, dtype=np.int8), targets, indptr), shape=(n_nodes, n_nodes)
     )
-    # Explicit zeros would still count as edges for csgraph, so drop them first.
-    if weights.size and not weights.all():
-        pattern.eliminate_zeros()
     count, labels = connected_components(pattern, directed=True, connection="strong")
     return int(count), labels.astype(np.int32, copy=False)
 

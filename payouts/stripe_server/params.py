@@ -100,7 +100,7 @@ class Params:
             if name not in known:
                 raise unknown_param(self.path(name))
 
-    def str(
+    def string(
         self,
         name: str,
         *,
@@ -128,13 +128,13 @@ class Params:
             )
         return value
 
-    def req_str(self, name: str, **kwargs: Any) -> str:
+    def req_string(self, name: str, **kwargs: Any) -> str:
         """A required string parameter."""
-        value = self.str(name, required=True, **kwargs)
+        value = self.string(name, required=True, **kwargs)
         assert value is not None
         return value
 
-    def int(
+    def integer(
         self,
         name: str,
         *,
@@ -168,15 +168,15 @@ class Params:
             )
         return number
 
-    def req_int(self, name: str, **kwargs: Any) -> int:
+    def req_integer(self, name: str, **kwargs: Any) -> int:
         """A required integer parameter."""
-        value = self.int(name, required=True, **kwargs)
+        value = self.integer(name, required=True, **kwargs)
         assert value is not None
         return value
 
     def amount(self, name: str = "amount", *, required: bool = True) -> int | None:
         """A positive amount in the currency's minor unit."""
-        value = self.int(name, required=required, minimum=1)
+        value = self.integer(name, required=required, minimum=1)
         if value is not None and value > MAX_AMOUNT:
             raise StripeError(
                 400,
@@ -188,14 +188,14 @@ class Params:
 
     def currency(self, name: str = "currency", *, required: bool = True) -> str | None:
         """A three-letter ISO currency code, answered lower-case like Stripe."""
-        value = self.str(name, required=required)
+        value = self.string(name, required=required)
         if value is None:
             return None
         if not re.fullmatch(r"[A-Za-z]{3}", value):
             raise invalid_param(self.path(name), f"Invalid currency: {value}.")
         return value.lower()
 
-    def bool(self, name: str, *, default: bool = False) -> bool:
+    def boolean(self, name: str, *, default: bool = False) -> bool:
         """A boolean parameter sent as ``true``/``false``."""
         value = self.data.get(name)
         if value is None or value == "":

@@ -99,10 +99,10 @@ def paginate(ctx: Context, items: list[dict[str, Any]], url: str) -> dict[str, A
     """A Stripe list object over ``items`` (newest first) honouring limit and cursors."""
     params = ctx.params
     items = _filter_created(params, items)
-    limit = params.int("limit", default=10, minimum=1, maximum=100)
+    limit = params.integer("limit", default=10, minimum=1, maximum=100)
     assert limit is not None
-    after = params.str("starting_after")
-    before = params.str("ending_before")
+    after = params.string("starting_after")
+    before = params.string("ending_before")
     ids = [item["id"] for item in items]
     if after:
         if after not in ids:
@@ -124,7 +124,7 @@ def _filter_created(params: Params, items: list[dict[str, Any]]) -> list[dict[st
     if not params.has("created"):
         return items
     if isinstance(params.data["created"], str):
-        exact = params.int("created")
+        exact = params.integer("created")
         return [i for i in items if i["created"] == exact]
     bounds = params.obj("created")
     tests = {
@@ -134,7 +134,7 @@ def _filter_created(params: Params, items: list[dict[str, Any]]) -> list[dict[st
         "lte": lambda a, b: a <= b,
     }
     for name, test in tests.items():
-        bound = bounds.int(name)
+        bound = bounds.integer(name)
         if bound is not None:
             items = [i for i in items if test(i["created"], bound)]
     return items

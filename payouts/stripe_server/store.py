@@ -184,8 +184,14 @@ class Persistence:
         """Restore the store from the file if it exists; returns the saved clock offset."""
         if not self.path.exists():
             return None
-        data = json.loads(self.path.read_text(encoding="utf-8"))
-        offset = self.store.restore(data)
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            offset = self.store.restore(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(
+                f"cannot read the local Stripe data file {self.path}: {exc}; "
+                "move it away to start with a fresh state"
+            ) from exc
         self._saved_version = self.store.version
         return offset
 

@@ -154,22 +154,25 @@ def set_settings(app: App, request: Request, data: dict[str, Any], args: dict[st
 @_action("POST", "/_test/accounts/{account_id}/onboarding")
 def onboard(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
     """Skip the page: ``{"outcome": "complete"|"incomplete"|"restrict"}``."""
-    account = app.store.get("account", args["account_id"])
-    apply_onboarding(app, account, str(data.get("outcome", "complete")))
-    return public(account)
+    with app.store.lock:
+        account = app.store.get("account", args["account_id"])
+        apply_onboarding(app, account, str(data.get("outcome", "complete")))
+        return public(account)
 
 
 @_action("POST", "/_test/payouts/{payout_id}/pay")
 def pay_payout(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
     """Mark a pending payout paid (``payout_mode="manual"``)."""
-    payout = app.store.get("payout", args["payout_id"], None)
-    settle_payout(app, payout, paid=True)
-    return public(payout)
+    with app.store.lock:
+        payout = app.store.get("payout", args["payout_id"], None)
+        settle_payout(app, payout, paid=True)
+        return public(payout)
 
 
 @_action("POST", "/_test/payouts/{payout_id}/fail")
 def fail_payout(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
     """Fail a pending payout with ``failure_code``; its money returns to the balance."""
-    payout = app.store.get("payout", args["payout_id"], None)
-    settle_payout(app, payout, paid=False, failure_code=str(data.get("failure_code", "")))
-    return public(payout)
+    with app.store.lock:
+        payout = app.store.get("payout", args["payout_id"], None)
+        settle_payout(app, payout, paid=False, failure_code=str(data.get("failure_code", "")))
+        return public(payout)

@@ -68,7 +68,7 @@ def _requested_capabilities(ctx: Context) -> dict[str, str]:
     caps: dict[str, str] = {}
     requested = ctx.params.obj("capabilities")
     for name in requested.data:
-        if requested.obj(name).bool("requested"):
+        if requested.obj(name).boolean("requested"):
             caps[name] = "inactive"
     return caps
 
@@ -96,8 +96,8 @@ def create_account(ctx: Context) -> dict[str, Any]:
     )
     if ctx.account:
         raise StripeError(400, "Connected accounts cannot create other accounts.")
-    account_type = p.str("type", default="express", choices=("express", "standard", "custom"))
-    country = (p.str("country") or "US").upper()
+    account_type = p.string("type", default="express", choices=("express", "standard", "custom"))
+    country = (p.string("country") or "US").upper()
     if len(country) != 2 or not country.isalpha():
         raise invalid_param("country", f"Invalid country: {country}")
     currency = p.currency("default_currency", required=False) or default_currency(country)
@@ -107,9 +107,9 @@ def create_account(ctx: Context) -> dict[str, Any]:
         "object": "account",
         "type": account_type,
         "country": country,
-        "email": p.str("email"),
+        "email": p.string("email"),
         "default_currency": currency,
-        "business_type": p.str("business_type"),
+        "business_type": p.string("business_type"),
         "business_profile": {"name": None, "url": None, "mcc": None, "product_description": None},
         "capabilities": _requested_capabilities(ctx),
         "charges_enabled": False,
@@ -201,12 +201,12 @@ def update_account(ctx: Context, account_id: str) -> dict[str, Any]:
     account = _visible_account(ctx, account_id)
     before = copy.deepcopy(account)
     account["metadata"] = p.metadata(account["metadata"])
-    account["email"] = p.str("email", default=account["email"])
-    account["business_type"] = p.str("business_type", default=account["business_type"])
+    account["email"] = p.string("email", default=account["email"])
+    account["business_type"] = p.string("business_type", default=account["business_type"])
     profile = p.obj("business_profile")
     for key in ("name", "url", "mcc", "product_description"):
         if profile.has(key):
-            account["business_profile"][key] = profile.str(key)
+            account["business_profile"][key] = profile.string(key)
     for name in _requested_capabilities(ctx):
         active = account["details_submitted"] and account["payouts_enabled"]
         account["capabilities"].setdefault(name, "active" if active else "inactive")
@@ -237,11 +237,11 @@ def create_account_link(ctx: Context) -> dict[str, Any]:
     """A single-use onboarding URL on this server, valid for five minutes."""
     p = ctx.params
     p.only(["account", "refresh_url", "return_url", "type", "collect", "collection_options"])
-    account_id = p.req_str("account")
+    account_id = p.req_string("account")
     ctx.store.get("account", account_id, PLATFORM, param="account")
-    link_type = p.req_str("type", choices=("account_onboarding", "account_update"))
-    refresh_url = p.req_str("refresh_url")
-    return_url = p.req_str("return_url")
+    link_type = p.req_string("type", choices=("account_onboarding", "account_update"))
+    refresh_url = p.req_string("refresh_url")
+    return_url = p.req_string("return_url")
     token = new_token()
     now = ctx.now()
     ctx.store.links[token] = {

@@ -102,7 +102,7 @@ def create_topup(ctx: Context) -> dict[str, Any]:
         type_="topup",
         source=topup_id,
         now=now,
-        description=p.str("description"),
+        description=p.string("description"),
     )
     topup = {
         "id": topup_id,
@@ -110,10 +110,10 @@ def create_topup(ctx: Context) -> dict[str, Any]:
         "amount": amount,
         "currency": currency,
         "balance_transaction": txn,
-        "description": p.str("description"),
+        "description": p.string("description"),
         "expected_availability_date": now,
         "status": "succeeded",
-        "transfer_group": p.str("transfer_group"),
+        "transfer_group": p.string("transfer_group"),
         "metadata": p.metadata(),
         "created": now,
         "livemode": False,
@@ -149,7 +149,7 @@ def list_balance_transactions(ctx: Context) -> dict[str, Any]:
     p.only([*LIST_PARAMS, "type", "source", "currency", "payout"])
     items = ctx.store.all("balance_transaction", ctx.owner)
     for name in ("type", "source", "currency"):
-        wanted = p.str(name)
+        wanted = p.string(name)
         if wanted:
             items = [i for i in items if i[name] == wanted]
     return paginate(ctx, items, "/v1/balance_transactions")

@@ -21,8 +21,8 @@ TEST_CARD = "pm_card_visa"
 
 
 def _line_item(ctx: Context, item: Params) -> dict[str, Any]:
-    quantity = item.req_int("quantity", minimum=1)
-    price_id = item.str("price")
+    quantity = item.req_integer("quantity", minimum=1)
+    price_id = item.string("price")
     if price_id:
         price = ctx.store.get("price", price_id, ctx.owner, param=item.path("price"))
     elif item.has("price_data"):
@@ -72,18 +72,18 @@ def create_session(ctx: Context) -> dict[str, Any]:
             "ui_mode",
         ]
     )
-    p.req_str("mode", choices=("payment",))
+    p.req_string("mode", choices=("payment",))
     items = [_line_item(ctx, item) for item in p.objects("line_items")]
     if not items:
         raise missing_param("line_items")
     currencies = {i["currency"] for i in items}
     if len(currencies) > 1:
         raise invalid_param("line_items", "All line items must use the same currency.")
-    customer = p.str("customer")
+    customer = p.string("customer")
     if customer:
         ctx.store.get("customer", customer, ctx.owner, param="customer")
     now = ctx.now()
-    expires_at = p.int("expires_at", minimum=now + 1800, maximum=now + SESSION_LIFETIME)
+    expires_at = p.integer("expires_at", minimum=now + 1800, maximum=now + SESSION_LIFETIME)
     intent_data = p.obj("payment_intent_data")
     session_id = new_id("cs_test", 58)
     total = sum(i["amount_total"] for i in items)
@@ -92,13 +92,13 @@ def create_session(ctx: Context) -> dict[str, Any]:
         "object": "checkout.session",
         "amount_subtotal": total,
         "amount_total": total,
-        "cancel_url": p.str("cancel_url"),
-        "client_reference_id": p.str("client_reference_id"),
+        "cancel_url": p.string("cancel_url"),
+        "client_reference_id": p.string("client_reference_id"),
         "created": now,
         "currency": currencies.pop(),
         "customer": customer,
         "customer_details": None,
-        "customer_email": p.str("customer_email"),
+        "customer_email": p.string("customer_email"),
         "expires_at": expires_at or now + SESSION_LIFETIME,
         "livemode": False,
         "metadata": p.metadata(),
@@ -107,14 +107,14 @@ def create_session(ctx: Context) -> dict[str, Any]:
         "payment_method_types": p.strings("payment_method_types") or ["card"],
         "payment_status": "unpaid",
         "status": "open",
-        "success_url": p.req_str("success_url"),
+        "success_url": p.req_string("success_url"),
         "url": f"{ctx.base_url}/pay/{session_id}",
         "_line_items": items,
         "_payment_intent_data": {
-            "description": intent_data.str("description"),
+            "description": intent_data.string("description"),
             "metadata": intent_data.metadata(),
-            "receipt_email": intent_data.str("receipt_email"),
-            "transfer_group": intent_data.str("transfer_group"),
+            "receipt_email": intent_data.string("receipt_email"),
+            "transfer_group": intent_data.string("transfer_group"),
         },
     }
     ctx.store.add(session, ctx.owner)
@@ -199,7 +199,7 @@ def list_sessions(ctx: Context) -> dict[str, Any]:
     ctx.params.only([*LIST_PARAMS, "payment_intent", "customer", "status"])
     items = ctx.store.all("checkout.session", ctx.owner)
     for name in ("payment_intent", "customer", "status"):
-        wanted = ctx.params.str(name)
+        wanted = ctx.params.string(name)
         if wanted:
             items = [i for i in items if i[name] == wanted]
     return paginate(ctx, items, "/v1/checkout/sessions")

@@ -24,7 +24,7 @@ def list_events(ctx: Context) -> dict[str, Any]:
     p.only([*LIST_PARAMS, "type", "types", "delivery_success"])
     items = ctx.store.all("event", ctx.owner)
     wanted = set(p.strings("types"))
-    one = p.str("type")
+    one = p.string("type")
     if one:
         wanted.add(one)
     if wanted:
@@ -53,17 +53,17 @@ def create_endpoint(ctx: Context) -> dict[str, Any]:
     """A webhook endpoint; its signing ``secret`` is shown only in this answer."""
     p = ctx.params
     p.only(["url", "enabled_events", "connect", "description", "metadata", "api_version"])
-    url = p.req_str("url")
+    url = p.req_string("url")
     if not url.startswith(("http://", "https://")):
         raise invalid_param("url", "Invalid URL: must start with http:// or https://")
     endpoint = {
         "id": new_id("we"),
         "object": "webhook_endpoint",
-        "api_version": p.str("api_version"),
+        "api_version": p.string("api_version"),
         "application": None,
-        "connect": p.bool("connect"),
+        "connect": p.boolean("connect"),
         "created": ctx.now(),
-        "description": p.str("description"),
+        "description": p.string("description"),
         "enabled_events": _enabled_events(ctx, required=True),
         "livemode": False,
         "metadata": p.metadata(),
@@ -89,12 +89,12 @@ def update_endpoint(ctx: Context, endpoint_id: str) -> dict[str, Any]:
     p = ctx.params
     p.only(["url", "enabled_events", "description", "metadata", "disabled"])
     endpoint = ctx.store.get("webhook_endpoint", endpoint_id)
-    endpoint["url"] = p.str("url", default=endpoint["url"])
+    endpoint["url"] = p.string("url", default=endpoint["url"])
     endpoint["enabled_events"] = _enabled_events(ctx, required=False) or endpoint["enabled_events"]
     if p.has("description"):
-        endpoint["description"] = p.str("description")
+        endpoint["description"] = p.string("description")
     if p.has("disabled"):
-        endpoint["status"] = "disabled" if p.bool("disabled") else "enabled"
+        endpoint["status"] = "disabled" if p.boolean("disabled") else "enabled"
     endpoint["metadata"] = p.metadata(endpoint["metadata"])
     ctx.store.touch()
     return public(endpoint)
@@ -119,7 +119,7 @@ def list_endpoints(ctx: Context) -> dict[str, Any]:
 def redeliver(ctx: Context) -> dict[str, Any]:
     """Send an event again (for duplicate-delivery tests); ``event`` in query or body."""
     ctx.params.only(["event"])
-    event_id = ctx.params.req_str("event")
+    event_id = ctx.params.req_string("event")
     event = ctx.store.find(event_id)
     if event is None or event["object"] != "event":
         raise StripeError(

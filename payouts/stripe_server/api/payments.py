@@ -54,7 +54,7 @@ def _customer_fields(ctx: Context, customer: dict[str, Any]) -> None:
     p = ctx.params
     for name in ("email", "name", "description", "phone"):
         if p.has(name):
-            customer[name] = p.str(name)
+            customer[name] = p.string(name)
     customer["metadata"] = p.metadata(customer["metadata"])
 
 
@@ -127,7 +127,7 @@ def list_customers(ctx: Context) -> dict[str, Any]:
     """Customers, newest first, optionally by email."""
     ctx.params.only([*LIST_PARAMS, "email"])
     items = ctx.store.all("customer", ctx.owner)
-    email = ctx.params.str("email")
+    email = ctx.params.string("email")
     if email:
         items = [c for c in items if c["email"] == email]
     return paginate(ctx, items, "/v1/customers")
@@ -161,7 +161,7 @@ def create_product(ctx: Context) -> dict[str, Any]:
     """A product (what an invoice line is for)."""
     p = ctx.params
     p.only(["name", "description", "metadata", "active", "id"])
-    product = new_product(ctx, p.req_str("name"), p.str("description"), p.metadata())
+    product = new_product(ctx, p.req_string("name"), p.string("description"), p.metadata())
     return public(product)
 
 
@@ -181,14 +181,14 @@ def list_products(ctx: Context) -> dict[str, Any]:
 def new_price(ctx: Context, p: Params, *, store: bool = True) -> dict[str, Any]:
     """A one-time price from ``currency``, ``unit_amount`` and ``product``/``product_data``."""
     currency = p.currency()
-    unit_amount = p.req_int("unit_amount", minimum=0)
-    product_id = p.str("product")
+    unit_amount = p.req_integer("unit_amount", minimum=0)
+    product_id = p.string("product")
     if product_id:
         ctx.store.get("product", product_id, ctx.owner, param=p.path("product"))
     else:
         data = p.obj("product_data")
         product_id = new_product(
-            ctx, data.req_str("name"), data.str("description"), data.metadata()
+            ctx, data.req_string("name"), data.string("description"), data.metadata()
         )["id"]
     price = {
         "id": new_id("price", 24),
@@ -199,7 +199,7 @@ def new_price(ctx: Context, p: Params, *, store: bool = True) -> dict[str, Any]:
         "currency": currency,
         "livemode": False,
         "metadata": p.metadata(),
-        "nickname": p.str("nickname"),
+        "nickname": p.string("nickname"),
         "product": product_id,
         "recurring": None,
         "type": "one_time",
@@ -242,7 +242,7 @@ def list_prices(ctx: Context) -> dict[str, Any]:
     """Prices, newest first, optionally of one product."""
     ctx.params.only([*LIST_PARAMS, "product", "active", "currency"])
     items = ctx.store.all("price", ctx.owner)
-    product = ctx.params.str("product")
+    product = ctx.params.string("product")
     if product:
         items = [i for i in items if i["product"] == product]
     return paginate(ctx, items, "/v1/prices")
@@ -325,17 +325,17 @@ def create_payment_intent(ctx: Context) -> dict[str, Any]:
             "error_on_requires_action",
         ]
     )
-    p.str("capture_method", choices=("automatic", "automatic_async"))
+    p.string("capture_method", choices=("automatic", "automatic_async"))
     amount = p.amount()
     currency = p.currency()
     assert amount is not None and currency is not None
-    customer = p.str("customer")
+    customer = p.string("customer")
     if customer:
         ctx.store.get("customer", customer, ctx.owner, param="customer")
-    method = p.str("payment_method")
+    method = p.string("payment_method")
     if method:
         _check_method(method, "payment_method")
-    confirm = p.bool("confirm")
+    confirm = p.boolean("confirm")
     if confirm and not method:
         raise StripeError(
             400,
@@ -349,11 +349,11 @@ def create_payment_intent(ctx: Context) -> dict[str, Any]:
         amount=amount,
         currency=currency,
         customer=customer,
-        description=p.str("description"),
+        description=p.string("description"),
         metadata=p.metadata(),
         methods=p.strings("payment_method_types") or None,
-        receipt_email=p.str("receipt_email"),
-        transfer_group=p.str("transfer_group"),
+        receipt_email=p.string("receipt_email"),
+        transfer_group=p.string("transfer_group"),
     )
     if method:
         intent["payment_method"] = method
@@ -409,10 +409,10 @@ def update_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
     intent["currency"] = p.currency(required=False) or intent["currency"]
     for name in ("customer", "description", "receipt_email", "transfer_group"):
         if p.has(name):
-            intent[name] = p.str(name)
+            intent[name] = p.string(name)
     if intent["customer"]:
         ctx.store.get("customer", intent["customer"], ctx.owner, param="customer")
-    method = p.str("payment_method")
+    method = p.string("payment_method")
     if method:
         _check_method(method, "payment_method")
         intent["payment_method"] = method
@@ -455,7 +455,7 @@ def confirm_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
     )
     intent = _intent(ctx, intent_id)
     _require_open(intent, "confirm")
-    method = p.str("payment_method") or intent["payment_method"]
+    method = p.string("payment_method") or intent["payment_method"]
     if not method:
         raise StripeError(
             400,
@@ -465,7 +465,7 @@ def confirm_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
         )
     _check_method(method, "payment_method")
     if p.has("receipt_email"):
-        intent["receipt_email"] = p.str("receipt_email")
+        intent["receipt_email"] = p.string("receipt_email")
     _confirm(ctx, intent, method)
     return public(intent)
 
@@ -623,7 +623,7 @@ def cancel_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
     intent.update(
         status="canceled",
         canceled_at=ctx.now(),
-        cancellation_reason=ctx.params.str("cancellation_reason"),
+        cancellation_reason=ctx.params.string("cancellation_reason"),
     )
     ctx.emit("payment_intent.canceled", intent, previous=diff(before, intent))
     return public(intent)
@@ -634,7 +634,7 @@ def list_payment_intents(ctx: Context) -> dict[str, Any]:
     """PaymentIntents, newest first, optionally of one customer."""
     ctx.params.only([*LIST_PARAMS, "customer"])
     items = ctx.store.all("payment_intent", ctx.owner)
-    customer = ctx.params.str("customer")
+    customer = ctx.params.string("customer")
     if customer:
         items = [i for i in items if i["customer"] == customer]
     return paginate(ctx, items, "/v1/payment_intents")
@@ -652,7 +652,7 @@ def list_charges(ctx: Context) -> dict[str, Any]:
     ctx.params.only([*LIST_PARAMS, "customer", "payment_intent", "transfer_group"])
     items = ctx.store.all("charge", ctx.owner)
     for name in ("customer", "payment_intent", "transfer_group"):
-        wanted = ctx.params.str(name)
+        wanted = ctx.params.string(name)
         if wanted:
             items = [i for i in items if i[name] == wanted]
     return paginate(ctx, items, "/v1/charges")

@@ -65,7 +65,7 @@ def create_payout(ctx: Context) -> dict[str, Any]:
     amount = p.amount()
     currency = p.currency()
     assert amount is not None and currency is not None
-    method = p.str("method", default="standard", choices=("standard", "instant"))
+    method = p.string("method", default="standard", choices=("standard", "instant"))
     metadata = p.metadata()
     destination = _bank_account(ctx)
     if ctx.store.available(ctx.owner, currency) < amount:
@@ -90,7 +90,7 @@ def create_payout(ctx: Context) -> dict[str, Any]:
         "balance_transaction": txn,
         "created": now,
         "currency": currency,
-        "description": p.str("description"),
+        "description": p.string("description"),
         "destination": destination,
         "failure_balance_transaction": None,
         "failure_code": None,
@@ -99,7 +99,7 @@ def create_payout(ctx: Context) -> dict[str, Any]:
         "metadata": metadata,
         "method": method,
         "source_type": "card",
-        "statement_descriptor": p.str("statement_descriptor"),
+        "statement_descriptor": p.string("statement_descriptor"),
         "status": "pending",
         "type": "bank_account",
     }
@@ -194,7 +194,7 @@ def list_payouts(ctx: Context) -> dict[str, Any]:
     p.only([*LIST_PARAMS, "status", "destination", "arrival_date"])
     items = ctx.store.all("payout", ctx.owner)
     for name in ("status", "destination"):
-        wanted = p.str(name)
+        wanted = p.string(name)
         if wanted:
             items = [i for i in items if i[name] == wanted]
     return paginate(ctx, items, "/v1/payouts")

@@ -68,13 +68,13 @@ def create_transfer(ctx: Context) -> dict[str, Any]:
     amount = p.amount()
     currency = p.currency()
     assert amount is not None and currency is not None
-    destination = _destination(ctx, p.req_str("destination"))
+    destination = _destination(ctx, p.req_string("destination"))
     metadata = p.metadata()
     if ctx.store.available(PLATFORM, currency) < amount:
         raise insufficient_funds(currency)
     transfer_id = new_id("tr")
     now = ctx.now()
-    description = p.str("description")
+    description = p.string("description")
     txn = record_txn(
         ctx.store,
         PLATFORM,
@@ -111,9 +111,9 @@ def create_transfer(ctx: Context) -> dict[str, Any]:
         "metadata": metadata,
         "reversals": _reversal_list(transfer_id, []),
         "reversed": False,
-        "source_transaction": p.str("source_transaction"),
-        "source_type": p.str("source_type", default="card"),
-        "transfer_group": p.str("transfer_group"),
+        "source_transaction": p.string("source_transaction"),
+        "source_type": p.string("source_type", default="card"),
+        "transfer_group": p.string("transfer_group"),
     }
     ctx.store.add(transfer)
     ctx.emit("transfer.created", transfer)
@@ -154,7 +154,7 @@ def update_transfer(ctx: Context, transfer_id: str) -> dict[str, Any]:
     before = copy.deepcopy(transfer)
     transfer["metadata"] = p.metadata(transfer["metadata"])
     if p.has("description"):
-        transfer["description"] = p.str("description")
+        transfer["description"] = p.string("description")
     changes = diff(before, transfer)
     if changes:
         ctx.store.touch()
@@ -169,7 +169,7 @@ def list_transfers(ctx: Context) -> dict[str, Any]:
     p.only([*LIST_PARAMS, "destination", "transfer_group"])
     items = [] if ctx.account else ctx.store.all("transfer")
     for name in ("destination", "transfer_group"):
-        wanted = p.str(name)
+        wanted = p.string(name)
         if wanted is not None:
             items = [t for t in items if t[name] == wanted]
     return paginate(ctx, items, "/v1/transfers")
@@ -228,7 +228,7 @@ def create_reversal(ctx: Context, transfer_id: str) -> dict[str, Any]:
         "balance_transaction": txn,
         "created": now,
         "currency": currency,
-        "description": p.str("description"),
+        "description": p.string("description"),
         "destination_payment_refund": refund_id,
         "metadata": metadata,
         "source_refund": None,
