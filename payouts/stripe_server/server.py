@@ -108,7 +108,7 @@ class LocalStripeServer:
     def url(self) -> str:
         """The API base, e.g. ``http://127.0.0.1:12111`` (the real port when 0 was asked)."""
         assert self._httpd is not None, "the server is not started"
-        host, port = self._httpd.server_address[:2]
+        host, port = self._httpd.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
     def bind(self) -> LocalStripeServer:

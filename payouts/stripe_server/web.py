@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class Headers(Protocol):
+    """Case-insensitive header lookup, as ``http.server`` provides it."""
+
+    def get(self, name: str, /) -> str | None:
+        """The header's value, or None."""
 
 
 @dataclass
@@ -15,7 +21,7 @@ class Request:
     method: str
     path: str
     query: str
-    headers: Mapping[str, str]
+    headers: Headers
     body: bytes
     base_url: str
 

@@ -27,8 +27,9 @@ def record_txn(
 ) -> str:
     """Move ``amount`` on ``owner``'s available balance and keep the balance transaction."""
     store.move(owner, currency, amount)
+    txn_id = new_id("txn")
     txn = {
-        "id": new_id("txn"),
+        "id": txn_id,
         "object": "balance_transaction",
         "amount": amount,
         "currency": currency,
@@ -44,7 +45,7 @@ def record_txn(
         "created": now,
     }
     store.add(txn, owner)
-    return txn["id"]
+    return txn_id
 
 
 def _amounts(ctx: Context, bucket: str) -> list[dict[str, Any]]:

@@ -70,6 +70,8 @@ def create_session(ctx: Context) -> dict[str, Any]:
             "allow_promotion_codes",
             "currency",
             "ui_mode",
+            "allowed_payment_method_types",
+            "excluded_payment_method_types",
         ]
     )
     p.req_string("mode", choices=("payment",))
@@ -104,7 +106,11 @@ def create_session(ctx: Context) -> dict[str, Any]:
         "metadata": p.metadata(),
         "mode": "payment",
         "payment_intent": None,
-        "payment_method_types": p.strings("payment_method_types") or ["card"],
+        "payment_method_types": (
+            p.strings("payment_method_types")
+            or p.strings("allowed_payment_method_types")
+            or ["card"]
+        ),
         "payment_status": "unpaid",
         "status": "open",
         "success_url": p.req_string("success_url"),

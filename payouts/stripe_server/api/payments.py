@@ -323,6 +323,8 @@ def create_payment_intent(ctx: Context) -> dict[str, Any]:
             "application_fee_amount",
             "payment_method_options",
             "error_on_requires_action",
+            "allowed_payment_method_types",
+            "excluded_payment_method_types",
         ]
     )
     p.string("capture_method", choices=("automatic", "automatic_async"))
@@ -351,7 +353,8 @@ def create_payment_intent(ctx: Context) -> dict[str, Any]:
         customer=customer,
         description=p.string("description"),
         metadata=p.metadata(),
-        methods=p.strings("payment_method_types") or None,
+        # Newer API versions call the list allowed_payment_method_types.
+        methods=p.strings("payment_method_types") or p.strings("allowed_payment_method_types"),
         receipt_email=p.string("receipt_email"),
         transfer_group=p.string("transfer_group"),
     )
