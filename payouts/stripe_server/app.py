@@ -223,9 +223,9 @@ class App:
             with self.store.lock:
                 result = handler(ctx, **args)
                 expand(self.store, result, ctx.params.strings("expand"))
-            return 200, json.dumps(result, indent=2), False
+            return 200, json.dumps(result), False
         except StripeError as exc:
-            return exc.status, json.dumps(exc.body(), indent=2), exc.replayable
+            return exc.status, json.dumps(exc.body()), exc.replayable
 
     def _authenticate(self, request: Request) -> None:
         """Accept only test-mode secret keys, like a Stripe account in test mode."""

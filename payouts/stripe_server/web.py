@@ -44,7 +44,7 @@ class Response:
 
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer."""
-    body = json.dumps(data, indent=2).encode()
+    body = json.dumps(data).encode()
     return Response(status, body, "application/json", dict(headers or {}))
 
 

@@ -93,7 +93,7 @@ class Dispatcher:
 
     def enqueue(self, target: Target, event: dict[str, Any]) -> None:
         """Queue an event for delivery now."""
-        payload = json.dumps(event, indent=2).encode()
+        payload = json.dumps(event).encode()
         item = Delivery(
             time.monotonic(), next(self._seq), target, event["id"], event["type"], payload
         )
