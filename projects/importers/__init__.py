@@ -75,7 +75,7 @@ _FUNDING_NAMES = re.compile(r"^(funding\.json|funding\.ya?ml)$", re.IGNORECASE)
 
 def _sniff_toml(text: str) -> str | None:
     """Guess pyproject vs Cargo.toml for a ``.toml`` file with another name."""
-    headers = set(re.findall(r"(?m)^\s*\[+\s*([A-Za-z0-9_.\"'-]+)", text))
+    headers = set(re.findall(r"(?m)^[ \t]*\[+[ \t]*([A-Za-z0-9_.\"'-]+)", text))
     if headers & {"package", "workspace", "dependencies", "dev-dependencies"} or any(
         h.startswith(("target.", "workspace.", "package.")) for h in headers
     ):

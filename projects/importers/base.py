@@ -22,6 +22,9 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPENDENCIES = 2000
 # A flood of warnings helps nobody reading an import preview; the rest are counted.
 MAX_WARNINGS = 50
+# Declarations read (before de-duplication) per file: a lock file repeats names, but a file
+# with more declarations than this is not a manifest anyone maintains by hand or by tool.
+MAX_DECLARATIONS = 10 * MAX_DEPENDENCIES
 # How many names one aggregated "skipped" warning spells out before saying "and N more".
 _NAMES_PER_WARNING = 12
 
@@ -306,6 +309,21 @@ class Collector:
         self._deps: dict[str, Dependency] = {}
         self._warnings: list[str] = []
         self._skipped: dict[str, list[str]] = {}
+        self._declarations = 0
+
+    def count_declaration(self) -> None:
+        """Count one declaration about to be parsed; too many raise :class:`ImportFileError`.
+
+        Called before the expensive parsing of a declaration, so that the work per upload
+        stays bounded even when most declarations repeat the same few packages.
+        """
+        self._declarations += 1
+        if self._declarations > MAX_DECLARATIONS:
+            raise fail(
+                self.label,
+                f"the file has more than {MAX_DECLARATIONS:,} dependency declarations; at most "
+                f"{MAX_DECLARATIONS:,} are read",
+            )
 
     def add(self, *, purl: str, name: str, ecosystem: str, kind: str, version_spec: str) -> None:
         """Record one occurrence of a dependency (see the class invariants)."""

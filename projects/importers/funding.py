@@ -20,6 +20,8 @@ from .base import ImportFileError, decode_text, describe_type, fail, file_label,
 FORMAT_FUNDING_JSON = "funding-json"
 FORMAT_GITHUB_FUNDING = "github-funding-yml"
 FORMAT_DRIPS = "drips-json"
+# Funding manifests are a few kilobytes; YAML parsing of megabytes takes seconds.
+MAX_FUNDING_FILE_BYTES = 256 * 1024
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 5000
 MAX_LINKS = 50
@@ -297,13 +299,20 @@ def parse_funding_file(*, filename: str, content: bytes) -> FundingInfo:
     if not isinstance(content, bytes | bytearray):
         raise TypeError("content must be bytes")
     label = file_label(filename)
+    if len(content) > MAX_FUNDING_FILE_BYTES:
+        raise fail(
+            label,
+            f"the file is {len(content):,} bytes; a funding file may be at most "
+            f"{MAX_FUNDING_FILE_BYTES:,} bytes",
+        )
     text = decode_text(label=label, content=bytes(content))
     name = label.lower()
 
     if name.endswith((".yml", ".yaml")):
         builder = _Builder(label, FORMAT_GITHUB_FUNDING)
         try:
-            data = yaml.safe_load(text)
+            # The C loader when PyYAML has it (much faster); both construct only plain data.
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         except yaml.MarkedYAMLError as exc:
             line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
             raise fail(label, f"YAML syntax error: {exc.problem or exc}", line=line) from None
@@ -325,7 +334,7 @@ def parse_funding_file(*, filename: str, content: bytes) -> FundingInfo:
         try:
             data = load_json(label=label, text=text)
         except ImportFileError as exc:
-            if re.search(r"(?m)^\s*//|,\s*//", text):
+            if re.search(r"(?m)^[ \t]*//|,\s*//", text):
                 raise ImportFileError(
                     f"{exc.message}; JSON does not allow // comments (this looks like the "
                     "annotated funding.json template, not a manifest)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from typing import Any
 
@@ -59,6 +60,12 @@ def _version_spec(text: str, req: Requirement) -> str:
     return str(req.specifier)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_requirement(text: str) -> Requirement:
+    # Lock files repeat the same lines; parsing is the slow part, so parse each text once.
+    return Requirement(text)
+
+
 def _add_requirement(
     collector: Collector,
     *,
@@ -68,8 +75,9 @@ def _add_requirement(
     line: int | None,
 ) -> None:
     """Parse one PEP 508 string and record it; a malformed one fails the whole import."""
+    collector.count_declaration()
     try:
-        req = Requirement(text)
+        req = _parse_requirement(text)
     except InvalidRequirement as exc:
         raise fail(
             collector.label,
@@ -329,6 +337,9 @@ def parse_pyproject(*, label: str, text: str) -> ImportResult:
 
 # --- setup.py -------------------------------------------------------------------------------
 
+# Parsing Python is slow enough that a 2 MiB upload would tie up a worker for seconds.
+MAX_SETUP_PY_CHARS = 256 * 1024
+
 # setup() keywords that hold requirements, and the kind each one means.
 _SETUP_KEYWORDS = {
     "install_requires": KIND_RUNTIME,
@@ -378,6 +389,12 @@ def parse_setup_py(*, label: str, text: str) -> ImportResult:
     bound to literals at module level. Anything computed is reported as a warning.
     """
     collector = Collector(label=label, fmt=FORMAT_SETUP_PY)
+    if len(text) > MAX_SETUP_PY_CHARS:
+        raise fail(
+            label,
+            f"setup.py has {len(text):,} characters; at most {MAX_SETUP_PY_CHARS:,} are read "
+            "(a real setup.py is far smaller)",
+        )
     try:
         tree = ast.parse(text, filename=label)
     except SyntaxError as exc:
@@ -453,12 +470,12 @@ def parse_setup_py(*, label: str, text: str) -> ImportResult:
 
 # --- requirements files -----------------------------------------------------------------------
 
-# pip's own rule: "#" starts a comment at the start of a line or after whitespace.
-_COMMENT = re.compile(r"(^|\s+)#.*$")
 # Per-requirement options (--hash=..., --config-settings ...) start at " -" followed by a letter.
-_OPTION_START = re.compile(r"\s+--?[A-Za-z]")
+# (One whitespace character, no quantifier: a regex like r"\s+-" backtracks quadratically
+# on a long run of spaces, and the input is untrusted.)
+_OPTION_START = re.compile(r"\s--?[A-Za-z]")
 _URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|(?:git|hg|svn|bzr)\+)")
-_NAMED_URL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*@")
+_NAMED_URL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\]\s*)?@")
 _ARCHIVE = re.compile(r"\.(?:whl|zip|tar\.gz|tgz|tar\.bz2|tar\.xz|tar)$", re.IGNORECASE)
 _INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
 _EDITABLE_OPTIONS = ("-e", "--editable")
@@ -517,12 +534,19 @@ def requirements_kind(label: str) -> str:
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Join backslash continuations and drop comments, as pip does; keep first line numbers."""
+    """Join backslash continuations and drop comments, as pip does; keep first line numbers.
+
+    Blank and comment-only lines outside a continuation are dropped here already, which
+    keeps a file of two million empty lines cheap.
+    """
     joined: list[tuple[int, str]] = []
     pending: list[str] = []
     start = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        is_comment = bool(re.match(r"^\s*#", raw))
+        stripped = raw.lstrip()
+        is_comment = stripped.startswith("#")
+        if not pending and (is_comment or not stripped):
+            continue
         if raw.endswith("\\") and not is_comment:
             if not pending:
                 start = number
@@ -539,7 +563,17 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
             joined.append((number, raw))
     if pending:
         joined.append((start, "".join(pending)))
-    return [(number, _COMMENT.sub("", line).strip()) for number, line in joined]
+    return [(number, _strip_comment(line).strip()) for number, line in joined]
+
+
+def _strip_comment(line: str) -> str:
+    """pip's rule: "#" starts a comment at the start of a line or after whitespace."""
+    index = line.find("#")
+    while index >= 0:
+        if index == 0 or line[index - 1].isspace():
+            return line[:index]
+        index = line.find("#", index + 1)
+    return line
 
 
 def _option_value(line: str, option: str) -> str:
@@ -576,7 +610,8 @@ def parse_requirements(*, label: str, text: str) -> ImportResult:
             elif option not in _QUIET_OPTIONS:
                 collector.warn(f"{label} line {number}: ignored pip option '{option}'")
             continue
-        requirement = _OPTION_START.split(line, maxsplit=1)[0].strip()
+        option_at = _OPTION_START.search(line)
+        requirement = (line[: option_at.start()] if option_at else line).strip()
         if _NAMED_URL.match(requirement):
             # "name @ url" names its package; _add_requirement decides about the URL.
             _add_requirement(

@@ -886,6 +886,18 @@ def test_dependency_count_limit() -> None:
         parse("requirements.txt", text + "one-too-many\n")
 
 
+def test_declaration_limit_bounds_work_on_repetitive_files() -> None:
+    with pytest.raises(ImportFileError, match="more than 20,000 dependency declarations"):
+        parse("requirements.txt", "six==1\n" * 20_001)
+
+
+def test_setup_py_and_funding_size_limits() -> None:
+    with pytest.raises(ImportFileError, match="setup.py has"):
+        parse("setup.py", "#" * (256 * 1024 + 1))
+    with pytest.raises(ImportFileError, match="a funding file may be at most"):
+        parse_funding_file(filename="FUNDING.yml", content=b"#" * (256 * 1024 + 1))
+
+
 def test_not_utf8() -> None:
     with pytest.raises(ImportFileError) as info:
         parse_dependency_file(filename="requirements.txt", content=b"django\nfla\xffsk\n")
