@@ -892,7 +892,7 @@ def test_declaration_limit_bounds_work_on_repetitive_files() -> None:
 
 
 def test_setup_py_and_funding_size_limits() -> None:
-    with pytest.raises(ImportFileError, match="setup.py has"):
+    with pytest.raises(ImportFileError, match=r"setup\.py has"):
         parse("setup.py", "#" * (256 * 1024 + 1))
     with pytest.raises(ImportFileError, match="a funding file may be at most"):
         parse_funding_file(filename="FUNDING.yml", content=b"#" * (256 * 1024 + 1))
