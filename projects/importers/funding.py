@@ -174,12 +174,13 @@ def _parse_floss_fund(builder: _Builder, data: dict[str, Any]) -> None:
         _list(builder, funding.get("channels", []), "funding.channels")
     ):
         channel = _dict(builder, channel, f"funding.channels[{index}]")
-        address = channel.get("address")
-        ctype = channel.get("type") if isinstance(channel.get("type"), str) else "channel"
-        guid = channel.get("guid") if isinstance(channel.get("guid"), str) else str(index + 1)
-        if clean_url(address):
-            builder.link(f"{guid} ({ctype})", str(address))
-        elif isinstance(address, str) and address.strip():
+        channel_address = channel.get("address")
+        raw_type, raw_guid = channel.get("type"), channel.get("guid")
+        ctype = raw_type if isinstance(raw_type, str) else "channel"
+        guid = raw_guid if isinstance(raw_guid, str) else str(index + 1)
+        if clean_url(channel_address):
+            builder.link(f"{guid} ({ctype})", str(channel_address))
+        elif isinstance(channel_address, str) and channel_address.strip():
             builder.warn(f"channel '{guid}' ({ctype}) has an address that is not a URL; ignored")
 
 

@@ -132,7 +132,7 @@ def _dependency_groups(collector: Collector, text: str, groups: dict[str, Any]) 
     Because every group is imported anyway, an ``include-group`` adds nothing new; it is
     still resolved so that a reference to a missing group or a cycle is reported.
     """
-    normalized = {canonicalize_name(name): name for name in groups}
+    normalized: dict[str, str] = {canonicalize_name(name): name for name in groups}
     for name, items in groups.items():
         where = f"[dependency-groups].{name}"
         if not isinstance(items, list):

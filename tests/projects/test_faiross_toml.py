@@ -5,7 +5,9 @@ Pure Python: no Django, no database (run with ``-p no:django``).
 
 from __future__ import annotations
 
+import re
 import tomllib
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -75,6 +77,16 @@ def test_reads_the_documented_example() -> None:
         entries=[("project:python", 4_000_000), ("github:octocat", 1_000_000)],
         notes={"project:python": "the language"},
     )
+
+
+def test_the_examples_in_the_docs_are_valid() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "faiross-toml.md").read_text()
+    example, email_line = re.findall(r"```toml\n(.*?)```", doc, re.S)[:2]
+    parsed = table_from_toml(text=example)
+    assert parsed.owner == "project:numpy"
+    assert sum(m for _, m in parsed.entries) == TOTAL_MILLIBIPS - 4_765_433
+    email = table_from_toml(text=f"format = 1\n[[entry]]\n{email_line}millibips = 1\n")
+    assert email.entries == [('email:"ann lee"@example.org', 1)]
 
 
 def test_minimal_file_is_all_reserve() -> None:

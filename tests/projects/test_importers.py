@@ -1121,12 +1121,13 @@ json_objects = st.recursive(
     ),
 )
 def test_fuzz_structured_json(shape: str, body: dict[str, object]) -> None:
-    header: dict[str, object] = {
+    headers: dict[str, dict[str, object]] = {
         "cyclonedx": {"bomFormat": "CycloneDX"},
         "spdx2": {"spdxVersion": "SPDX-2.3"},
         "spdx3": {"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "@graph": []},
         "npm": {},
-    }[shape]
+    }
+    header = headers[shape]
     filename = "package.json" if shape == "npm" else "sbom.json"
     _only_import_errors(filename, json.dumps({**header, **body}).encode())
 
