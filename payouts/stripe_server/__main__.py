@@ -96,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
+    # Also on SIGINT even where it was ignored (background jobs, process managers).
+    signal.signal(signal.SIGINT, stop)
     print(f"{TITLE}\nAPI base: {server.url}  (stripe.api_base = {server.url!r})", flush=True)
     if config.webhook_url:
         print(f"Webhooks: {config.webhook_url} (secret {config.webhook_secret})", flush=True)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.stop()
     return 0
