@@ -1,5 +1,12 @@
-"""API v1 routes of this app, mounted at /api/v1/."""
+"""API v1 routes of the money path, mounted at /api/v1/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("inflows/", api.InflowsView.as_view(), name="api-inflows"),
+    path("distributions/", api.DistributionsView.as_view(), name="api-distributions"),
+    path("distributions/<int:pk>/", api.DistributionDetailView.as_view(), name="api-distribution"),
+    path("balances/<path:recipient>/", api.BalancesView.as_view(), name="api-balances"),
+]

@@ -159,6 +159,7 @@ class DistributionRun(models.Model):
     error = models.TextField(blank=True)
     snapshot = models.JSONField(null=True, blank=True, help_text="Tables and inflows used")
     totals = models.JSONField(null=True, blank=True, help_text="{currency: total} distributed")
+    report = models.JSONField(null=True, blank=True, help_text="Figures for the report page")
 
     class Meta:
         ordering = ["-id"]

@@ -16,6 +16,7 @@ or ``PermissionDenied``; either way nothing is stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,7 +270,9 @@ def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[R
 # --- the graph check ------------------------------------------------------------------
 
 
-def default_table_entries(*, project: Project) -> list[tuple[str, int]]:
+def default_table_entries(
+    *, project: Project, at: dt.datetime | None = None
+) -> list[tuple[str, int]]:
     """The documented default table of a project that declared none.
 
     ``FAIROSS_DEFAULT_DEPENDENCY_SHARE`` millibips are split evenly (largest remainder) over
@@ -278,11 +281,10 @@ def default_table_entries(*, project: Project) -> list[tuple[str, int]]:
     """
     from payouts.allocation import allocate
 
-    deps = list(
-        KnownDependency.objects.filter(project=project)
-        .order_by("dependency__slug")
-        .values_list("dependency__slug", flat=True)
-    )
+    known = KnownDependency.objects.filter(project=project)
+    if at is not None:
+        known = known.filter(created_at__lte=at)
+    deps = list(known.order_by("dependency__slug").values_list("dependency__slug", flat=True))
     if not deps:
         return []
     share = settings.FAIROSS_DEFAULT_DEPENDENCY_SHARE

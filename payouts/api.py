@@ -1,0 +1,117 @@
+"""API v1 money calls: inflows, distributions, balances (DESIGN.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiTypes, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from companies.models import Company
+from projects.recipients import RecipientError, parse_recipient
+
+from . import runs, selectors, services
+from .models import DistributionRun
+
+
+class InflowInput(serializers.Serializer):
+    company = serializers.CharField(max_length=50)
+    amount = serializers.IntegerField(min_value=1, max_value=services.MAX_AMOUNT)
+    currency = serializers.CharField(max_length=3)
+    reference = serializers.CharField(max_length=200)
+
+
+class InflowsView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=InflowInput, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = InflowInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        company = Company.objects.filter(slug=data.validated_data["company"]).first()
+        if company is None:
+            return Response({"company": ["There is no company with this slug."]}, status=400)
+        inflow, created = services.inflow_record(
+            company=company,
+            amount=data.validated_data["amount"],
+            currency=data.validated_data["currency"],
+            reference=data.validated_data["reference"],
+            recorded_by=request.user,
+        )
+        body = {
+            "id": inflow.pk,
+            "company": company.slug,
+            "amount": inflow.amount,
+            "currency": inflow.currency,
+            "reference": inflow.reference,
+            "created": created,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def run_data(run: DistributionRun) -> dict[str, Any]:
+    totals = run.totals or {}
+    report = run.report or {}
+    currency = sorted(totals)[0] if totals else None
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "progress": run.progress,
+        "error": run.error or None,
+        "cutoff": run.cutoff,
+        "currency": currency,
+        "total": totals.get(currency) if currency else 0,
+        "totals": totals,
+        "inflows": run.inflows.count(),
+        "recipients": sum(int(r.get("recipients", 0)) for r in report.values()),
+    }
+
+
+class DistributionsView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: inline_serializer(
+                "DistributionStarted",
+                {"id": serializers.IntegerField(), "status": serializers.CharField()},
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            run = runs.distribution_run_start(started_by=request.user)
+        except runs.RunInProgress as exc:
+            return Response(
+                {"detail": f"Run {exc.run.pk} is still {exc.run.status}; runs never overlap."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        run.refresh_from_db()
+        return Response({"id": run.pk, "status": run.status}, status=status.HTTP_201_CREATED)
+
+
+class DistributionDetailView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(run_data(get_object_or_404(DistributionRun, pk=pk)))
+
+
+class BalancesView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, recipient: str) -> Response:
+        try:
+            kind, ident = parse_recipient(recipient)
+        except RecipientError as exc:
+            return Response({"recipient": [exc.message]}, status=400)
+        key = f"{kind}:{ident}"
+        return Response({"recipient": key, "balances": selectors.recipient_balances(recipient=key)})

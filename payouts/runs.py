@@ -1,0 +1,395 @@
+"""Distribution runs: staged, restartable, exact (money rules 3, 4 and 5).
+
+A run goes ``pending → snapshot → computed → done``; each stage is one database transaction
+that also records the new status, so a crash at any point leaves the run at the last finished
+stage and :func:`distribution_run_execute` continues from there. The snapshot stores which
+table versions (active at the cutoff), default tables, identity claims and inflows the run
+uses, so the computation can be repeated bit-identically later (:func:`run_recompute`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from projects.models import Project, TableEntry, TableVersion
+from projects.services.tables import default_table_entries
+
+from .engine import ClosedCycleError, Distribution, FlowGraph, Inflow, compute_distribution
+from .ledger import PLATFORM, Leg, ledger_post
+from .models import Account, ClaimedIdentity, DistributionRun, LedgerTransaction, RunAllocation
+from .models import Inflow as InflowRecord
+
+log = logging.getLogger(__name__)
+
+TOP_N = 50
+
+
+class RunInProgress(Exception):
+    """Another run is unfinished; runs never overlap."""
+
+    def __init__(self, run: DistributionRun) -> None:
+        super().__init__(f"run {run.pk} is still {run.status}")
+        self.run = run
+
+
+# --- start -----------------------------------------------------------------------------
+
+
+def distribution_run_create(
+    *, started_by: AbstractBaseUser | None = None, cutoff: dt.datetime | None = None
+) -> DistributionRun:
+    """Create a pending run, or raise :class:`RunInProgress` naming the unfinished one.
+
+    The partial unique index on ``is_open`` makes this safe against concurrent starts.
+    """
+    try:
+        with transaction.atomic():
+            return DistributionRun.objects.create(
+                cutoff=cutoff or timezone.now(), started_by=started_by, progress="waiting"
+            )
+    except IntegrityError:
+        open_run = DistributionRun.objects.filter(is_open=True).first()
+        if open_run is None:  # it finished in the meantime
+            return distribution_run_create(started_by=started_by, cutoff=cutoff)
+        raise RunInProgress(open_run) from None
+
+
+def distribution_run_start(
+    *, started_by: AbstractBaseUser | None = None, cutoff: dt.datetime | None = None
+) -> DistributionRun:
+    """Create a run and hand it to the task queue after commit (in-process when embedded)."""
+    from .tasks import distribution_run_task
+
+    run = distribution_run_create(started_by=started_by, cutoff=cutoff)
+    transaction.on_commit(lambda: distribution_run_task.delay(run.pk))
+    return run
+
+
+# --- stage 1: snapshot ------------------------------------------------------------------
+
+
+def _versions_at(cutoff: dt.datetime) -> dict[str, int]:
+    rows = (
+        TableVersion.objects.filter(activated_at__lte=cutoff)
+        .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=cutoff))
+        .values_list("table__owner_key", "pk")
+    )
+    return dict(rows)
+
+
+def _snapshot(run: DistributionRun) -> dict[str, object]:
+    inflows = [
+        [pk, f"company:{slug}", currency, amount]
+        for pk, slug, currency, amount in InflowRecord.objects.filter(
+            run__isnull=True, received_at__lte=run.cutoff
+        )
+        .order_by("pk")
+        .values_list("pk", "company__slug", "currency", "amount")
+    ]
+    return _snapshot_at(cutoff=run.cutoff, inflows=inflows)
+
+
+def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[str, object]:
+    versions = _versions_at(cutoff)
+    owners = {str(row[1]) for row in inflows}
+    tables = _tables_from_versions(versions)
+    # Every project named anywhere becomes a node; one without a version uses its default
+    # table (which may name further projects).
+    defaults: dict[str, dict[str, int]] = {}
+    pending = {r for entries in tables.values() for r in entries if r.startswith("project:")}
+    pending |= {o for o in owners if o.startswith("project:")}
+    seen: set[str] = set(tables)
+    while pending:
+        key = pending.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        project = Project.objects.filter(slug=key.split(":", 1)[1]).first()
+        entries = dict(default_table_entries(project=project, at=cutoff)) if project else {}
+        defaults[key] = entries
+        pending |= {r for r in entries if r.startswith("project:") and r not in seen}
+    unclaimed = sorted(
+        f"project:{slug}"
+        for slug in Project.objects.filter(
+            status=Project.Status.UNCLAIMED,
+            slug__in=[k.split(":", 1)[1] for k in seen if k.startswith("project:")],
+        ).values_list("slug", flat=True)
+    )
+    claims = dict(
+        ClaimedIdentity.objects.filter(claimed_at__lte=cutoff).values_list(
+            "identity", "user__username"
+        )
+    )
+    return {
+        "versions": versions,
+        "defaults": defaults,
+        "unclaimed": unclaimed,
+        "claims": claims,
+        "inflows": inflows,
+    }
+
+
+def _tables_from_versions(versions: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    by_version = {pk: owner for owner, pk in versions.items()}
+    tables: dict[str, dict[str, int]] = {owner: {} for owner in versions}
+    rows = TableEntry.objects.filter(version_id__in=list(by_version)).values_list(
+        "version_id", "recipient", "millibips"
+    )
+    for version_id, recipient, millibips in rows.iterator(chunk_size=20000):
+        tables[by_version[version_id]][recipient] = millibips
+    return tables
+
+
+@transaction.atomic
+def _stage_snapshot(run_id: int) -> None:
+    run = DistributionRun.objects.select_for_update().get(pk=run_id)
+    if run.status != DistributionRun.Status.PENDING:
+        return
+    snapshot = _snapshot(run)
+    InflowRecord.objects.filter(pk__in=[i[0] for i in snapshot["inflows"]]).update(run=run)  # type: ignore[index,union-attr]
+    run.snapshot = snapshot
+    run.status = DistributionRun.Status.SNAPSHOT
+    run.progress = (
+        f"snapshot: {len(snapshot['inflows'])} inflows, {len(snapshot['versions'])} tables"  # type: ignore[arg-type]
+    )
+    run.save(update_fields=["snapshot", "status", "progress"])
+
+
+# --- stage 2: compute --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Computed:
+    graph: FlowGraph
+    distribution: Distribution
+    allocations: dict[tuple[str, str, str], int]
+
+
+def _account_for_terminal(
+    terminal: str, *, nodes: set[str], unclaimed: set[str], claims: Mapping[str, str]
+) -> tuple[str, str]:
+    """Where a terminal's money is kept (money rule 6: unknown identities wait in escrow)."""
+    kind = terminal.split(":", 1)[0]
+    if terminal in nodes:  # a node's own reserve
+        if terminal in unclaimed:
+            return terminal, Account.Purpose.ESCROW
+        return terminal, Account.Purpose.RESERVE
+    if kind == "user":
+        return terminal, Account.Purpose.AVAILABLE
+    if terminal in claims:
+        return f"user:{claims[terminal]}", Account.Purpose.AVAILABLE
+    return terminal, Account.Purpose.ESCROW
+
+
+def run_compute(snapshot: Mapping[str, object]) -> Computed:
+    """Pure with respect to the snapshot: the same snapshot gives the same result."""
+    tables = _tables_from_versions(snapshot["versions"])  # type: ignore[arg-type]
+    tables.update({k: dict(v) for k, v in snapshot["defaults"].items()})  # type: ignore[attr-defined]
+    inflow_rows = snapshot["inflows"]
+    for _, owner, _, _ in inflow_rows:  # type: ignore[attr-defined]
+        tables.setdefault(owner, {})
+    graph = FlowGraph.from_tables(tables=tables)
+    index = {node: i for i, node in enumerate(graph.node_ids or ())}
+    inflows = [
+        Inflow(node=index[owner], currency=cur, cents=amount)
+        for _, owner, cur, amount in inflow_rows
+    ]  # type: ignore[attr-defined]
+    distribution = compute_distribution(graph=graph, inflows=inflows)
+    nodes = set(graph.node_ids or ())
+    unclaimed = set(snapshot["unclaimed"])  # type: ignore[arg-type]
+    claims = snapshot["claims"]
+    allocations: dict[tuple[str, str, str], int] = defaultdict(int)
+    for currency in distribution.currencies:
+        for terminal, cents in distribution.recipient_amounts(
+            graph=graph, currency=currency
+        ).items():
+            owner, purpose = _account_for_terminal(
+                terminal,
+                nodes=nodes,
+                unclaimed=unclaimed,
+                claims=claims,  # type: ignore[arg-type]
+            )
+            allocations[(owner, purpose, currency)] += cents
+    for currency, result in distribution.currencies.items():
+        got = sum(v for (_, _, c), v in allocations.items() if c == currency)
+        if got != result.total_cents:  # money rule 3, checked, not assumed
+            raise ArithmeticError(f"{currency}: allocations {got} != inflows {result.total_cents}")
+    return Computed(graph, distribution, dict(allocations))
+
+
+def _report(computed: Computed) -> dict[str, object]:
+    graph, dist = computed.graph, computed.distribution
+    ids = graph.node_ids or ()
+    report: dict[str, object] = {}
+    for currency, result in dist.currencies.items():
+        top_recipients = sorted(
+            ((v, o, p) for (o, p, c), v in computed.allocations.items() if c == currency),
+            reverse=True,
+        )[:TOP_N]
+        order = sorted(range(len(ids)), key=lambda i: (-int(result.pass_through[i]), ids[i]))
+        nodes = [
+            {
+                "node": ids[i],
+                "inflow": int(result.inflow[i]),
+                "pass_through": int(result.pass_through[i]),
+                "kept": int(result.kept[i]),
+            }
+            for i in order[:TOP_N]
+            if result.pass_through[i] > 0
+        ]
+        report[currency] = {
+            "total": result.total_cents,
+            "recipients": sum(1 for (_, _, c) in computed.allocations if c == currency),
+            "error_bound_cents": result.error_bound_cents,
+            "top_recipients": [
+                {"recipient": o, "purpose": p, "amount": v} for v, o, p in top_recipients
+            ],
+            "nodes": nodes,
+            "flows": _top_flows(graph, result.pass_through, ids),
+        }
+    return report
+
+
+def _top_flows(graph: FlowGraph, pass_through, ids) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    """The largest edges (node → node or node → terminal) by money, for the Sankey diagram."""
+    import numpy as np
+
+    flows: list[tuple[float, str, str]] = []
+    x = pass_through.astype(np.float64)
+    terms = graph.terminal_ids or ()
+    for i in np.argsort(-x, kind="stable")[: 4 * TOP_N]:
+        if x[i] <= 0:
+            break
+        s, e = graph.node_indptr[i], graph.node_indptr[i + 1]
+        for t, m in zip(
+            graph.node_targets[s:e].tolist(), graph.node_millibips[s:e].tolist(), strict=True
+        ):
+            flows.append((x[i] * m / 1e7, ids[i], ids[t]))
+        s, e = graph.terminal_indptr[i], graph.terminal_indptr[i + 1]
+        for t, m in zip(
+            graph.terminal_targets[s:e].tolist(),
+            graph.terminal_millibips[s:e].tolist(),
+            strict=True,
+        ):
+            flows.append((x[i] * m / 1e7, ids[i], terms[t]))
+        reserve = graph.reserve_millibips[i]
+        if reserve > 0:
+            flows.append((x[i] * int(reserve) / 1e7, ids[i], f"{ids[i]} (reserve)"))
+    flows.sort(key=lambda f: (-f[0], f[1], f[2]))
+    return [{"source": s, "target": t, "amount": round(v)} for v, s, t in flows[:TOP_N] if v >= 0.5]
+
+
+@transaction.atomic
+def _stage_compute(run_id: int) -> None:
+    run = DistributionRun.objects.select_for_update().get(pk=run_id)
+    if run.status != DistributionRun.Status.SNAPSHOT:
+        return
+    computed = run_compute(run.snapshot)  # type: ignore[arg-type]
+    RunAllocation.objects.bulk_create(
+        [
+            RunAllocation(run=run, recipient=o, purpose=p, currency=c, amount=v)
+            for (o, p, c), v in sorted(computed.allocations.items())
+            if v
+        ],
+        batch_size=10000,
+    )
+    run.totals = {c: r.total_cents for c, r in computed.distribution.currencies.items()}
+    run.report = _report(computed)
+    run.status = DistributionRun.Status.COMPUTED
+    run.progress = f"computed: {len(computed.allocations)} allocations"
+    run.save(update_fields=["totals", "report", "status", "progress"])
+
+
+# --- stage 3: post -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def _stage_post(run_id: int) -> None:
+    run = DistributionRun.objects.select_for_update().get(pk=run_id)
+    if run.status != DistributionRun.Status.COMPUTED:
+        return
+    by_currency: dict[str, list[Leg]] = defaultdict(list)
+    for owner, purpose, currency, amount in run.allocations.values_list(
+        "recipient", "purpose", "currency", "amount"
+    ).iterator(chunk_size=20000):
+        by_currency[currency].append(Leg(owner, purpose, currency, amount))
+    for currency, legs in sorted(by_currency.items()):
+        total = sum(leg.amount for leg in legs)
+        ledger_post(
+            idempotency_key=f"run:{run.pk}:{currency}",
+            kind=LedgerTransaction.Kind.DISTRIBUTION,
+            reference=f"run:{run.pk}",
+            legs=[Leg(PLATFORM, Account.Purpose.POOL, currency, -total), *legs],
+            memo=f"distribution run {run.pk}",
+        )
+    run.status = DistributionRun.Status.DONE
+    run.is_open = None
+    run.finished_at = timezone.now()
+    run.progress = "done"
+    run.save(update_fields=["status", "is_open", "finished_at", "progress"])
+
+
+def distribution_run_execute(*, run_id: int) -> DistributionRun:
+    """Run (or continue) a run to the end. Safe to call twice, concurrently, or after a crash:
+    each stage locks the run row and skips itself when already done (money rule 4).
+    A closed cycle or any other failure marks the run failed, loudly, and releases its inflows.
+    """
+    stages = (_stage_snapshot, _stage_compute, _stage_post)
+    try:
+        for stage in stages:
+            stage(run_id)
+    except Exception as exc:
+        log.exception("distribution run %s failed", run_id)
+        _fail(run_id, exc)
+        raise
+    return DistributionRun.objects.get(pk=run_id)
+
+
+@transaction.atomic
+def _fail(run_id: int, exc: Exception) -> None:
+    run = DistributionRun.objects.select_for_update().get(pk=run_id)
+    if run.status == DistributionRun.Status.DONE:
+        return
+    InflowRecord.objects.filter(run=run).update(run=None)
+    RunAllocation.objects.filter(run=run).delete()
+    prefix = "closed cycle" if isinstance(exc, ClosedCycleError) else type(exc).__name__
+    run.status = DistributionRun.Status.FAILED
+    run.is_open = None
+    run.error = f"{prefix}: {exc}"
+    run.finished_at = timezone.now()
+    run.progress = "failed"
+    run.save(update_fields=["status", "is_open", "error", "finished_at", "progress"])
+
+
+def run_recompute(*, run: DistributionRun) -> dict[tuple[str, str, str], int]:
+    """Compute a finished run again from its snapshot (for audits); must equal its postings."""
+    return run_compute(run.snapshot).allocations  # type: ignore[arg-type]
+
+
+def distribution_preview(
+    *, owner_key: str, amount: int, currency: str
+) -> dict[tuple[str, str], int]:
+    """How ``amount`` entering at ``owner_key`` would flow today: {(owner, purpose): cents}."""
+    snapshot = _snapshot_at(cutoff=timezone.now(), inflows=[[0, owner_key, currency, amount]])
+    computed = run_compute(snapshot)
+    return {(o, p): v for (o, p, _), v in computed.allocations.items()}
+
+
+__all__ = [
+    "RunInProgress",
+    "distribution_preview",
+    "distribution_run_create",
+    "distribution_run_execute",
+    "distribution_run_start",
+    "run_compute",
+    "run_recompute",
+]
