@@ -131,7 +131,7 @@ def test_restart_after_crash_at_each_stage_gives_the_same_ledger(graph, crash_at
 
 def test_closed_cycle_fails_the_run_loudly_and_releases_inflows(graph):
     inflow_record(company=graph, amount=1_000, currency="usd", reference="W1")
-    # Bypass activation checks to simulate a corrupted graph: numpy and scipy give all to each other.
+    # Bypass activation checks to simulate a corrupted graph: all of it circles forever.
     from projects.models import TableEntry, TableVersion
 
     for slug, other in (("numpy", "scipy"), ("scipy", "numpy")):
