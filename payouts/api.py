@@ -109,9 +109,15 @@ class BalancesView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, recipient: str) -> Response:
-        try:
-            kind, ident = parse_recipient(recipient)
-        except RecipientError as exc:
-            return Response({"recipient": [exc.message]}, status=400)
-        key = f"{kind}:{ident}"
+        if recipient.startswith("company:"):
+            # A company keeps what its table does not pass on (its reserve).
+            key = recipient
+            if not Company.objects.filter(slug=recipient.split(":", 1)[1]).exists():
+                return Response({"recipient": ["There is no company with this slug."]}, status=404)
+        else:
+            try:
+                kind, ident = parse_recipient(recipient)
+            except RecipientError as exc:
+                return Response({"recipient": [exc.message]}, status=400)
+            key = f"{kind}:{ident}"
         return Response({"recipient": key, "balances": selectors.recipient_balances(recipient=key)})
