@@ -201,10 +201,12 @@ class App:
             return Response(saved.status, saved.body.encode(), headers=headers)
         try:
             self._delay(fault)
-            status, body, replayable = self._execute(ctx, handler, args)
-            if status < 400 or replayable:
-                saved = Saved(status, body, ctx.request_id)
-                self.idempotency.save(scope, print_, saved, self.clock.now())
+            # The effect and its saved answer are one step, also for the data file.
+            with self.store.lock:
+                status, body, replayable = self._execute(ctx, handler, args)
+                if status < 400 or replayable:
+                    saved = Saved(status, body, ctx.request_id)
+                    self.idempotency.save(scope, print_, saved, self.clock.now())
         finally:
             self.idempotency.finish(scope)
         return Response(status, body.encode())
@@ -220,9 +222,10 @@ class App:
     ) -> tuple[int, str, bool]:
         """Run the endpoint atomically; returns status, JSON body and whether to save it."""
         try:
+            paths = ctx.params.strings("expand")  # validated before anything changes
             with self.store.lock:
                 result = handler(ctx, **args)
-                expand(self.store, result, ctx.params.strings("expand"))
+                expand(self.store, result, paths)
             return 200, json.dumps(result), False
         except StripeError as exc:
             return exc.status, json.dumps(exc.body()), exc.replayable

@@ -9,7 +9,6 @@ scoped to the account the request acts for and expire 24 hours (server clock) af
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +38,6 @@ class Idempotency:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._running: set[str] = set()
-        self._lock = threading.Lock()
         self._writes = 0
 
     @staticmethod
@@ -68,7 +66,8 @@ class Idempotency:
                         type_="idempotency_error",
                     )
                 return Saved(record["status"], record["body"], record["request_id"])
-        with self._lock:
+            # Checked under the same lock as the saved answers: a request that saves its answer
+            # and then releases its key can never be missed by both checks.
             if scope in self._running:
                 raise StripeError(
                     409,
@@ -81,8 +80,8 @@ class Idempotency:
         return None
 
     def finish(self, scope: str) -> None:
-        """Release a key reserved by :meth:`begin` (whether or not an answer was saved)."""
-        with self._lock:
+        """Release a key reserved by :meth:`begin` (after :meth:`save`, if it saves)."""
+        with self.store.lock:
             self._running.discard(scope)
 
     def save(self, scope: str, print_: str, saved: Saved, now: int) -> None:
