@@ -393,3 +393,38 @@ __all__ = [
     "run_compute",
     "run_recompute",
 ]
+
+
+def run_explain(*, run: DistributionRun, recipient: str, top_k: int = 3) -> list[dict[str, object]]:
+    """The main routes ("hops") that brought a run's money to ``recipient``, with amounts.
+
+    Rebuilds the run's graph from its snapshot, so it answers for any past run exactly.
+    """
+    from .engine import explain_paths
+
+    snapshot = run.snapshot or {}
+    computed = run_compute(snapshot)  # type: ignore[arg-type]
+    graph = computed.graph
+    terminal_ids = list(graph.terminal_ids or ())
+    node_ids = list(graph.node_ids or ())
+    claims = snapshot.get("claims", {})  # type: ignore[union-attr]
+    targets = [recipient] + [i for i, user in claims.items() if f"user:{user}" == recipient]  # type: ignore[union-attr]
+    routes: list[dict[str, object]] = []
+    for _, owner, currency, cents in snapshot.get("inflows", []):  # type: ignore[union-attr]
+        source = node_ids.index(owner)
+        for target in targets:
+            if target not in terminal_ids:
+                continue
+            for path in explain_paths(
+                graph=graph, source=source, terminal=terminal_ids.index(target), top_k=top_k
+            ):
+                hops = [node_ids[i] for i in path.nodes]
+                routes.append(
+                    {
+                        "hops": [*hops, target] if hops[-1] != target else hops,
+                        "currency": currency,
+                        "amount": float(path.cents(int(cents))),
+                    }
+                )
+    routes.sort(key=lambda r: -float(r["amount"]))  # type: ignore[arg-type]
+    return routes[: top_k * 3]

@@ -6,4 +6,6 @@ app_name = "payouts"
 
 urlpatterns = [
     path("earnings/", views.earnings, name="earnings"),
+    path("runs/", views.run_list, name="runs"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
 ]

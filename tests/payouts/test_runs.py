@@ -227,3 +227,34 @@ def test_crash_inside_the_post_stage_rolls_back_and_restarts_cleanly(graph, monk
     monkeypatch.setattr(runs, "ledger_post", real)
     assert runs.distribution_run_execute(run_id=run.pk).status == "done"
     call_command("ledger_check", stdout=StringIO())
+
+
+def test_report_page_and_received_lines(graph, client):
+    inflow_record(company=graph, amount=100_000, currency="usd", reference="W1")
+    run = run_all()
+    page = client.get(f"/payouts/runs/{run.pk}/").content.decode()
+    assert "1,000.00 USD" in page and "<svg" in page and "project:numpy" in page
+    assert client.get("/payouts/runs/").status_code == 200
+    client.force_login(UserFactory(username="alice"))
+    earnings = client.get("/payouts/earnings/").content.decode()
+    assert f"run {run.pk}" in earnings
+    assert 'company:acme</span> → <span class="mono">project:numpy' in earnings
+    routes = runs.run_explain(run=run, recipient="user:alice")
+    assert routes[0]["hops"][0] == "company:acme" and routes[0]["hops"][-1] == "user:alice"
+
+
+def test_admin_starts_a_run_and_ledger_is_read_only(
+    graph, client, django_capture_on_commit_callbacks
+):
+    admin = UserFactory(username="root")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+    inflow_record(company=graph, amount=100, currency="usd", reference="W1")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/admin/payouts/distributionrun/start/")
+    assert DistributionRun.objects.get().status == "done"
+    assert client.get("/admin/payouts/distributionrun/").status_code == 200
+    assert client.get("/admin/payouts/posting/add/").status_code == 403
+    txn = Posting.objects.first().transaction
+    assert client.get(f"/admin/payouts/ledgertransaction/{txn.pk}/change/").status_code == 200
