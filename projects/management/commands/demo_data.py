@@ -7,8 +7,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from companies.models import Company, CompanyMember
+from payouts import runs
+from payouts.models import DistributionRun
+from payouts.services import inflow_record
 from projects import services
 from projects.models import Project
+from projects.services.tables import EntryInput, table_propose
 
 DEMO_PASSWORD = "faiross-demo"
 
@@ -54,6 +59,10 @@ PROJECTS = [
 ]
 
 
+def E(recipient: str, percent: int) -> EntryInput:
+    return EntryInput(recipient=recipient, millibips=percent * 100_000)
+
+
 class Command(BaseCommand):
     help = "Create demo users and projects (password for all: faiross-demo)."
 
@@ -94,6 +103,7 @@ class Command(BaseCommand):
                 ),
                 user=users["bob"],
             )
+        self._money(users)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready. Sign in at http://127.0.0.1:8000/accounts/login/ as "
@@ -101,3 +111,51 @@ class Command(BaseCommand):
                 "with the same password."
             )
         )
+
+    def _money(self, users: dict) -> None:  # type: ignore[type-arg]
+        """Share tables, a company, a wire and one distribution run, so the demo has money."""
+        from projects.models import ShareTable
+
+        if not ShareTable.objects.filter(owner_key="project:numpy").exists():
+            alice, bob, carol = users["alice"], users["bob"], users["carol"]
+            table_propose(
+                owner_key="project:numpy",
+                actor=alice,
+                entries=[E("project:scipy", 20), E("user:bob", 20), E("github:octocat", 10)],
+                note="demo",
+            )
+            table_propose(
+                owner_key="project:scipy",
+                actor=alice,
+                entries=[E("project:numpy", 10), E("user:alice", 30)],
+                note="demo",
+            )
+            table_propose(
+                owner_key="project:requests",
+                actor=bob,
+                entries=[E("purl:pkg:pypi/urllib3", 20), E("user:bob", 40)],
+                note="demo",
+            )
+            company, _ = Company.objects.get_or_create(
+                slug="acme", defaults={"name": "Acme Analytics Inc.", "country": "US"}
+            )
+            CompanyMember.objects.get_or_create(
+                company=company, user=carol, defaults={"role": "owner"}
+            )
+            table_propose(
+                owner_key="company:acme",
+                actor=carol,
+                entries=[
+                    E("project:numpy", 50),
+                    E("project:requests", 30),
+                    E("project:left-pad", 10),
+                ],
+                note="demo",
+            )
+        if not DistributionRun.objects.exists():
+            company = Company.objects.get(slug="acme")
+            inflow_record(
+                company=company, amount=1_000_000, currency="usd", reference="DEMO-WIRE-1"
+            )
+            run = runs.distribution_run_create()
+            runs.distribution_run_execute(run_id=run.pk)
