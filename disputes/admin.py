@@ -1,0 +1,662 @@
+"""The ombudsman office in Django admin: a queue, read-only records, and actions.
+
+Nothing here is edited through admin forms. Every change goes through an action page that
+asks for a reason and calls a service in :mod:`disputes.services`, which records it in the
+audit trail. Ledger models are registered read-only here when no other admin has them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from . import forms, selectors, services
+from .models import (
+    Appeal,
+    AuditEvent,
+    Dispute,
+    DisputeMessage,
+    DisputeParty,
+    Evidence,
+    Hold,
+    HoldMovement,
+    InternalNote,
+)
+from .templatetags.dispute_tags import money
+
+
+class OmbudsmanOnly:
+    """Read-only admin for ombudsmen: no add, no change, no delete through forms."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return selectors.user_is_ombudsman(user=request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return selectors.user_is_ombudsman(user=request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(OmbudsmanOnly, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.fields or [f.name for f in self.model._meta.fields])
+
+
+class PartyInline(ReadOnlyInline):
+    model = DisputeParty
+    fields = ["user", "email", "role", "created_at"]
+
+
+class MessageInline(ReadOnlyInline):
+    model = DisputeMessage
+    fields = ["created_at", "author", "from_ombudsman", "body"]
+    verbose_name_plural = "conversation (seen by the parties)"
+
+
+class EvidenceInline(ReadOnlyInline):
+    model = Evidence
+    fields = ["created_at", "added_by", "message", "url", "download", "content_type", "size"]
+
+    @admin.display(description="file")
+    def download(self, obj: Evidence) -> str:
+        if not obj.file:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("disputes:evidence", args=[obj.pk]), obj.filename
+        )
+
+
+class NoteInline(ReadOnlyInline):
+    model = InternalNote
+    fields = ["created_at", "author", "body"]
+    verbose_name_plural = "internal notes (ombudsmen only)"
+
+
+class HoldInline(ReadOnlyInline):
+    model = Hold
+    fields = [
+        "created_at",
+        "recipient",
+        "source",
+        "amount",
+        "remaining",
+        "currency",
+        "status",
+        "placed_by",
+        "reason",
+        "ledger_transaction",
+    ]
+
+
+class AppealInline(ReadOnlyInline):
+    model = Appeal
+    fields = [
+        "created_at",
+        "appellant",
+        "reason",
+        "assigned_to",
+        "decision",
+        "decision_text",
+        "decided_by",
+    ]
+
+
+class AuditInline(ReadOnlyInline):
+    model = AuditEvent
+    fk_name = "dispute"
+    fields = ["created_at", "actor_name", "action", "target", "reason", "data", "internal"]
+    verbose_name_plural = "audit trail (append-only)"
+
+
+# --- queue filters ------------------------------------------------------------------------
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("1", "under a day"),
+            ("7", "1 to 7 days"),
+            ("30", "7 to 30 days"),
+            ("old", "over 30 days"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        days = dt.timedelta(days=1)
+        ranges = {
+            "1": (now - days, None),
+            "7": (now - 7 * days, now - days),
+            "30": (now - 30 * days, now - 7 * days),
+            "old": (None, now - 30 * days),
+        }
+        if self.value() not in ranges:
+            return queryset
+        after, before = ranges[self.value()]
+        if after is not None:
+            queryset = queryset.filter(created_at__gte=after)
+        if before is not None:
+            queryset = queryset.filter(created_at__lt=before)
+        return queryset
+
+
+class StakeFilter(admin.SimpleListFilter):
+    title = "amount at stake"
+    parameter_name = "stake"
+    BANDS = {
+        "none": (None, None),
+        "lt100": (1, 10_000),
+        "lt1k": (10_000, 100_000),
+        "lt10k": (100_000, 1_000_000),
+        "ge10k": (1_000_000, None),
+    }
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("none", "not stated"),
+            ("lt100", "under 100"),
+            ("lt1k", "100 to 1,000"),
+            ("lt10k", "1,000 to 10,000"),
+            ("ge10k", "10,000 or more"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value not in self.BANDS:
+            return queryset
+        if value == "none":
+            return queryset.filter(amount_at_stake__isnull=True)
+        low, high = self.BANDS[value]
+        queryset = queryset.filter(amount_at_stake__gte=low)
+        return queryset.filter(amount_at_stake__lt=high) if high else queryset
+
+
+class AssignedFilter(admin.SimpleListFilter):
+    title = "assignment"
+    parameter_name = "assigned"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("me", "assigned to me"), ("none", "unassigned"), ("overdue", "past deadline")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "me":
+            return queryset.filter(assigned_to=request.user)
+        if self.value() == "none":
+            return queryset.filter(assigned_to__isnull=True)
+        if self.value() == "overdue":
+            return queryset.filter(
+                deadline__lt=timezone.localdate(), status__in=selectors.ACTIVE_STATUSES
+            )
+        return queryset
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+Handler = Callable[[HttpRequest, Dispute, Any, Any], str]
+
+
+def _do_assign(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    assignee = f.assignee_user()
+    services.dispute_assign(
+        dispute=d, actor=request.user, assignee=assignee, reason=f.cleaned_data["reason"]
+    )
+    return f"Assigned to {assignee.get_username() if assignee else 'nobody'}."
+
+
+def _do_deadline(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    services.dispute_deadline_set(
+        dispute=d,
+        actor=request.user,
+        deadline=f.cleaned_data["deadline"],
+        reason=f.cleaned_data["reason"],
+    )
+    return "Deadline set."
+
+
+def _do_stake(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    services.dispute_stake_set(
+        dispute=d,
+        actor=request.user,
+        amount=f.cleaned_data["amount"],
+        currency=f.cleaned_data["currency"],
+        reason=f.cleaned_data["reason"],
+    )
+    return "Money at stake set."
+
+
+def _do_note(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    services.dispute_note_add(dispute=d, actor=request.user, body=f.cleaned_data["body"])
+    return "Internal note added."
+
+
+def _do_message(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    services.dispute_respond(dispute=d, author=request.user, body=f.cleaned_data["body"])
+    return "Message sent to the parties."
+
+
+def _do_hold(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    h = services.hold_place(
+        dispute=d,
+        actor=request.user,
+        recipient=f.cleaned_data["recipient"],
+        source=f.cleaned_data["source"],
+        amount=f.cleaned_data["amount"],
+        currency=f.cleaned_data["currency"],
+        reason=f.cleaned_data["reason"],
+    )
+    if not h.amount:
+        return f"Payouts to {h.recipient} are frozen."
+    return f"{money(h.amount, h.currency)} of {h.recipient} is on hold."
+
+
+def _do_release(request: HttpRequest, d: Dispute, hold: Hold, f: Any) -> str:
+    amount = hold.remaining
+    services.hold_release(hold=hold, actor=request.user, reason=f.cleaned_data["reason"])
+    return f"Released {money(amount, hold.currency)} to {hold.recipient}."
+
+
+def _do_redirect(request: HttpRequest, d: Dispute, hold: Hold, f: Any) -> str:
+    mv = services.hold_redirect(
+        hold=hold,
+        actor=request.user,
+        to_recipient=f.cleaned_data["to_recipient"],
+        amount=f.cleaned_data.get("amount"),
+        reason=f.cleaned_data["reason"],
+    )
+    return f"Redirected {money(mv.amount, hold.currency)} to {mv.to_recipient}."
+
+
+def _do_correct(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    entries = services.entries_parse(text=f.cleaned_data["entries"])
+    version = services.table_correct(
+        dispute=d,
+        actor=request.user,
+        owner_key=f.cleaned_data["owner_key"].strip(),
+        entries=entries,
+        reason=f.cleaned_data["reason"],
+    )
+    return f"Version {version.number} of {f.cleaned_data['owner_key']} is active."
+
+
+def _do_stewards(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    if d.project is None:
+        raise ValidationError({"stewards": "This dispute is not about a project."})
+    after = services.project_stewards_set(
+        dispute=d,
+        actor=request.user,
+        project=d.project,
+        stewards=f.names(),
+        former=f.cleaned_data["former"],
+        reason=f.cleaned_data["reason"],
+    )
+    return f"The stewards of {d.project.name} are now: {', '.join(after)}."
+
+
+def _do_resolve(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    services.dispute_resolve(
+        dispute=d,
+        actor=request.user,
+        outcome=f.cleaned_data["outcome"],
+        resolution=f.cleaned_data["resolution"],
+    )
+    return "Resolved; the resolution was emailed to every party."
+
+
+def _do_decide(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    services.appeal_decide(
+        dispute=d,
+        actor=request.user,
+        decision=f.cleaned_data["decision"],
+        outcome=f.cleaned_data.get("outcome") or "",
+        text=f.cleaned_data["text"],
+    )
+    return "The appeal was decided; the dispute is closed."
+
+
+# name: (title, form class, handler, needs a hold)
+ACTIONS: dict[str, tuple[str, type, Handler, bool]] = {
+    "assign": ("Assign", forms.AssignForm, _do_assign, False),
+    "deadline": ("Set the deadline", forms.DeadlineForm, _do_deadline, False),
+    "stake": ("Set the money at stake", forms.StakeForm, _do_stake, False),
+    "note": ("Add an internal note", forms.NoteForm, _do_note, False),
+    "message": ("Write to the parties", forms.MessageForm, _do_message, False),
+    "hold": ("Hold money", forms.HoldForm, _do_hold, False),
+    "release": ("Release a hold", forms.ReleaseForm, _do_release, True),
+    "redirect": ("Redirect held money", forms.RedirectForm, _do_redirect, True),
+    "correct": ("Correct the share table", forms.CorrectTableForm, _do_correct, False),
+    "stewards": ("Transfer ownership / change stewards", forms.StewardsForm, _do_stewards, False),
+    "resolve": ("Resolve", forms.ResolveForm, _do_resolve, False),
+    "decide": ("Decide the appeal", forms.AppealDecideForm, _do_decide, False),
+}
+
+
+def _initial(action: str, dispute: Dispute, hold: Hold | None) -> dict[str, Any]:
+    from projects.models import Membership, TableVersion
+
+    if action == "assign":
+        return {"assignee": str(dispute.assigned_to_id or "")}
+    if action == "deadline":
+        return {"deadline": dispute.deadline}
+    if action == "stake":
+        return {"amount": dispute.amount_at_stake, "currency": dispute.currency or "usd"}
+    if action == "hold":
+        return {
+            "recipient": dispute.recipient,
+            "currency": dispute.currency or "usd",
+            "amount": dispute.amount_at_stake,
+        }
+    if action == "correct":
+        owner = dispute.table_owner or (
+            f"project:{dispute.project.slug}" if dispute.project_id else ""
+        )
+        version = TableVersion.objects.filter(table__owner_key=owner, status="active").first()
+        lines = (
+            [
+                f"{e.recipient} {e.millibips}" + (f" {e.note}" if e.note else "")
+                for e in version.entries.order_by("position")
+            ]
+            if version
+            else []
+        )
+        return {"owner_key": owner, "entries": "\n".join(lines)}
+    if action == "stewards" and dispute.project_id:
+        names = Membership.objects.filter(
+            project_id=dispute.project_id, role=Membership.Role.STEWARD
+        ).values_list("user__username", flat=True)
+        return {"stewards": " ".join(names)}
+    return {}
+
+
+@admin.register(Dispute)
+class DisputeAdmin(OmbudsmanOnly, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "title",
+        "kind",
+        "status_badge",
+        "target_label",
+        "stake",
+        "age",
+        "assigned_to",
+        "deadline",
+    ]
+    list_display_links = ["id", "title"]
+    list_filter = ["status", "kind", AgeFilter, StakeFilter, AssignedFilter, "target_type"]
+    search_fields = ["title", "description", "target_label", "recipient", "filed_by__username"]
+    ordering = ["-created_at"]
+    date_hierarchy = "created_at"
+    list_select_related = ["assigned_to", "filed_by"]
+    change_form_template = "admin/disputes/dispute/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["title", "kind", "status", "filed_by", "created_at", "description"]}),
+        (
+            "What it is about",
+            {
+                "fields": [
+                    "target_type",
+                    "target_id",
+                    "target_label",
+                    "project",
+                    "table_owner",
+                    "recipient",
+                    "amount_at_stake",
+                    "currency",
+                ]
+            },
+        ),
+        ("Case", {"fields": ["assigned_to", "deadline"]}),
+        ("Resolution", {"fields": ["outcome", "resolution", "resolved_by", "resolved_at"]}),
+    ]
+    inlines = [
+        PartyInline,
+        EvidenceInline,
+        MessageInline,
+        NoteInline,
+        HoldInline,
+        AppealInline,
+        AuditInline,
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Dispute._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dispute]:
+        # Conflict of interest: an ombudsman never sees (nor works) a dispute they are in.
+        user = request.user
+        qs = super().get_queryset(request)
+        return qs.exclude(Q(filed_by_id=user.pk) | Q(parties__user_id=user.pk)).distinct()
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Dispute) -> str:
+        return obj.get_status_display()
+
+    @admin.display(description="at stake", ordering="amount_at_stake")
+    def stake(self, obj: Dispute) -> str:
+        return money(obj.amount_at_stake, obj.currency) if obj.amount_at_stake else "—"
+
+    @admin.display(description="age", ordering="created_at")
+    def age(self, obj: Dispute) -> str:
+        days = (timezone.now() - obj.created_at).days
+        return f"{days} d"
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/act/<str:action>/",
+                wrap(self.action_view),
+                name="disputes_dispute_act",
+            ),
+            path(
+                "<int:object_id>/hold/<int:hold_id>/<str:action>/",
+                wrap(self.action_view),
+                name="disputes_dispute_hold_act",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        dispute = (
+            self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        )
+        extra = dict(extra_context or {})
+        if dispute is not None:
+            extra.update(
+                {
+                    "dispute_actions": self._available(dispute),
+                    "dispute_holds": dispute.holds.filter(status=Hold.Status.ACTIVE),
+                    "public_url": dispute.get_absolute_url(),
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _available(self, dispute: Dispute) -> list[tuple[str, str]]:
+        if dispute.status in (Dispute.Status.OPEN, Dispute.Status.IN_REVIEW):
+            names = ["assign", "deadline", "stake", "note", "message", "hold"]
+            if dispute.table_owner or dispute.project_id:
+                names.append("correct")
+            if dispute.project_id:
+                names.append("stewards")
+            names.append("resolve")
+        elif dispute.status == Dispute.Status.APPEALED:
+            names = ["assign", "note", "message", "hold"]
+            if dispute.table_owner or dispute.project_id:
+                names.append("correct")
+            if dispute.project_id:
+                names.append("stewards")
+            names.append("decide")
+        else:
+            names = ["note", "message"] if dispute.status == Dispute.Status.RESOLVED else ["note"]
+        return [(n, ACTIONS[n][0]) for n in names]
+
+    def action_view(
+        self, request: HttpRequest, object_id: int, action: str, hold_id: int | None = None
+    ) -> HttpResponse:
+        if not selectors.user_is_ombudsman(user=request.user):
+            raise PermissionDenied("Only staff with the ombudsman permission can act.")
+        if action not in ACTIONS:
+            raise Http404("No such action.")
+        title, form_class, handler, needs_hold = ACTIONS[action]
+        dispute = get_object_or_404(self.get_queryset(request), pk=object_id)
+        hold = None
+        if needs_hold:
+            if hold_id is None:
+                raise Http404("Choose a hold.")
+            hold = get_object_or_404(Hold, pk=hold_id, dispute=dispute)
+        elif hold_id is not None:
+            raise Http404("No such action.")
+        change_url = reverse("admin:disputes_dispute_change", args=[dispute.pk])
+        status = 200
+        if request.method == "POST":
+            form = form_class(request.POST)
+            if form.is_valid():
+                try:
+                    message = handler(request, dispute, hold, form)
+                except ValidationError as exc:
+                    for field, msgs in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, msgs)
+                except PermissionDenied as exc:
+                    form.add_error(None, str(exc) or "You may not do this.")
+                else:
+                    messages.success(request, message)
+                    return HttpResponseRedirect(change_url)
+            status = 400
+        else:
+            form = form_class(initial=_initial(action, dispute, hold))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{title}: dispute #{dispute.pk}",
+            "dispute": dispute,
+            "hold": hold,
+            "form": form,
+            "action": action,
+            "change_url": change_url,
+            "balances": _balances(dispute, hold, action),
+        }
+        return TemplateResponse(
+            request, "admin/disputes/dispute/action.html", context, status=status
+        )
+
+
+def _balances(dispute: Dispute, hold: Hold | None, action: str) -> dict[str, Any] | None:
+    from payouts.selectors import recipient_balances
+
+    recipient = hold.recipient if hold else dispute.recipient
+    if action not in ("hold", "release", "redirect") or not recipient:
+        return None
+    return {"recipient": recipient, "by_currency": recipient_balances(recipient=recipient)}
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(OmbudsmanOnly, admin.ModelAdmin):
+    list_display = ["created_at", "actor_name", "action", "target", "dispute_link", "internal"]
+    list_filter = ["action", "internal"]
+    search_fields = ["actor_name", "action", "target", "reason"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in AuditEvent._meta.fields]
+
+    @admin.display(description="dispute")
+    def dispute_link(self, obj: AuditEvent) -> str:
+        if not obj.dispute_id:
+            return "—"
+        return format_html(
+            '<a href="{}">#{}</a>',
+            reverse("admin:disputes_dispute_change", args=[obj.dispute_id]),
+            obj.dispute_id,
+        )
+
+
+@admin.register(Hold)
+class HoldAdmin(OmbudsmanOnly, admin.ModelAdmin):
+    list_display = ["id", "recipient", "amount", "remaining", "currency", "status", "dispute"]
+    list_filter = ["status", "currency", "source"]
+    search_fields = ["recipient"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Hold._meta.fields]
+
+
+@admin.register(HoldMovement)
+class HoldMovementAdmin(OmbudsmanOnly, admin.ModelAdmin):
+    list_display = ["id", "hold", "kind", "amount", "to_recipient", "actor", "created_at"]
+    list_filter = ["kind"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in HoldMovement._meta.fields]
+
+
+# --- the ledger, read-only (only if the payouts app registers no admin of its own) -----------
+
+
+class ReadOnlyLedgerAdmin(admin.ModelAdmin):
+    """Money moves only through services (and the ombudsman's actions), never admin forms."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+
+def _register_ledger_read_only() -> None:
+    from payouts.models import Account, Inflow, LedgerTransaction, Posting
+
+    columns = {
+        Account: ["owner", "purpose", "currency", "created_at"],
+        LedgerTransaction: ["id", "kind", "reference", "created_at"],
+        Posting: ["transaction", "account", "amount", "currency"],
+        Inflow: ["reference", "company", "amount", "currency", "received_at"],
+    }
+    for model, shown in columns.items():
+        if not admin.site.is_registered(model):
+            admin.site.register(
+                model,
+                type(
+                    f"{model.__name__}ReadOnlyAdmin",
+                    (ReadOnlyLedgerAdmin,),
+                    {"list_display": shown, "__module__": __name__},
+                ),
+            )
+
+
+_register_ledger_read_only()

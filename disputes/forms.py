@@ -1,0 +1,259 @@
+"""Forms of the dispute pages and of the ombudsman's admin actions (input shape only;
+the rules are in :mod:`disputes.services`)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from .models import Appeal, Dispute
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,.txt"})
+        )
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):  # type: ignore[no-untyped-def]
+        if isinstance(data, list | tuple):
+            return [f for f in data if f]
+        return [data] if data else []
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class EvidenceMixin(forms.Form):
+    links = forms.CharField(
+        label="Evidence links",
+        required=False,
+        max_length=6000,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "https://github.com/org/repo/pull/123"}
+        ),
+        help_text="One http(s) link per line (pull requests, commits, messages).",
+    )
+    files = MultipleFileField(
+        label="Evidence files",
+        help_text="Up to 5 files, each at most 5 MiB: PDF, PNG, JPEG or plain text (.txt).",
+    )
+
+    def link_list(self) -> list[str]:
+        return _lines(self.cleaned_data.get("links", ""))
+
+
+class DisputeFileForm(EvidenceMixin):
+    kind = forms.ChoiceField(choices=Dispute.Kind.choices, label="Kind of dispute")
+    title = forms.CharField(
+        max_length=200, help_text="One line, e.g. 'My work on the parser is not credited'."
+    )
+    description = forms.CharField(
+        label="What happened",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Facts, dates and what you ask for. The parties and the ombudsmen read this.",
+    )
+    amount_at_stake = forms.IntegerField(
+        label="Money at stake (optional, in cents)",
+        required=False,
+        min_value=1,
+        help_text="Minor units, e.g. 25000 for 250.00.",
+    )
+    currency = forms.ChoiceField(required=False)
+    target = forms.CharField(widget=forms.HiddenInput, max_length=320)
+    field_order = ["kind", "title", "description", "links", "files", "amount_at_stake", "currency"]
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [("", "—")] + [
+            (c, c.upper()) for c in settings.FAIROSS_CURRENCIES
+        ]
+
+
+class RespondForm(EvidenceMixin):
+    body = forms.CharField(
+        label="Your message", max_length=10_000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    field_order = ["body", "links", "files"]
+
+
+class AppealForm(forms.Form):
+    reason = forms.CharField(
+        label="Why you appeal",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Another ombudsman will decide. Each party may appeal once.",
+    )
+
+
+# --- admin action forms ------------------------------------------------------------------
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Required. It goes on the audit trail and, except for notes, to the parties.",
+    )
+
+
+def _ombudsman_choices() -> list[tuple[str, str]]:
+    from .selectors import ombudsmen
+
+    return [("", "— nobody —")] + [(str(u.pk), u.get_username()) for u in ombudsmen()]
+
+
+class AssignForm(ReasonForm):
+    assignee = forms.ChoiceField(required=False)
+    field_order = ["assignee", "reason"]
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = _ombudsman_choices()
+
+    def assignee_user(self):  # type: ignore[no-untyped-def]
+        pk = self.cleaned_data.get("assignee")
+        return get_user_model().objects.filter(pk=pk).first() if pk else None
+
+
+class DeadlineForm(ReasonForm):
+    deadline = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty clears the deadline.",
+    )
+    field_order = ["deadline", "reason"]
+
+
+class CurrencyMixin(forms.Form):
+    currency = forms.ChoiceField()
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c.upper()) for c in settings.FAIROSS_CURRENCIES]
+
+
+class StakeForm(CurrencyMixin, ReasonForm):
+    amount = forms.IntegerField(min_value=1, help_text="Money at stake in minor units (cents).")
+    field_order = ["amount", "currency", "reason"]
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label="Internal note",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        help_text="Only ombudsmen see notes.",
+    )
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label="Message to the parties",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        help_text="Shown on the dispute page and emailed to every party.",
+    )
+
+
+class HoldForm(CurrencyMixin, ReasonForm):
+    recipient = forms.CharField(
+        max_length=300, help_text="Whose money, e.g. user:bob or github:octocat."
+    )
+    source = forms.ChoiceField(
+        choices=[
+            ("", "default for the recipient"),
+            ("available", "available"),
+            ("escrow", "escrow"),
+            ("reserve", "reserve"),
+        ],
+        required=False,
+        help_text="Default: available for user:, escrow for github:/email:, reserve for project:.",
+    )
+    amount = forms.IntegerField(
+        min_value=0, help_text="Minor units (cents). 0 freezes payouts without moving money."
+    )
+    field_order = ["recipient", "source", "amount", "currency", "reason"]
+
+
+class ReleaseForm(ReasonForm):
+    pass
+
+
+class RedirectForm(ReasonForm):
+    to_recipient = forms.CharField(
+        label="To recipient",
+        max_length=300,
+        help_text="e.g. user:carol, github:octocat, project:numpy.",
+    )
+    amount = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Minor units; empty redirects all that the hold still holds.",
+    )
+    field_order = ["to_recipient", "amount", "reason"]
+
+
+class CorrectTableForm(ReasonForm):
+    owner_key = forms.CharField(
+        label="Table owner", max_length=120, help_text="e.g. project:numpy (the disputed table)."
+    )
+    entries = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField"}),
+        help_text="One row per line: '<recipient> <millibips> [note]' (10,000,000 = 100%). "
+        "The rest is the reserve. The new version becomes active at once.",
+        required=False,
+    )
+    field_order = ["owner_key", "entries", "reason"]
+
+
+class StewardsForm(ReasonForm):
+    stewards = forms.CharField(
+        max_length=2000,
+        help_text="Usernames, separated by commas or spaces: they become the only stewards "
+        "(one name = transfer of ownership).",
+    )
+    former = forms.ChoiceField(
+        choices=[
+            ("maintainer", "Former stewards stay as maintainers"),
+            ("remove", "Former stewards leave the project"),
+        ],
+        initial="maintainer",
+    )
+    field_order = ["stewards", "former", "reason"]
+
+    def names(self) -> list[str]:
+        return [n for n in self.cleaned_data["stewards"].replace(",", " ").split() if n]
+
+
+class ResolveForm(forms.Form):
+    outcome = forms.ChoiceField(choices=Dispute.Outcome.choices)
+    resolution = forms.CharField(
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        help_text="The written resolution, emailed to every party.",
+    )
+
+
+class AppealDecideForm(forms.Form):
+    decision = forms.ChoiceField(choices=Appeal.Decision.choices)
+    outcome = forms.ChoiceField(
+        choices=[("", "—"), *list(Dispute.Outcome.choices)],
+        required=False,
+        help_text="The new outcome when you overturn the resolution.",
+    )
+    text = forms.CharField(
+        label="Decision",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        help_text="Final; emailed to every party.",
+    )

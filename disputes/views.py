@@ -1,0 +1,194 @@
+"""Dispute pages: file, read, respond, appeal. Thin: the rules are in services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import AppealForm, DisputeFileForm, RespondForm
+from .models import Dispute, Evidence, Hold
+
+
+def _add_errors(form, error: ValidationError) -> None:  # type: ignore[no-untyped-def]
+    for field, msgs in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, msgs)
+
+
+def _visible_dispute(request: HttpRequest, pk: int) -> Dispute:
+    dispute = get_object_or_404(Dispute.objects.select_related("filed_by", "project"), pk=pk)
+    if not selectors.dispute_visible_to(dispute=dispute, user=request.user):
+        # Others may not even learn that the dispute exists.
+        raise Http404("No such dispute.")
+    return dispute
+
+
+@login_required
+def dispute_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "disputes/list.html",
+        {"disputes": selectors.disputes_for_user(user=request.user).select_related("project")},
+    )
+
+
+@login_required
+def dispute_new(request: HttpRequest) -> HttpResponse:
+    about = (request.POST.get("target") or request.GET.get("about") or "").strip()[:320]
+    try:
+        target = selectors.target_describe(target=about)
+    except ValidationError as exc:
+        return render(
+            request,
+            "disputes/new.html",
+            {"target": None, "target_error": exc.message_dict["target"][0]},
+            status=400 if about else 200,
+        )
+    if target.type == "table_version" and target.entries and "entry" in request.GET:
+        return redirect(f"{request.path}?about=table_entry:{request.GET['entry']}")
+    if request.method == "POST":
+        form = DisputeFileForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                dispute = services.dispute_file(
+                    filer=request.user,
+                    target=form.cleaned_data["target"],
+                    kind=form.cleaned_data["kind"],
+                    title=form.cleaned_data["title"],
+                    description=form.cleaned_data["description"],
+                    links=form.link_list(),
+                    files=form.cleaned_data["files"],
+                    amount_at_stake=form.cleaned_data.get("amount_at_stake"),
+                    currency=form.cleaned_data.get("currency") or "",
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"Dispute #{dispute.pk} was filed. The parties were told; the ombudsman "
+                    "office will look into it.",
+                )
+                return redirect(dispute)
+    else:
+        initial = {"target": target.key}
+        if target.type == "project":
+            initial["kind"] = Dispute.Kind.GOVERNANCE
+        elif target.type == "table_entry":
+            initial["kind"] = Dispute.Kind.WRONG_SHARE
+        form = DisputeFileForm(initial=initial)
+    return render(request, "disputes/new.html", {"target": target, "form": form})
+
+
+def _context(request: HttpRequest, dispute: Dispute, **extra: object) -> dict[str, object]:
+    user = request.user
+    is_ombudsman = selectors.user_is_ombudsman(user=user)
+    is_party = selectors.dispute_is_party(dispute=dispute, user=user)
+    trail = selectors.audit_trail(dispute=dispute)
+    if not is_ombudsman or is_party:
+        trail = trail.filter(internal=False)
+    deadline = services.appeal_deadline(dispute=dispute)
+    can_appeal = (
+        is_party
+        and dispute.status in (Dispute.Status.RESOLVED, Dispute.Status.APPEALED)
+        and deadline is not None
+        and timezone.now() <= deadline
+        and not dispute.appeals.filter(appellant=user).exists()
+    )
+    context: dict[str, object] = {
+        "dispute": dispute,
+        "parties": dispute.parties.select_related("user").order_by("id"),
+        "filing_evidence": dispute.evidence.filter(message__isnull=True),
+        "conversation": dispute.messages.select_related("author").prefetch_related("evidence"),
+        "holds": dispute.holds.prefetch_related("movements").order_by("created_at"),
+        "appeals": dispute.appeals.select_related("appellant", "decided_by"),
+        "trail": trail,
+        "is_ombudsman": is_ombudsman and not is_party,
+        "can_respond": dispute.status != Dispute.Status.CLOSED,
+        "can_appeal": can_appeal,
+        "appeal_deadline": deadline,
+        "respond_form": RespondForm(),
+        "appeal_form": AppealForm(),
+        "active_hold": Hold.Status.ACTIVE,
+    }
+    context.update(extra)
+    return context
+
+
+@login_required
+def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = _visible_dispute(request, pk)
+    return render(request, "disputes/detail.html", _context(request, dispute))
+
+
+@login_required
+@require_POST
+def dispute_respond(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = _visible_dispute(request, pk)
+    form = RespondForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.dispute_respond(
+                dispute=dispute,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                links=form.link_list(),
+                files=form.cleaned_data["files"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Your message was added; the others were told by email.")
+            return redirect(dispute)
+    return render(
+        request, "disputes/detail.html", _context(request, dispute, respond_form=form), status=400
+    )
+
+
+@login_required
+@require_POST
+def dispute_appeal(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = _visible_dispute(request, pk)
+    form = AppealForm(request.POST)
+    if form.is_valid():
+        try:
+            services.appeal_file(
+                dispute=dispute, appellant=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Your appeal was filed; another ombudsman will decide it.")
+            return redirect(dispute)
+    return render(
+        request, "disputes/detail.html", _context(request, dispute, appeal_form=form), status=400
+    )
+
+
+@login_required
+def evidence_file(request: HttpRequest, pk: int) -> FileResponse:
+    evidence = get_object_or_404(Evidence.objects.select_related("dispute"), pk=pk)
+    if not evidence.file or not selectors.dispute_visible_to(
+        dispute=evidence.dispute, user=request.user
+    ):
+        raise Http404("No such file.")
+    try:
+        handle = evidence.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=evidence.filename, content_type=evidence.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
