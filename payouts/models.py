@@ -218,3 +218,182 @@ class ClaimedIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identity} → {self.user}"
+
+
+# --- payouts: Stripe Connect accounts, tax forms, payout runs and payouts (issue 6) ----------
+
+
+class ConnectedAccount(models.Model):
+    """A person's Stripe Connect (Express) account; refreshed from Stripe and webhooks."""
+
+    class Status(models.TextChoices):
+        ONBOARDING = "onboarding", "Onboarding incomplete"
+        ENABLED = "enabled", "Payouts enabled"
+        RESTRICTED = "restricted", "Restricted"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="connected_account"
+    )
+    stripe_account_id = models.CharField(max_length=255, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ONBOARDING)
+    details_submitted = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    transfers_active = models.BooleanField(default=False)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    currently_due = models.JSONField(default=list, blank=True)
+    payout_threshold = models.BigIntegerField(
+        null=True, blank=True, help_text="Minor units; empty means the configured default"
+    )
+    # The Stripe `created` time of the last account.updated event applied (order tolerance).
+    stripe_updated_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_account_id} ({self.get_status_display()})"
+
+    @property
+    def can_receive(self) -> bool:
+        return self.status == self.Status.ENABLED and self.transfers_active
+
+
+class TaxForm(models.Model):
+    """A tax form (W-9 / W-8BEN) collected from a person, recorded by staff."""
+
+    class Kind(models.TextChoices):
+        W9 = "w9", "W-9"
+        W8BEN = "w8ben", "W-8BEN"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tax_form"
+    )
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    collected = models.BooleanField(default=False, help_text="The signed form is on file")
+    collected_on = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        state = "collected" if self.collected else "not collected"
+        return f"{self.get_kind_display()} of {self.user}: {state}"
+
+
+class PayoutRun(models.Model):
+    """One pass over every balance: creates the payouts and hands them to the task queue."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # True while running, NULL afterwards; unique, so payout runs never overlap.
+    is_open = models.BooleanField(null=True, default=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_open"], name="payoutrun_one_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout run {self.pk} ({self.status})"
+
+
+class Payout(models.Model):
+    """One Stripe transfer of a person's available balance.
+
+    The row comes first (with the ledger's available → in_transit), then exactly one Stripe
+    transfer whose idempotency key and transfer group derive from the row id, then
+    in_transit → paid_out (sent) or in_transit → available (failed, with the reason).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
+    recipient = models.CharField(max_length=300)
+    run = models.ForeignKey(
+        PayoutRun, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"
+    )
+    destination = models.CharField(max_length=255, help_text="Stripe connected account id")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    key_since = models.DateTimeField(help_text="The current idempotency key is used since then")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    failure_reason = models.TextField(blank=True)
+    stripe_transfer_id = models.CharField(max_length=255, blank=True)
+    amount_reversed = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payout_positive"),
+            # One payout in flight per person and currency.
+            models.UniqueConstraint(
+                fields=["recipient", "currency"],
+                condition=models.Q(status="pending"),
+                name="payout_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout {self.pk}: {self.amount} {self.currency} to {self.recipient} ({self.status})"
+
+    @property
+    def transfer_group(self) -> str:
+        return f"payout-{self.pk}"
+
+
+class StripeEvent(models.Model):
+    """A verified Stripe webhook event, stored once (by its id) and processed once."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (type not used)"
+        NO_HANDLER = "no_handler", "No handler yet"
+        FAILED = "failed", "Failed (will be retried)"
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    account = models.CharField(max_length=255, blank=True, help_text="Connect: the account")
+    livemode = models.BooleanField(default=False)
+    stripe_created = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    deliveries = models.PositiveIntegerField(default=1)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type} ({self.status})"

@@ -193,3 +193,23 @@ FAIROSS_DEFAULT_DEPENDENCY_SHARE = env.int("FAIROSS_DEFAULT_DEPENDENCY_SHARE", d
 if not 0 <= FAIROSS_DEFAULT_DEPENDENCY_SHARE < 10_000_000:
     raise ValueError("FAIROSS_DEFAULT_DEPENDENCY_SHARE must be from 0 to 9,999,999 millibips")
 FAIROSS_CURRENCIES = env.list("FAIROSS_CURRENCIES", default=["usd", "eur", "gbp", "chf", "cad"])
+
+# Payouts (issue 6; documented in the README). Amounts are minor units of each currency.
+STRIPE_CONNECT_WEBHOOK_SECRET = env("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
+STRIPE_CONNECT_COUNTRY = env("STRIPE_CONNECT_COUNTRY", default="US")
+# Client-side limit on Stripe API calls per second and process (Stripe allows 100 live, 25 test).
+STRIPE_RATE_LIMIT = env.float("STRIPE_RATE_LIMIT", default=20.0)
+STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=30)
+FAIROSS_PAYOUT_THRESHOLD_MIN = env.int("FAIROSS_PAYOUT_THRESHOLD_MIN", default=500)
+FAIROSS_PAYOUT_THRESHOLD_DEFAULT = env.int("FAIROSS_PAYOUT_THRESHOLD_DEFAULT", default=2500)
+if FAIROSS_PAYOUT_THRESHOLD_DEFAULT < FAIROSS_PAYOUT_THRESHOLD_MIN or FAIROSS_PAYOUT_THRESHOLD_MIN < 1:
+    raise ValueError("FAIROSS_PAYOUT_THRESHOLD_DEFAULT must be at least the (positive) minimum")
+# Paid out to one person in one calendar year and currency above this needs a tax form.
+FAIROSS_TAX_FORM_THRESHOLD = env.int("FAIROSS_TAX_FORM_THRESHOLD", default=60000)
+# A payout whose outcome is unknown this long is looked up at Stripe before it is sent again
+# (Stripe forgets idempotency keys after 24 hours).
+FAIROSS_PAYOUT_LOOKUP_AFTER_HOURS = env.int("FAIROSS_PAYOUT_LOOKUP_AFTER_HOURS", default=23)
+FAIROSS_PAYOUT_MAX_RETRIES = env.int("FAIROSS_PAYOUT_MAX_RETRIES", default=8)
+# Unclaimed escrow returns to the reserve of the table owner that named it after this many days.
+FAIROSS_ESCROW_RETURN_DAYS = env.int("FAIROSS_ESCROW_RETURN_DAYS", default=365)
+FAIROSS_ESCROW_NOTICE_DAYS = env.int("FAIROSS_ESCROW_NOTICE_DAYS", default=60)

@@ -23,3 +23,5 @@ STORAGES = {
 }
 STRIPE_SECRET_KEY = "sk_test_faiross_tests"
 STRIPE_WEBHOOK_SECRET = "whsec_faiross_tests"
+# FAIROSS_EAGER=0 lets a test run tasks on a real Celery worker (the "celery" marker).
+CELERY_TASK_ALWAYS_EAGER = env.bool("FAIROSS_EAGER", default=True)
