@@ -41,3 +41,20 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     user = factory.SubFactory(UserFactory)
     role = Membership.Role.STEWARD
+
+
+class OmbudsmanFactory(UserFactory):
+    """Staff with the disputes.act_as_ombudsman permission."""
+
+    is_staff = True
+
+    @factory.post_generation
+    def ombudsman_permission(self, create, extracted, **kwargs):
+        if create:
+            from django.contrib.auth.models import Permission
+
+            self.user_permissions.add(
+                Permission.objects.get(
+                    codename="act_as_ombudsman", content_type__app_label="disputes"
+                )
+            )
