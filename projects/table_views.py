@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -20,6 +21,7 @@ from .models import Project, TableVersion
 from .services.tables import EntryInput, table_roles
 
 PREVIEW_SESSION_KEY = "table_preview"
+FUNDING_NAMES = re.compile(r"^(funding\.json|funding\.ya?ml)$", re.IGNORECASE)
 
 
 def percent_to_millibips(text: str) -> int:
@@ -167,6 +169,8 @@ def table_import(request: HttpRequest, slug: str) -> HttpResponse:
         policy = request.POST.get("policy", "even")
         if not errors:
             try:
+                if FUNDING_NAMES.match(filename.rsplit("/", 1)[-1]):
+                    return _funding_preview(request, project, owner_key, filename, content)
                 if filename.lower().rsplit("/", 1)[-1].endswith("faiross.toml"):
                     version, warns = services.table_import_file(
                         owner_key=owner_key, actor=request.user, filename=filename, content=content
@@ -226,6 +230,50 @@ def _manifest_preview(
         + [{"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note} for r in rows],
         "warnings": [f"{len(rows)} dependencies read from {filename} ({policy} split).", *warnings],
         "source": f"import:{filename.rsplit('/', 1)[-1][:50]}",
+    }
+    return redirect(reverse("projects:table_edit", kwargs={"slug": project.slug}) + "?preview=1")
+
+
+def _funding_preview(
+    request: HttpRequest, project: Project, owner_key: str, filename: str, content: bytes
+) -> HttpResponse:
+    """A funding file prefills people rows (shares left for the user) and empty project links."""
+    from .importers import ImportFileError, parse_funding_file
+
+    try:
+        info = parse_funding_file(filename=filename, content=content)
+    except ImportFileError as exc:
+        raise ValidationError({"file": [exc.message]}) from None
+    view = selectors.table_view(owner_key=owner_key)
+    rows = (
+        []
+        if view.is_default
+        else [
+            {"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note}
+            for r in view.rows
+        ]
+    )
+    known = {r["recipient"] for r in rows}
+    new_people = [p for p in info.people if p not in known]
+    rows += [{"recipient": p, "percent": "", "note": f"from {filename}"} for p in new_people]
+    notes = [f"{len(new_people)} people read from {filename}: give each a share, or remove them."]
+    updates = {}
+    if info.homepage and not project.homepage:
+        updates["homepage"] = info.homepage
+    if info.description and not project.description:
+        updates["description"] = info.description[:2000]
+    if updates and table_roles(owner_key=owner_key, user=request.user).can_approve:
+        try:
+            services.project_update(project=project, actor=request.user, **updates)
+            notes.append(f"Filled the project's empty {' and '.join(updates)} from {filename}.")
+        except ValidationError:
+            notes.append(f"The {' and '.join(updates)} in {filename} could not be used.")
+    notes += [f"Link: {label} {url}" for label, url in info.links[:10]]
+    request.session[PREVIEW_SESSION_KEY] = {
+        "owner": owner_key,
+        "rows": rows,
+        "warnings": notes + list(info.warnings),
+        "source": f"import:{filename[:50]}",
     }
     return redirect(reverse("projects:table_edit", kwargs={"slug": project.slug}) + "?preview=1")
 

@@ -137,3 +137,33 @@ def test_toml_download_and_search(client, project):
     assert r.status_code == 200 and b"format = 1" in r.content
     found = client.get("/projects/search.json?q=num").json()["results"]
     assert found[0]["recipient"] == "project:numpy"
+
+
+def test_funding_file_prefills_people_and_empty_links(client, user, project):
+    client.force_login(user)
+    content = b"github: [octocat, hubot]\ncustom: ['https://example.org/donate']\n"
+    r = client.post(
+        "/projects/numpy/table/import/",
+        {"file": SimpleUploadedFile("FUNDING.yml", content)},
+    )
+    assert r.status_code == 302 and "preview=1" in r["Location"]
+    page = client.get(r["Location"]).content.decode()
+    assert "github:octocat" in page and "github:hubot" in page
+    assert "2 people read from FUNDING.yml" in page
+    assert not TableVersion.objects.exists()
+
+
+def test_real_funding_json_fills_empty_homepage(client, user, project):
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[2].parent / "shared/fixtures/real-world/funding-json"
+    content = (fixture / "floss-fund__website__funding.example.json").read_bytes()
+    client.force_login(user)
+    project.homepage = ""
+    project.save()
+    r = client.post(
+        "/projects/numpy/table/import/", {"file": SimpleUploadedFile("funding.json", content)}
+    )
+    assert r.status_code == 302
+    project.refresh_from_db()
+    assert project.homepage.startswith("http")
