@@ -1,6 +1,51 @@
-from django.contrib import admin
+"""The ombudsman office's view of companies: countersigning, milestones, wires.
 
-from .models import Company, CompanyMember
+Admin actions are thin: each calls a service and reports its errors as messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .models import (
+    Agreement,
+    AgreementSignature,
+    CarryDistribution,
+    Company,
+    CompanyInvitation,
+    CompanyMember,
+    DividendDeclaration,
+    Invoice,
+    LiquidityEvent,
+    Milestone,
+)
+
+
+def _each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    call: Callable[[Any], object],
+    done: str,
+) -> None:
+    ok = 0
+    for obj in queryset:
+        try:
+            call(obj)
+        except (ValidationError, PermissionDenied) as exc:
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            modeladmin.message_user(request, f"{obj}: {text}", messages.ERROR)
+        else:
+            ok += 1
+    if ok:
+        modeladmin.message_user(request, f"{done}: {ok}.", messages.SUCCESS)
 
 
 class MemberInline(admin.TabularInline):
@@ -11,7 +56,170 @@ class MemberInline(admin.TabularInline):
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "kind", "country", "created_at"]
-    list_filter = ["kind"]
+    list_display = ["slug", "name", "kind", "country", "require_mfa", "created_at"]
+    list_filter = ["kind", "require_mfa"]
     search_fields = ["slug", "name"]
     inlines = [MemberInline]
+
+
+@admin.register(CompanyInvitation)
+class CompanyInvitationAdmin(admin.ModelAdmin):
+    list_display = ["company", "email", "user", "role", "status", "created_at"]
+    list_filter = ["status", "role"]
+    raw_id_fields = ["user", "invited_by"]
+    readonly_fields = ["token"]
+
+
+class SignatureInline(admin.TabularInline):
+    model = AgreementSignature
+    extra = 0
+    can_delete = False
+    readonly_fields = ["party", "user", "signed_at", "ip_address", "user_agent", "document_sha256"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MilestoneInline(admin.TabularInline):
+    model = Milestone
+    extra = 0
+    can_delete = False
+    readonly_fields = ["position", "title", "millibips", "met_on", "met_by"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = ["reference", "company", "kind", "status", "currency", "start_date", "signed_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["company__slug", "company__name"]
+    inlines = [SignatureInline, MilestoneInline]
+    actions = ["countersign", "end_agreements"]
+    # Terms are fixed by the company's signature: admin reads them, services change state.
+    readonly_fields = [f.name for f in Agreement._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Countersign for FairOSS (signed → active)")
+    def countersign(self, request: HttpRequest, queryset: QuerySet[Agreement]) -> None:
+        _each(
+            self,
+            request,
+            queryset,
+            lambda a: services.agreement_countersign(
+                agreement=a,
+                staff=request.user,
+                ip_address=request.META.get("REMOTE_ADDR"),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            ),
+            "Countersigned",
+        )
+
+    @admin.action(description="End agreement (reason: ended by FairOSS)")
+    def end_agreements(self, request: HttpRequest, queryset: QuerySet[Agreement]) -> None:
+        _each(
+            self,
+            request,
+            queryset,
+            lambda a: services.agreement_end(
+                agreement=a, actor=request.user, reason="Ended by FairOSS staff."
+            ),
+            "Ended",
+        )
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(admin.ModelAdmin):
+    list_display = ["title", "agreement", "millibips", "met_on", "met_by"]
+    list_filter = ["met_on"]
+    readonly_fields = ["agreement", "position", "title", "millibips", "met_on", "met_by"]
+    actions = ["mark_met"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Mark milestone met (today)")
+    def mark_met(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> None:
+        _each(
+            self,
+            request,
+            queryset,
+            lambda m: services.milestone_mark_met(milestone=m, staff=request.user),
+            "Marked met",
+        )
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "company",
+        "agreement",
+        "amount",
+        "currency",
+        "status",
+        "issued_on",
+        "paid_via",
+    ]
+    list_filter = ["status", "paid_via", "currency"]
+    search_fields = ["company__slug", "source_key", "payment_reference"]
+    readonly_fields = [f.name for f in Invoice._meta.fields]
+    actions = ["wire_received", "void"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Mark received by wire (records the inflow)")
+    def wire_received(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        _each(
+            self,
+            request,
+            queryset,
+            lambda i: services.invoice_wire_received(invoice=i, staff=request.user),
+            "Recorded as received by wire",
+        )
+
+    @admin.action(description="Void (no longer due)")
+    def void(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        _each(
+            self,
+            request,
+            queryset,
+            lambda i: services.invoice_void(invoice=i, staff=request.user),
+            "Voided",
+        )
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DividendDeclaration)
+class DividendDeclarationAdmin(_ReadOnly):
+    list_display = ["agreement", "declared_on", "amount", "currency", "due_amount", "invoice"]
+
+
+@admin.register(LiquidityEvent)
+class LiquidityEventAdmin(_ReadOnly):
+    list_display = ["agreement", "kind", "occurred_on", "proceeds", "currency", "due_amount"]
+
+
+@admin.register(CarryDistribution)
+class CarryDistributionAdmin(_ReadOnly):
+    list_display = ["agreement", "distributed_on", "amount", "currency", "due_amount"]

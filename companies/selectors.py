@@ -1,10 +1,16 @@
-"""Reads about companies and who may act for them."""
+"""Reads about companies, who may act for them, their money and where it went."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
 
-from .models import CompanyMember
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet, Sum
+from django.http import Http404
+
+from .models import Agreement, Company, CompanyInvitation, CompanyMember, Invoice
 
 MONEY_ROLES = (CompanyMember.Role.OWNER, CompanyMember.Role.FINANCE)
 
@@ -19,15 +25,264 @@ def company_role(*, slug: str, user: AbstractBaseUser | AnonymousUser) -> str | 
     )
 
 
+def user_has_mfa(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether the account has two-factor authentication (TOTP) turned on."""
+    if not user.is_authenticated:
+        return False
+    from allauth.mfa.utils import is_mfa_enabled
+
+    return bool(is_mfa_enabled(user))
+
+
 def company_table_roles(
     *, slug: str, user: AbstractBaseUser | AnonymousUser
 ) -> tuple[bool, bool, int]:
     """(can propose, can approve, number of approvers) on the company's share table.
 
-    Owners and finance members act on money and on the table; owners approve.
+    Owners and finance members act on money and on the table; owners approve. When the
+    company requires MFA, neither without MFA on the account.
     """
     approvers = CompanyMember.objects.filter(
         company__slug=slug, role=CompanyMember.Role.OWNER
     ).count()
     role = company_role(slug=slug, user=user)
+    if (
+        role is not None
+        and Company.objects.filter(slug=slug, require_mfa=True).exists()
+        and not user_has_mfa(user=user)
+    ):
+        return False, False, approvers
     return role in MONEY_ROLES, role == CompanyMember.Role.OWNER, approvers
+
+
+def company_for_member(
+    *, slug: str, user: AbstractBaseUser | AnonymousUser, staff_too: bool = True
+) -> tuple[Company, str | None]:
+    """The company and the caller's role; 404 for anyone who is not a member (other
+    companies' members see nothing). Staff see every company (role None)."""
+    company = Company.objects.filter(slug=slug).first()
+    if company is None:
+        raise Http404("No such company.")
+    role = company_role(slug=slug, user=user)
+    if role is None and not (staff_too and getattr(user, "is_staff", False)):
+        raise Http404("No such company.")
+    return company, role
+
+
+def companies_of_user(*, user: AbstractBaseUser) -> QuerySet[CompanyMember]:
+    return (
+        CompanyMember.objects.filter(user=user).select_related("company").order_by("company__name")
+    )
+
+
+def company_members(*, company: Company) -> QuerySet[CompanyMember]:
+    return company.members.select_related("user").order_by("role", "user__username")
+
+
+def company_invitations_pending(*, company: Company) -> QuerySet[CompanyInvitation]:
+    return company.invitations.filter(status=CompanyInvitation.Status.PENDING).select_related(
+        "user"
+    )
+
+
+def company_invitations_for_user(*, user: AbstractBaseUser) -> QuerySet[CompanyInvitation]:
+    from allauth.account.models import EmailAddress
+
+    emails = list(
+        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    )
+    q = Q(user=user)
+    for e in emails:
+        q |= Q(email__iexact=e, user__isnull=True)
+    return CompanyInvitation.objects.filter(
+        q, status=CompanyInvitation.Status.PENDING
+    ).select_related("company", "invited_by")
+
+
+def agreements_of(*, company: Company) -> QuerySet[Agreement]:
+    return company.agreements.prefetch_related("signatures__user", "milestones").order_by(
+        "-created_at", "-id"
+    )
+
+
+def invoices_of(*, company: Company) -> QuerySet[Invoice]:
+    return company.invoices.select_related("agreement").order_by("-issued_on", "-id")
+
+
+# --- Groundwater ------------------------------------------------------------------------
+
+
+def groundwater_companies() -> QuerySet[Company]:
+    """Companies with an active agreement: the Groundwater participants."""
+    return (
+        Company.objects.filter(agreements__status=Agreement.Status.ACTIVE)
+        .distinct()
+        .order_by("name")
+    )
+
+
+def is_groundwater_company(*, company: Company) -> bool:
+    return company.agreements.filter(status=Agreement.Status.ACTIVE).exists()
+
+
+def project_received(*, slug: str) -> dict[str, int]:
+    """{currency: minor units} distribution runs credited to a project (its reserve or
+    escrow) or passed through it, from the run allocations; empty when nothing."""
+    from payouts.models import RunAllocation
+
+    rows = (
+        RunAllocation.objects.filter(recipient=f"project:{slug}", run__status="done")
+        .values("currency")
+        .annotate(total=Sum("amount"))
+    )
+    return {r["currency"]: int(r["total"]) for r in rows if r["total"]}
+
+
+def groundwater_projects(*, limit: int = 200) -> list[tuple[str, dict[str, int]]]:
+    """Projects that received money from distribution runs, most first (per currency sum)."""
+    from payouts.models import RunAllocation
+
+    rows = (
+        RunAllocation.objects.filter(recipient__startswith="project:", run__status="done")
+        .values("recipient", "currency")
+        .annotate(total=Sum("amount"))
+    )
+    by_project: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        if r["total"]:
+            by_project[r["recipient"].split(":", 1)[1]][r["currency"]] = int(r["total"])
+    ranked = sorted(by_project.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    return ranked[:limit]
+
+
+# --- the dashboard ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    recipient: str
+    purpose: str
+    currency: str
+    amount: int
+
+    @property
+    def kind(self) -> str:
+        return self.recipient.split(":", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.recipient.split(":", 1)[-1]
+
+
+def company_money_reached(*, company: Company) -> list[FlowRow]:
+    """Where the company's distributed money went: the final recipients of its inflows in
+    every finished distribution run, computed again from each run's snapshot with the
+    company's inflows alone (so another company's money never shows here)."""
+    from payouts.models import DistributionRun
+
+    try:
+        from payouts.runs import run_compute
+    except ImportError:  # the runs module is not there yet
+        return []
+    key = company.owner_key
+    totals: dict[tuple[str, str, str], int] = defaultdict(int)
+    runs = DistributionRun.objects.filter(
+        status=DistributionRun.Status.DONE, inflows__company=company
+    ).distinct()
+    for run in runs:
+        snapshot = dict(run.snapshot or {})
+        inflows = [row for row in snapshot.get("inflows", []) if row[1] == key]
+        if not inflows:
+            continue
+        snapshot["inflows"] = inflows
+        for (owner, purpose, currency), cents in run_compute(snapshot).allocations.items():
+            totals[(owner, purpose, currency)] += cents
+    return sorted(
+        (FlowRow(o, p, c, v) for (o, p, c), v in totals.items() if v),
+        key=lambda r: (r.currency, -r.amount, r.recipient),
+    )
+
+
+def flow_preview(*, owner_key: str, amount: int, currency: str) -> list[FlowRow]:
+    """How ``amount`` entering at ``owner_key`` would flow today, by the active tables."""
+    try:
+        from payouts.runs import distribution_preview
+    except ImportError:
+        return _flow_preview_local(owner_key=owner_key, amount=amount, currency=currency)
+    result = distribution_preview(owner_key=owner_key, amount=amount, currency=currency)
+    return sorted(
+        (FlowRow(o, p, currency, v) for (o, p), v in result.items() if v),
+        key=lambda r: (-r.amount, r.recipient),
+    )
+
+
+def _flow_preview_local(*, owner_key: str, amount: int, currency: str) -> list[FlowRow]:
+    from payouts.engine import FlowGraph, Inflow, compute_distribution
+    from projects.selectors import table_view
+
+    tables: dict[str, dict[str, int]] = {}
+    pending = [owner_key]
+    while pending:
+        key = pending.pop()
+        if key in tables:
+            continue
+        view = table_view(owner_key=key)
+        tables[key] = {r.recipient: r.millibips for r in view.rows}
+        pending += [r for r in tables[key] if r.startswith("project:") and r not in tables]
+    graph = FlowGraph.from_tables(tables=tables)
+    index = graph.node_index(owner_key)
+    dist = compute_distribution(graph=graph, inflows=[Inflow(index, currency, amount)])
+    nodes = set(tables)
+    return sorted(
+        (
+            FlowRow(t, "reserve" if t in nodes else "available", currency, v)
+            for t, v in dist.recipient_amounts(graph=graph, currency=currency).items()
+        ),
+        key=lambda r: (-r.amount, r.recipient),
+    )
+
+
+def company_paid_by_month(*, company: Company) -> list[tuple[str, str, int]]:
+    """[(YYYY-MM, currency, paid)] of paid invoices, oldest first (for the chart)."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for paid_at, currency, amount in company.invoices.filter(
+        status=Invoice.Status.PAID
+    ).values_list("paid_at", "currency", "amount"):
+        totals[(paid_at.strftime("%Y-%m"), currency)] += amount
+    return [(m, c, v) for (m, c), v in sorted(totals.items())]
+
+
+def company_totals(*, company: Company) -> dict[str, dict[str, int]]:
+    """{currency: {"due": open invoices, "paid": paid invoices}}."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"due": 0, "paid": 0})
+    rows = (
+        company.invoices.exclude(status=Invoice.Status.VOID)
+        .values("currency", "status")
+        .annotate(total=Sum("amount"))
+    )
+    for r in rows:
+        out[r["currency"]]["paid" if r["status"] == "paid" else "due"] += int(r["total"])
+    return dict(out)
+
+
+def upcoming_pledge_invoices(
+    *, company: Company, today: dt.date
+) -> list[tuple[Agreement, dt.date, int]]:
+    """The next pledge period of each active pledge that has not begun: (agreement, first
+    day, amount)."""
+    from . import terms
+
+    out = []
+    for agreement in company.agreements.filter(
+        kind=Agreement.Kind.PLEDGE, status=Agreement.Status.ACTIVE
+    ):
+        periods = terms.pledge_periods(
+            start=agreement.start_date,
+            period=agreement.period,
+            until=today + dt.timedelta(days=400),
+            end=agreement.end_date,
+        )
+        nxt = next((p for p in periods if p[0] > today), None)
+        if nxt is not None:
+            out.append((agreement, nxt[0], agreement.pledge_total or 0))
+    return out

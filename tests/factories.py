@@ -58,3 +58,28 @@ class OmbudsmanFactory(UserFactory):
                     codename="act_as_ombudsman", content_type__app_label="disputes"
                 )
             )
+
+
+# --- companies ---------------------------------------------------------------------------
+
+from companies.models import Company, CompanyMember  # noqa: E402
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"company-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title() + " Inc.")
+    country = "US"
+    kind = Company.Kind.STARTUP
+
+
+class CompanyMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CompanyMember
+
+    company = factory.SubFactory(CompanyFactory)
+    user = factory.SubFactory(UserFactory)
+    role = CompanyMember.Role.OWNER

@@ -1,0 +1,349 @@
+"""Agreement and invoice pages: forms per kind, the document (HTML/PDF), signing, events,
+OCF export, paying by Stripe Checkout."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import (
+    AgreementForm,
+    CarryForm,
+    DeclarationForm,
+    EndForm,
+    LiquidityForm,
+    add_service_errors,
+)
+from .models import Agreement, Company, Invoice
+from .ocf import ocf_export
+from .pdf import pdf_document
+
+
+def _agreement(request: HttpRequest, slug: str, pk: int) -> tuple[Company, str | None, Agreement]:
+    company, role = selectors.company_for_member(slug=slug, user=request.user)
+    agreement = get_object_or_404(Agreement, pk=pk, company=company)
+    return company, role, agreement
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@login_required
+def agreement_new(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+    company, role = selectors.company_for_member(slug=slug, user=request.user)
+    if kind not in Agreement.Kind.values:
+        raise Http404("No such kind of agreement.")
+    if role not in selectors.MONEY_ROLES:
+        raise PermissionDenied("Only owners and finance members can propose agreements.")
+    if request.method == "POST":
+        form = AgreementForm(request.POST, kind=kind)
+        if form.is_valid():
+            try:
+                agreement = services.agreement_create(
+                    company=company, actor=request.user, kind=kind, terms_data=form.terms()
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for field, msgs in exc.message_dict.items():
+                        name = form.service_field(field)
+                        form.add_error(name if name in form.fields else None, msgs)
+                else:
+                    form.add_error(None, exc.messages)
+            else:
+                messages.success(
+                    request,
+                    f"Draft {agreement.reference} created. Read the agreement below, then sign it.",
+                )
+                return redirect("companies:agreement", slug=slug, pk=agreement.pk)
+    else:
+        form = AgreementForm(
+            kind=kind, initial={"start_date": timezone.localdate(), "currency": "usd"}
+        )
+    return render(
+        request,
+        "companies/agreement_new.html",
+        {"company": company, "form": form, "kind": kind, "kind_label": Agreement.Kind(kind).label},
+    )
+
+
+@login_required
+def agreement_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    company, role, agreement = _agreement(request, slug, pk)
+    can_money = role in selectors.MONEY_ROLES
+    context = {
+        "company": company,
+        "role": role,
+        "can_money": can_money,
+        "agreement": agreement,
+        "signatures": agreement.signatures.select_related("user"),
+        "milestones": agreement.milestones.all(),
+        "invoices": agreement.invoices.order_by("-issued_on", "-id"),
+        "document": agreement.document_html
+        or services.agreement_document_html(agreement=agreement),
+        "end_form": EndForm(),
+    }
+    if agreement.kind == Agreement.Kind.DIVIDEND:
+        context["events"] = agreement.declarations.select_related("invoice")
+        context["event_form"] = DeclarationForm(
+            initial={"currency": agreement.currency, "declared_on": timezone.localdate()}
+        )
+    elif agreement.kind == Agreement.Kind.EQUITY:
+        context["events"] = agreement.liquidity_events.select_related("invoice")
+        context["event_form"] = LiquidityForm(
+            initial={"currency": agreement.currency, "occurred_on": timezone.localdate()}
+        )
+        context["vested"] = services.equity_vested_millibips(
+            agreement=agreement, on=timezone.localdate()
+        )
+    elif agreement.kind == Agreement.Kind.CARRY:
+        context["events"] = agreement.carry_distributions.select_related("invoice")
+        context["event_form"] = CarryForm(
+            initial={"currency": agreement.currency, "distributed_on": timezone.localdate()}
+        )
+    return render(request, "companies/agreement.html", context)
+
+
+@login_required
+@require_POST
+def agreement_sign(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    _, _, agreement = _agreement(request, slug, pk)
+    if request.POST.get("agree") != "yes":
+        messages.error(request, "Tick the box to confirm you have read the agreement.")
+        return redirect("companies:agreement", slug=slug, pk=pk)
+    try:
+        services.agreement_sign(
+            agreement=agreement,
+            actor=request.user,
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"You signed {agreement.reference}. FairOSS will countersign it; it is active then.",
+        )
+    return redirect("companies:agreement", slug=slug, pk=pk)
+
+
+@login_required
+@require_POST
+def agreement_end(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    _, _, agreement = _agreement(request, slug, pk)
+    form = EndForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for ending the agreement (at most 500 characters).")
+        return redirect("companies:agreement", slug=slug, pk=pk)
+    try:
+        services.agreement_end(
+            agreement=agreement, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{agreement.reference} has ended; its history is kept.")
+    return redirect("companies:agreement", slug=slug, pk=pk)
+
+
+@login_required
+@require_POST
+def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Record a dividend declaration, a liquidity event or a carry distribution."""
+    _, _, agreement = _agreement(request, slug, pk)
+    form_class = {
+        Agreement.Kind.DIVIDEND: DeclarationForm,
+        Agreement.Kind.EQUITY: LiquidityForm,
+        Agreement.Kind.CARRY: CarryForm,
+    }.get(agreement.kind)  # type: ignore[call-overload]
+    if form_class is None:
+        raise Http404("Pledges have no events: their invoices are issued on schedule.")
+    form = form_class(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if agreement.kind == Agreement.Kind.DIVIDEND:
+                record = services.dividend_declare(
+                    agreement=agreement,
+                    actor=request.user,
+                    amount=data["amount"],
+                    currency=data["currency"],
+                    declared_on=data["declared_on"],
+                )
+            elif agreement.kind == Agreement.Kind.EQUITY:
+                record = services.liquidity_event_record(
+                    agreement=agreement,
+                    actor=request.user,
+                    kind=data["kind"],
+                    occurred_on=data["occurred_on"],
+                    proceeds=data["proceeds"],
+                    currency=data["currency"],
+                    portion_millibips=data.get("portion"),
+                )
+            else:
+                record = services.carry_distribution_record(
+                    agreement=agreement,
+                    actor=request.user,
+                    amount=data["amount"],
+                    currency=data["currency"],
+                    distributed_on=data["distributed_on"],
+                )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            if record.invoice_id:
+                messages.success(
+                    request,
+                    f"Recorded. FairOSS's part is due: invoice {record.invoice.number}.",
+                )
+            else:
+                messages.info(request, "Recorded. FairOSS's part rounds down to nothing.")
+            return redirect("companies:agreement", slug=slug, pk=pk)
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for e in errors:
+            messages.error(request, f"{label or field}: {e}" if field != "__all__" else e)
+    return redirect("companies:agreement", slug=slug, pk=pk)
+
+
+@login_required
+def agreement_document(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    company, _, agreement = _agreement(request, slug, pk)
+    html = agreement.document_html or services.agreement_document_html(agreement=agreement)
+    return render(
+        request,
+        "companies/agreement_document.html",
+        {
+            "company": company,
+            "agreement": agreement,
+            "document": html,
+            "signatures": agreement.signatures.select_related("user"),
+        },
+    )
+
+
+class _TextBlocks(HTMLParser):
+    """The document's HTML as (style, text) blocks for the PDF writer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[tuple[str, str]] = []
+        self._style = "p"
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in ("h1", "h2", "p", "li"):
+            self._flush()
+            self._style = "p" if tag == "li" else tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "h2", "p", "li"):
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        self._text.append(data)
+
+    def _flush(self) -> None:
+        text = re.sub(r"\s+", " ", "".join(self._text)).strip()
+        if text:
+            self.blocks.append((self._style, text))
+        self._text = []
+        self._style = "p"
+
+
+@login_required
+def agreement_pdf(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    _, _, agreement = _agreement(request, slug, pk)
+    parser = _TextBlocks()
+    parser.feed(agreement.document_html or services.agreement_document_html(agreement=agreement))
+    parser.close()
+    blocks = parser.blocks
+    signatures = list(agreement.signatures.select_related("user"))
+    if signatures or agreement.document_sha256:
+        blocks.append(("h2", "Signature records"))
+        for s in signatures:
+            blocks.append(
+                (
+                    "p",
+                    f"{s.get_party_display()}: {s.user.get_username()}, "
+                    f"{s.signed_at:%Y-%m-%d %H:%M:%S} UTC, from {s.ip_address or 'unknown'}, "
+                    f"{s.user_agent[:120]}",
+                )
+            )
+        blocks.append(("p", f"Document SHA-256: {agreement.document_sha256}"))
+    else:
+        blocks.append(("p", "DRAFT - not signed."))
+    body = pdf_document(title=f"FairOSS {agreement.reference}", blocks=blocks)
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="faiross-{agreement.reference}.pdf"'
+    return response
+
+
+@login_required
+def agreement_ocf(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    _, _, agreement = _agreement(request, slug, pk)
+    if agreement.kind != Agreement.Kind.EQUITY:
+        raise Http404("Only equity agreements have an OCF export.")
+    response = JsonResponse(ocf_export(agreement=agreement), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = (
+        f'attachment; filename="faiross-{agreement.reference}.ocf.json"'
+    )
+    return response
+
+
+# --- invoices -------------------------------------------------------------------------------
+
+
+def _invoice(request: HttpRequest, slug: str, pk: int) -> tuple[Company, Invoice]:
+    company, _ = selectors.company_for_member(slug=slug, user=request.user)
+    return company, get_object_or_404(Invoice, pk=pk, company=company)
+
+
+@login_required
+@require_POST
+def invoice_pay(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    _, invoice = _invoice(request, slug, pk)
+    success = (
+        request.build_absolute_uri(
+            reverse("companies:invoice_paid", kwargs={"slug": slug, "pk": pk})
+        )
+        + "?session_id={CHECKOUT_SESSION_ID}"
+    )
+    cancel = request.build_absolute_uri(reverse("companies:dashboard", kwargs={"slug": slug}))
+    try:
+        url = services.invoice_checkout_start(
+            invoice=invoice, actor=request.user, success_url=success, cancel_url=cancel
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("companies:dashboard", slug=slug)
+    return redirect(url)
+
+
+@login_required
+def invoice_paid(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Stripe Checkout's success_url: confirm with Stripe, then back to the dashboard."""
+    _, invoice = _invoice(request, slug, pk)
+    try:
+        paid = services.invoice_checkout_confirm(
+            invoice=invoice, session_id=request.GET.get("session_id", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if paid:
+            messages.success(request, f"Thank you: {invoice.number} is paid.")
+        else:
+            messages.info(request, f"Stripe has not confirmed the payment of {invoice.number} yet.")
+    return redirect("companies:dashboard", slug=slug)

@@ -1,0 +1,686 @@
+"""API v1 of companies: companies, members, the company table, agreements, invoices.
+
+Every call needs a signed-in caller. A company's details are visible to its members (and
+staff) only: anyone else gets 404. Owners and finance members act on money; viewers read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiTypes,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from projects import table_api
+
+from . import selectors, services
+from .models import Agreement, Company, Invoice
+from .ocf import ocf_export
+
+# --- representations ---------------------------------------------------------------------
+
+
+def company_data(company: Company, role: str | None) -> dict[str, Any]:
+    return {
+        "slug": company.slug,
+        "name": company.name,
+        "kind": company.kind,
+        "country": company.country,
+        "website": company.website,
+        "require_mfa": company.require_mfa,
+        "role": role,
+        "owner": company.owner_key,
+        "members": [
+            {"username": m.user.get_username(), "role": m.role}
+            for m in selectors.company_members(company=company)
+        ],
+        "groundwater": selectors.is_groundwater_company(company=company),
+    }
+
+
+def invoice_data(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": invoice.pk,
+        "number": invoice.number,
+        "agreement": invoice.agreement_id,
+        "description": invoice.description,
+        "amount": invoice.amount,
+        "currency": invoice.currency,
+        "status": invoice.status,
+        "issued_on": invoice.issued_on,
+        "due_on": invoice.due_on,
+        "period_start": invoice.period_start,
+        "period_end": invoice.period_end,
+        "paid_at": invoice.paid_at,
+        "paid_via": invoice.paid_via or None,
+        "inflow": invoice.inflow_id,
+    }
+
+
+def agreement_data(agreement: Agreement) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": agreement.pk,
+        "reference": agreement.reference,
+        "company": agreement.company.slug,
+        "kind": agreement.kind,
+        "status": agreement.status,
+        "currency": agreement.currency,
+        "start_date": agreement.start_date,
+        "end_date": agreement.end_date,
+        "created_at": agreement.created_at,
+        "signed_at": agreement.signed_at,
+        "activated_at": agreement.activated_at,
+        "ended_at": agreement.ended_at,
+        "end_reason": agreement.end_reason,
+        "document_sha256": agreement.document_sha256 or None,
+        "signatures": [
+            {
+                "party": s.party,
+                "username": s.user.get_username(),
+                "signed_at": s.signed_at,
+                "ip_address": s.ip_address,
+                "user_agent": s.user_agent,
+            }
+            for s in agreement.signatures.select_related("user")
+        ],
+    }
+    if agreement.kind == Agreement.Kind.PLEDGE:
+        data.update(
+            amount=agreement.amount,
+            developers=agreement.developers,
+            period=agreement.period,
+            amount_per_period=agreement.pledge_total,
+        )
+    else:
+        data["share_millibips"] = agreement.share_millibips
+    if agreement.kind == Agreement.Kind.EQUITY:
+        from django.utils import timezone
+
+        data.update(
+            share_count=agreement.share_count,
+            share_class=agreement.share_class,
+            cliff_months=agreement.cliff_months,
+            vesting_months=agreement.vesting_months,
+            time_vesting_millibips=agreement.time_vesting_millibips,
+            vested_millibips=services.equity_vested_millibips(
+                agreement=agreement, on=timezone.localdate()
+            ),
+            milestones=[
+                {"id": m.pk, "title": m.title, "millibips": m.millibips, "met_on": m.met_on}
+                for m in agreement.milestones.all()
+            ],
+        )
+    if agreement.kind == Agreement.Kind.CARRY:
+        data["fund_name"] = agreement.fund_name
+    data["invoices"] = [invoice_data(i) for i in agreement.invoices.order_by("issued_on", "id")]
+    return data
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ValidationError({"non_field_errors": "Send a JSON object."})
+    return dict(request.data)
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+Obj = OpenApiTypes.OBJECT
+
+
+# --- companies ----------------------------------------------------------------------------
+
+CompanyCreate = inline_serializer(
+    "CompanyCreate",
+    {
+        "slug": serializers.CharField(),
+        "name": serializers.CharField(),
+        "kind": serializers.ChoiceField(choices=Company.Kind.values, required=False),
+        "country": serializers.CharField(required=False),
+        "website": serializers.CharField(required=False),
+        "require_mfa": serializers.BooleanField(required=False),
+    },
+)
+
+
+class CompanyListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="companies_list", responses={200: Obj})
+    def get(self, request: Request) -> Response:
+        """The companies the caller is a member of."""
+        paginator = PageNumberPagination()
+        memberships = selectors.companies_of_user(user=request.user)
+        page = paginator.paginate_queryset(memberships, request, view=self)
+        return paginator.get_paginated_response(
+            [
+                {
+                    "slug": m.company.slug,
+                    "name": m.company.name,
+                    "kind": m.company.kind,
+                    "role": m.role,
+                }
+                for m in page or []
+            ]
+        )
+
+    @extend_schema(operation_id="companies_create", request=CompanyCreate, responses={201: Obj})
+    def post(self, request: Request) -> Response:
+        data = _body(request)
+        company = services.company_create(
+            creator=request.user,
+            slug=data.get("slug", ""),
+            name=data.get("name", ""),
+            country=data.get("country", ""),
+            website=data.get("website", ""),
+            kind=data.get("kind", Company.Kind.STARTUP),
+            require_mfa=bool(data.get("require_mfa", False)),
+        )
+        return Response(company_data(company, "owner"), status=status.HTTP_201_CREATED)
+
+
+class CompanyDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="companies_retrieve", responses={200: Obj})
+    def get(self, request: Request, slug: str) -> Response:
+        company, role = selectors.company_for_member(slug=slug, user=request.user)
+        return Response(company_data(company, role))
+
+    @extend_schema(
+        operation_id="companies_partial_update", request=CompanyCreate, responses={200: Obj}
+    )
+    def patch(self, request: Request, slug: str) -> Response:
+        company, _ = selectors.company_for_member(slug=slug, user=request.user)
+        data = _body(request)
+        company = services.company_update(
+            company=company,
+            actor=request.user,
+            name=data.get("name"),
+            country=data.get("country"),
+            website=data.get("website"),
+            kind=data.get("kind"),
+            require_mfa=data.get("require_mfa"),
+        )
+        role = selectors.company_role(slug=slug, user=request.user)
+        return Response(company_data(company, role))
+
+
+class CompanyInvitationsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_invitations_create",
+        request=inline_serializer(
+            "CompanyInvite",
+            {
+                "target": serializers.CharField(),
+                "role": serializers.ChoiceField(choices=["owner", "finance", "viewer"]),
+            },
+        ),
+        responses={201: Obj},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        company, _ = selectors.company_for_member(slug=slug, user=request.user)
+        data = _body(request)
+        invitation = services.company_invite(
+            company=company,
+            actor=request.user,
+            target=data.get("target", ""),
+            role=data.get("role", ""),
+        )
+        return Response(
+            {
+                "id": invitation.pk,
+                "target": invitation.target,
+                "role": invitation.role,
+                "status": invitation.status,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+# --- the company table (same shapes as a project's) --------------------------------------
+
+
+class CompanyOwnerMixin(table_api.OwnerMixin):
+    """The company's table: members only (404 for anyone else)."""
+
+    owner_kind = "company"
+    permission_classes = [IsAuthenticated]
+
+    def owner_key(self) -> str:
+        company, _ = selectors.company_for_member(
+            slug=self.kwargs["slug"],
+            user=self.request.user,  # type: ignore[attr-defined]
+        )
+        return company.owner_key
+
+
+@extend_schema_view(get=extend_schema(operation_id="companies_table_retrieve"))
+class CompanyTableView(CompanyOwnerMixin, table_api.TableView):
+    pass
+
+
+@extend_schema_view(
+    get=extend_schema(operation_id="companies_table_versions_list"),
+    post=extend_schema(operation_id="companies_table_versions_create"),
+)
+class CompanyTableVersionsView(CompanyOwnerMixin, table_api.TableVersionsView):
+    pass
+
+
+@extend_schema_view(get=extend_schema(operation_id="companies_table_versions_retrieve"))
+class CompanyTableVersionDetailView(CompanyOwnerMixin, table_api.TableVersionDetailView):
+    pass
+
+
+@extend_schema_view(post=extend_schema(operation_id="companies_table_versions_approve"))
+class CompanyTableVersionApproveView(CompanyOwnerMixin, table_api.TableVersionApproveView):
+    pass
+
+
+@extend_schema_view(post=extend_schema(operation_id="companies_table_import"))
+class CompanyTableImportView(CompanyOwnerMixin, table_api.TableImportView):
+    pass
+
+
+@extend_schema_view(get=extend_schema(operation_id="companies_faiross_toml"))
+class CompanyTableTomlView(CompanyOwnerMixin, table_api.TableTomlView):
+    pass
+
+
+# --- agreements ---------------------------------------------------------------------------
+
+AgreementCreate = inline_serializer(
+    "AgreementCreate",
+    {
+        "kind": serializers.ChoiceField(choices=Agreement.Kind.values),
+        "currency": serializers.CharField(),
+        "start_date": serializers.DateField(),
+        "end_date": serializers.DateField(required=False),
+        "amount": serializers.IntegerField(
+            required=False, help_text="pledge: per developer per period"
+        ),
+        "developers": serializers.IntegerField(required=False),
+        "period": serializers.ChoiceField(choices=Agreement.Period.values, required=False),
+        "share_millibips": serializers.IntegerField(required=False),
+        "share_count": serializers.IntegerField(required=False),
+        "share_class": serializers.CharField(required=False),
+        "cliff_months": serializers.IntegerField(required=False),
+        "vesting_months": serializers.IntegerField(required=False),
+        "time_vesting_millibips": serializers.IntegerField(required=False),
+        "milestones": serializers.ListField(child=serializers.DictField(), required=False),
+        "fund_name": serializers.CharField(required=False),
+    },
+)
+
+
+def _agreement(request: Request, slug: str, pk: int) -> Agreement:
+    company, _ = selectors.company_for_member(slug=slug, user=request.user)
+    return get_object_or_404(Agreement.objects.select_related("company"), pk=pk, company=company)
+
+
+class AgreementListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="companies_agreements_list", responses={200: Obj})
+    def get(self, request: Request, slug: str) -> Response:
+        company, _ = selectors.company_for_member(slug=slug, user=request.user)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            selectors.agreements_of(company=company).select_related("company"), request, view=self
+        )
+        return paginator.get_paginated_response([agreement_data(a) for a in page or []])
+
+    @extend_schema(
+        operation_id="companies_agreements_create", request=AgreementCreate, responses={201: Obj}
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        company, _ = selectors.company_for_member(slug=slug, user=request.user)
+        data = _body(request)
+        agreement = services.agreement_create(
+            company=company, actor=request.user, kind=data.get("kind"), terms_data=data
+        )
+        return Response(agreement_data(agreement), status=status.HTTP_201_CREATED)
+
+
+class AgreementDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="companies_agreements_retrieve", responses={200: Obj})
+    def get(self, request: Request, slug: str, pk: int) -> Response:
+        return Response(agreement_data(_agreement(request, slug, pk)))
+
+
+class AgreementSignView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="companies_agreements_sign", request=None, responses={200: Obj})
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        agreement = _agreement(request, slug, pk)
+        services.agreement_sign(
+            agreement=agreement,
+            actor=request.user,
+            ip_address=_client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        agreement.refresh_from_db()
+        return Response(agreement_data(agreement))
+
+
+class AgreementCountersignView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_agreements_countersign", request=None, responses={200: Obj}
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        """Staff only (also an admin action)."""
+        agreement = _agreement(request, slug, pk)
+        agreement = services.agreement_countersign(
+            agreement=agreement,
+            staff=request.user,
+            ip_address=_client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        return Response(agreement_data(agreement))
+
+
+class AgreementEndView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_agreements_end",
+        request=inline_serializer("AgreementEnd", {"reason": serializers.CharField()}),
+        responses={200: Obj},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        agreement = services.agreement_end(
+            agreement=_agreement(request, slug, pk),
+            actor=request.user,
+            reason=_body(request).get("reason", ""),
+        )
+        return Response(agreement_data(agreement))
+
+
+class MilestoneMetView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_agreements_milestone_met", request=None, responses={200: Obj}
+    )
+    def post(self, request: Request, slug: str, pk: int, milestone: int) -> Response:
+        """Staff only (also an admin action)."""
+        agreement = _agreement(request, slug, pk)
+        services.milestone_mark_met(
+            milestone=get_object_or_404(agreement.milestones, pk=milestone), staff=request.user
+        )
+        return Response(agreement_data(agreement))
+
+
+def _event_response(record: Any) -> Response:
+    return Response(
+        {
+            "id": record.pk,
+            "due_amount": record.due_amount,
+            "currency": record.currency,
+            "invoice": invoice_data(record.invoice) if record.invoice_id else None,
+        },
+        status=status.HTTP_201_CREATED,
+    )
+
+
+class DeclarationsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_agreements_declarations_create",
+        request=inline_serializer(
+            "DividendDeclarationCreate",
+            {
+                "amount": serializers.IntegerField(),
+                "currency": serializers.CharField(),
+                "declared_on": serializers.DateField(),
+            },
+        ),
+        responses={201: Obj},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        data = _body(request)
+        record = services.dividend_declare(
+            agreement=_agreement(request, slug, pk),
+            actor=request.user,
+            amount=data.get("amount"),
+            currency=data.get("currency"),  # type: ignore[arg-type]
+            declared_on=data.get("declared_on"),  # type: ignore[arg-type]
+        )
+        return _event_response(record)
+
+
+class LiquidityEventsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_agreements_liquidity_events_create",
+        request=inline_serializer(
+            "LiquidityEventCreate",
+            {
+                "kind": serializers.ChoiceField(
+                    choices=["acquisition", "ipo", "secondary", "buyback"]
+                ),
+                "occurred_on": serializers.DateField(),
+                "proceeds": serializers.IntegerField(),
+                "currency": serializers.CharField(),
+                "portion_millibips": serializers.IntegerField(required=False),
+            },
+        ),
+        responses={201: Obj},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        data = _body(request)
+        record = services.liquidity_event_record(
+            agreement=_agreement(request, slug, pk),
+            actor=request.user,
+            kind=data.get("kind"),  # type: ignore[arg-type]
+            occurred_on=data.get("occurred_on"),  # type: ignore[arg-type]
+            proceeds=data.get("proceeds"),  # type: ignore[arg-type]
+            currency=data.get("currency"),  # type: ignore[arg-type]
+            portion_millibips=data.get("portion_millibips"),
+        )
+        return _event_response(record)
+
+
+class CarryDistributionsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_agreements_carry_distributions_create",
+        request=inline_serializer(
+            "CarryDistributionCreate",
+            {
+                "amount": serializers.IntegerField(),
+                "currency": serializers.CharField(),
+                "distributed_on": serializers.DateField(),
+            },
+        ),
+        responses={201: Obj},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        data = _body(request)
+        record = services.carry_distribution_record(
+            agreement=_agreement(request, slug, pk),
+            actor=request.user,
+            amount=data.get("amount"),  # type: ignore[arg-type]
+            currency=data.get("currency"),  # type: ignore[arg-type]
+            distributed_on=data.get("distributed_on"),  # type: ignore[arg-type]
+        )
+        return _event_response(record)
+
+
+class AgreementOcfView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="companies_agreements_ocf", responses={200: Obj})
+    def get(self, request: Request, slug: str, pk: int) -> Response:
+        agreement = _agreement(request, slug, pk)
+        if agreement.kind != Agreement.Kind.EQUITY:
+            raise ValidationError({"kind": "Only equity agreements have an OCF export."})
+        return Response(ocf_export(agreement=agreement))
+
+
+# --- invoices -------------------------------------------------------------------------------
+
+
+def _invoice(request: Request, slug: str, pk: int) -> Invoice:
+    company, _ = selectors.company_for_member(slug=slug, user=request.user)
+    return get_object_or_404(Invoice.objects.select_related("company"), pk=pk, company=company)
+
+
+class InvoiceListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="companies_invoices_list", responses={200: Obj})
+    def get(self, request: Request, slug: str) -> Response:
+        company, _ = selectors.company_for_member(slug=slug, user=request.user)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            selectors.invoices_of(company=company), request, view=self
+        )
+        return paginator.get_paginated_response([invoice_data(i) for i in page or []])
+
+
+class InvoiceCheckoutView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_invoices_checkout",
+        request=inline_serializer(
+            "InvoiceCheckout",
+            {
+                "success_url": serializers.URLField(required=False),
+                "cancel_url": serializers.URLField(required=False),
+            },
+        ),
+        responses={200: Obj},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        """A Stripe Checkout page for the invoice: ``{"url"}``; open it to pay."""
+        from django.urls import reverse
+
+        invoice = _invoice(request, slug, pk)
+        data = _body(request)
+        default_success = (
+            request.build_absolute_uri(
+                reverse("companies:invoice_paid", kwargs={"slug": slug, "pk": pk})
+            )
+            + "?session_id={CHECKOUT_SESSION_ID}"
+        )
+        default_cancel = request.build_absolute_uri(
+            reverse("companies:dashboard", kwargs={"slug": slug})
+        )
+        success, cancel = (
+            data.get("success_url") or default_success,
+            data.get("cancel_url") or default_cancel,
+        )
+        for field, url in (("success_url", success), ("cancel_url", cancel)):
+            if (
+                not isinstance(url, str)
+                or not url.startswith(("http://", "https://"))
+                or len(url) > 1000
+            ):
+                raise ValidationError({field: "Give an http(s) URL of at most 1,000 characters."})
+        url = services.invoice_checkout_start(
+            invoice=invoice, actor=request.user, success_url=success, cancel_url=cancel
+        )
+        invoice.refresh_from_db()
+        return Response({"url": url, "session_id": invoice.stripe_checkout_session})
+
+
+class InvoiceConfirmView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_invoices_confirm",
+        request=inline_serializer("InvoiceConfirm", {"session_id": serializers.CharField()}),
+        responses={200: Obj},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        """Look the Checkout Session up at Stripe and record the payment if it is paid."""
+        invoice = _invoice(request, slug, pk)
+        services.invoice_checkout_confirm(
+            invoice=invoice, session_id=_body(request).get("session_id", "")
+        )
+        invoice.refresh_from_db()
+        return Response(invoice_data(invoice))
+
+
+class InvoiceWireView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_invoices_wire",
+        request=inline_serializer(
+            "InvoiceWire", {"reference": serializers.CharField(required=False)}
+        ),
+        responses={200: Obj},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        """Staff: the invoice was paid by wire (records the inflow once)."""
+        invoice = services.invoice_wire_received(
+            invoice=_invoice(request, slug, pk),
+            staff=request.user,
+            reference=_body(request).get("reference", ""),
+        )
+        return Response(invoice_data(invoice))
+
+
+class PreviewView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="companies_preview",
+        parameters=[
+            OpenApiParameter("amount", int, required=True),
+            OpenApiParameter("currency", str, required=True),
+        ],
+        responses={200: Obj},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        """How ``amount`` would flow down the company's table today (nothing is stored)."""
+        from payouts.services import amount_clean, currency_clean
+
+        company, _ = selectors.company_for_member(slug=slug, user=request.user)
+        raw = request.query_params.get("amount", "")
+        try:
+            amount: object = int(raw)
+        except ValueError:
+            amount = raw
+        amount = amount_clean(amount=amount)
+        currency = currency_clean(currency=request.query_params.get("currency", ""))
+        rows = selectors.flow_preview(owner_key=company.owner_key, amount=amount, currency=currency)
+        return Response(
+            {
+                "owner": company.owner_key,
+                "amount": amount,
+                "currency": currency,
+                "recipients": [
+                    {"recipient": r.recipient, "purpose": r.purpose, "amount": r.amount}
+                    for r in rows
+                ],
+            }
+        )

@@ -1,0 +1,245 @@
+"""Page forms: they parse what people type (money, percentages, lines); rules live in
+services, whose errors are shown on the named fields (``add_service_errors``)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from projects.forms import add_service_errors  # noqa: F401  (re-exported for views)
+from projects.table_views import percent_to_millibips
+
+from .models import Agreement, Company, CompanyMember, LiquidityEvent
+
+
+def money_to_minor(text: str) -> int:
+    """'2,000.50' → 200050 minor units, exactly (at most 2 decimals)."""
+    cleaned = (text or "").strip().replace(",", "").replace("_", "").replace(" ", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError("is not an amount, e.g. 2000 or 2000.50") from None
+    if not value.is_finite():
+        raise ValueError("is not an amount")
+    minor = value * 100
+    if minor != minor.to_integral_value():
+        raise ValueError("has more than 2 decimals")
+    return int(minor)
+
+
+class MoneyField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 30)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> int | None:  # type: ignore[override]
+        text = super().clean(value)
+        if not text:
+            return None
+        try:
+            return money_to_minor(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"'{text}' {exc}.") from None
+
+
+class PercentField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> int | None:  # type: ignore[override]
+        text = super().clean(value)
+        if not text:
+            return None
+        try:
+            return percent_to_millibips(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"'{text}' {exc}.") from None
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    return [(c, c.upper()) for c in settings.FAIROSS_CURRENCIES]
+
+
+class CompanyForm(forms.Form):
+    name = forms.CharField(label="Legal name", max_length=200)
+    slug = forms.CharField(
+        max_length=50, help_text="Lower-case letters, digits and hyphens; used in URLs."
+    )
+    kind = forms.ChoiceField(choices=Company.Kind.choices)
+    country = forms.CharField(
+        max_length=2, required=False, help_text="Two-letter ISO code, e.g. US, DE."
+    )
+    website = forms.CharField(
+        max_length=300, required=False, widget=forms.URLInput(attrs={"placeholder": "https://"})
+    )
+
+
+class CompanySettingsForm(forms.Form):
+    name = forms.CharField(label="Legal name", max_length=200)
+    kind = forms.ChoiceField(choices=Company.Kind.choices)
+    country = forms.CharField(max_length=2, required=False)
+    website = forms.CharField(max_length=300, required=False, widget=forms.URLInput())
+    require_mfa = forms.BooleanField(
+        label="Require two-factor authentication for acting on money",
+        required=False,
+    )
+
+
+class InviteForm(forms.Form):
+    target = forms.CharField(label="Username or email address", max_length=254)
+    role = forms.ChoiceField(choices=CompanyMember.Role.choices, initial="finance")
+
+
+class AgreementForm(forms.Form):
+    """One form per kind: only the kind's fields are shown and read."""
+
+    currency = forms.ChoiceField(choices=currency_choices)
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Optional."
+    )
+    amount = MoneyField(
+        label="Amount per developer per period",
+        required=False,
+        help_text="e.g. 2000 for the Open Source Pledge's $2,000 per developer per year.",
+    )
+    developers = forms.IntegerField(label="Developers", required=False, initial=1)
+    period = forms.ChoiceField(choices=Agreement.Period.choices, required=False, initial="yearly")
+    share = PercentField(
+        label="FairOSS's share (%)",
+        required=False,
+        help_text="Up to 5 decimals: 0.5 = 0.5% = 50,000 millibips.",
+    )
+    share_count = forms.IntegerField(label="Number of shares", required=False)
+    share_class = forms.CharField(
+        label="Share class", max_length=60, required=False, initial="Common Stock"
+    )
+    cliff_months = forms.IntegerField(label="Cliff (months)", required=False, initial=12)
+    vesting_months = forms.IntegerField(label="Vesting period (months)", required=False, initial=48)
+    time_vesting = PercentField(
+        label="Part vesting over time (%)",
+        required=False,
+        initial="100",
+        help_text="The rest vests on milestones; together they must make 100%.",
+    )
+    milestones = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "25; Series A closed"}),
+        help_text="One per line: percent; title.",
+    )
+    fund_name = forms.CharField(label="Fund", max_length=200, required=False)
+
+    FIELDS = {
+        "pledge": ["amount", "developers", "period"],
+        "dividend": ["share"],
+        "equity": [
+            "share",
+            "share_count",
+            "share_class",
+            "cliff_months",
+            "vesting_months",
+            "time_vesting",
+            "milestones",
+        ],
+        "carry": ["share", "fund_name"],
+    }
+    COMMON = ["currency", "start_date", "end_date"]
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        keep = set(self.COMMON) | set(self.FIELDS[kind])
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        if kind == "equity":
+            self.fields["share"].label = "FairOSS's stake (% of fully diluted shares)"
+
+    def clean_milestones(self) -> list[dict[str, Any]]:
+        rows = []
+        for i, line in enumerate(self.cleaned_data.get("milestones", "").splitlines(), 1):
+            if not line.strip():
+                continue
+            pct, sep, title = line.partition(";")
+            if not sep:
+                raise forms.ValidationError(f"line {i}: write 'percent; title'.")
+            try:
+                rows.append({"title": title.strip(), "millibips": percent_to_millibips(pct)})
+            except ValueError as exc:
+                raise forms.ValidationError(
+                    f"line {i}: the percent '{pct.strip()}' {exc}."
+                ) from None
+        return rows
+
+    def terms(self) -> dict[str, Any]:
+        """The cleaned values in the service's (and API's) vocabulary."""
+        data = self.cleaned_data
+        out: dict[str, Any] = {
+            "currency": data["currency"],
+            "start_date": data["start_date"],
+            "end_date": data.get("end_date"),
+        }
+        renames = {"share": "share_millibips", "time_vesting": "time_vesting_millibips"}
+        for name in self.FIELDS[self.kind]:
+            value = data.get(name)
+            if value is None or value == "":
+                if name in ("time_vesting",):
+                    value = 0 if data.get("milestones") else 10_000_000
+                elif name in ("cliff_months", "vesting_months"):
+                    value = 0
+                else:
+                    value = None
+            out[renames.get(name, name)] = value
+        return out
+
+    def service_field(self, name: str) -> str:
+        return {"share_millibips": "share", "time_vesting_millibips": "time_vesting"}.get(
+            name, name
+        )
+
+
+class DeclarationForm(forms.Form):
+    declared_on = forms.DateField(
+        label="Declared on", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    amount = MoneyField(label="Total dividend declared")
+    currency = forms.ChoiceField(choices=currency_choices)
+
+
+class LiquidityForm(forms.Form):
+    kind = forms.ChoiceField(choices=LiquidityEvent.Kind.choices)
+    occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    proceeds = MoneyField(label="Proceeds for 100% of the fully diluted shares")
+    currency = forms.ChoiceField(choices=currency_choices)
+    portion = PercentField(
+        label="Part of FairOSS's stake sold (%)",
+        required=False,
+        help_text="Empty: all of the vested, unsold stake.",
+    )
+
+
+class CarryForm(forms.Form):
+    distributed_on = forms.DateField(
+        label="Distributed on", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    amount = MoneyField(label="Carried interest realised")
+    currency = forms.ChoiceField(choices=currency_choices)
+
+
+class EndForm(forms.Form):
+    reason = forms.CharField(max_length=500)
+
+
+class PreviewForm(forms.Form):
+    amount = MoneyField(label="Amount")
+    currency = forms.ChoiceField(choices=currency_choices)
+
+
+SLUG_RE = re.compile(r"^[a-z0-9-]+$")
