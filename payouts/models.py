@@ -397,3 +397,18 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} ({self.status})"
+
+
+class Notification(models.Model):
+    """An email sent once: its key (e.g. ``payout:12:sent``) is inserted before sending."""
+
+    key = models.CharField(max_length=300, unique=True)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.to}"

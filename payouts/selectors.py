@@ -76,3 +76,236 @@ def accounts_with_negative_balance(*, purposes: tuple[str, ...]) -> list[tuple[s
 
 def accounts_of(*, owner: str) -> list[Account]:
     return list(Account.objects.filter(Q(owner=owner)).order_by("purpose", "currency"))
+
+
+# --- payouts (issue 6) ------------------------------------------------------------------------
+
+
+def payout_candidates() -> list[dict[str, object]]:
+    """Every person's positive available balance: ``{"recipient", "currency", "amount",
+    "account"}`` (account: their ConnectedAccount or None), sorted by recipient and currency
+    (the fixed order a payout run locks accounts in)."""
+    from django.contrib.auth import get_user_model
+
+    from .models import ConnectedAccount
+
+    rows = (
+        Posting.objects.filter(account__purpose="available", account__owner__startswith="user:")
+        .values("account__owner", "account__currency")
+        .annotate(total=Sum("amount"))
+        .filter(total__gt=0)
+        .order_by("account__owner", "account__currency")
+    )
+    rows = list(rows)
+    usernames = {r["account__owner"].split(":", 1)[1] for r in rows}
+    users = get_user_model().objects.filter(username__in=usernames)
+    accounts = {
+        a.user.get_username(): a
+        for a in ConnectedAccount.objects.filter(user__in=users).select_related("user")
+    }
+    return [
+        {
+            "recipient": r["account__owner"],
+            "currency": r["account__currency"],
+            "amount": int(r["total"]),
+            "account": accounts.get(r["account__owner"].split(":", 1)[1]),
+        }
+        for r in rows
+    ]
+
+
+def paid_in_year(*, user: object, currency: str, year: int) -> int:
+    """Sent and in-flight payouts of ``user`` in ``currency`` created in calendar ``year``."""
+    from .models import Payout
+
+    total = (
+        Payout.objects.filter(user=user, currency=currency, created_at__year=year)
+        .exclude(status=Payout.Status.FAILED)
+        .aggregate(t=Sum("amount"))["t"]
+    )
+    return int(total or 0)
+
+
+def identities_of_user(*, user: object) -> list[str]:
+    """The identities ``user`` has proven: ``github:<login>`` for each GitHub account linked
+    through allauth, ``email:<address>`` for each verified address."""
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+
+    out: list[str] = []
+    for social in SocialAccount.objects.filter(user=user, provider="github").order_by("pk"):
+        login = (social.extra_data or {}).get("login")
+        if isinstance(login, str) and login:
+            out.append(f"github:{login}")
+    for address in EmailAddress.objects.filter(user=user, verified=True).order_by("pk"):
+        out.append(f"email:{address.email}")
+    return out
+
+
+def claimable_escrow(*, user: object) -> list[dict[str, object]]:
+    """Escrow waiting for the identities ``user`` has proven (any spelling, any table):
+    ``{"identity", "currency", "amount", "claimed_by", "tables"}``, positive balances only."""
+    from projects.models import TableEntry
+
+    from .models import ClaimedIdentity
+
+    out = []
+    for identity in identities_of_user(user=user):
+        rows = (
+            Posting.objects.filter(account__purpose="escrow", account__owner__iexact=identity)
+            .values("account__owner", "account__currency")
+            .annotate(total=Sum("amount"))
+            .filter(total__gt=0)
+            .order_by("account__owner", "account__currency")
+        )
+        for row in rows:
+            owner = row["account__owner"]
+            claim = ClaimedIdentity.objects.filter(identity=owner).select_related("user").first()
+            tables = sorted(
+                set(
+                    TableEntry.objects.filter(
+                        recipient=owner, version__status="active"
+                    ).values_list("version__table__owner_key", flat=True)
+                )
+            )
+            out.append(
+                {
+                    "identity": owner,
+                    "proven_as": identity,
+                    "currency": row["account__currency"],
+                    "amount": int(row["total"]),
+                    "claimed_by": claim.user if claim else None,
+                    "tables": tables,
+                }
+            )
+    return out
+
+
+def escrow_notices(*, owner_key: str) -> list[dict[str, object]]:
+    """Money waiting in escrow for identities named by ``owner_key``'s active table, with the
+    date each part returns to that table owner's reserve unless claimed (money rule 6)."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from projects.models import TableEntry
+
+    from .models import ClaimedIdentity
+
+    identities = sorted(
+        set(
+            TableEntry.objects.filter(version__table__owner_key=owner_key, version__status="active")
+            .exclude(recipient__startswith="project:")
+            .exclude(recipient__startswith="user:")
+            .values_list("recipient", flat=True)
+        )
+    )
+    if not identities:
+        return []
+    claimed = set(
+        ClaimedIdentity.objects.filter(identity__in=identities).values_list("identity", flat=True)
+    )
+    days = settings.FAIROSS_ESCROW_RETURN_DAYS
+    notices = []
+    for account in Account.objects.filter(purpose="escrow", owner__in=identities).order_by(
+        "owner", "currency"
+    ):
+        if account.owner in claimed:
+            continue
+        postings = list(
+            account.postings.order_by("id").values_list("amount", "transaction__created_at")
+        )
+        balance = sum(a for a, _ in postings)
+        if balance <= 0:
+            continue
+        debits = -sum(a for a, _ in postings if a < 0)
+        first_open = None
+        for amount, created in postings:
+            if amount <= 0:
+                continue
+            if debits >= amount:
+                debits -= amount
+                continue
+            first_open = created
+            break
+        returns_on = first_open + dt.timedelta(days=days) if first_open else None
+        notices.append(
+            {
+                "identity": account.owner,
+                "currency": account.currency,
+                "amount": balance,
+                "since": first_open,
+                "returns_on": returns_on,
+                "soon": bool(
+                    returns_on
+                    and returns_on - dt.timedelta(days=settings.FAIROSS_ESCROW_NOTICE_DAYS)
+                    <= timezone.now()
+                ),
+            }
+        )
+    return notices
+
+
+def payouts_of_user(*, user: object, limit: int = 50) -> list[object]:
+    from .models import Payout
+
+    return list(Payout.objects.filter(user=user).order_by("-id")[:limit])
+
+
+def statement_years(*, recipient: str) -> list[int]:
+    years = Posting.objects.filter(account__owner=recipient).dates(
+        "transaction__created_at", "year", order="DESC"
+    )
+    return [d.year for d in years]
+
+
+def statement_lines(*, recipient: str, year: int) -> list[dict[str, object]]:
+    """A person's statement for calendar ``year``: what was received (distribution runs,
+    claimed escrow, released holds, reversed transfers) and paid out, one line per ledger
+    transaction and currency, oldest first. Movements into and out of "in transit" (a payout
+    being sent or failing) are not lines: only their outcome is."""
+    rows = (
+        Posting.objects.filter(
+            account__owner=recipient,
+            account__purpose__in=("available", "paid_out"),
+            transaction__created_at__year=year,
+        )
+        .exclude(transaction__kind__in=("payout", "payout_failed"))
+        .select_related("transaction", "account")
+        .order_by("transaction__created_at", "transaction_id", "id")
+    )
+    lines = []
+    for p in rows:
+        txn = p.transaction
+        received = p.amount if p.account.purpose == "available" else 0
+        paid = p.amount if p.account.purpose == "paid_out" else 0
+        if txn.kind == "reversal" and p.account.purpose == "available":
+            received = 0  # the paid-out line's negative amount shows the reversal
+        if not received and not paid:
+            continue
+        lines.append(
+            {
+                "date": txn.created_at.date(),
+                "kind": txn.get_kind_display(),
+                "reference": txn.reference,
+                "description": _statement_description(txn),
+                "currency": p.currency,
+                "received": received,
+                "paid_out": paid,
+            }
+        )
+    return lines
+
+
+def _statement_description(txn: LedgerTransaction) -> str:
+    ref = txn.reference
+    if txn.kind == "distribution" and ref.startswith("run:"):
+        return f"Distribution run {ref.split(':', 1)[1]}"
+    if txn.kind == "claim":
+        return f"Claimed escrow of {ref.split(':', 1)[1]}"
+    if txn.kind == "payout_confirmed":
+        return f"Payout {ref.split(':', 1)[1]} ({txn.memo})"
+    if txn.kind == "reversal" and ref.startswith("payout:"):
+        return f"Payout {ref.split(':', 1)[1]} reversed"
+    return txn.memo or ref

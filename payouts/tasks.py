@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import random
 
-from . import runs
+from celery import shared_task
+from django.conf import settings
+
+from . import runs, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=3, default_retry_delay=30)
 def distribution_run_task(run_id: int) -> str:
-    return runs.distribution_run_execute(run_id=run_id).status
+    status = runs.distribution_run_execute(run_id=run_id).status
+    services.escrow_waiting_notify(run_id=run_id)
+    return status
 
 
 @shared_task(acks_late=True)
@@ -19,4 +24,49 @@ def scheduled_distribution() -> str:
         run = runs.distribution_run_create()
     except runs.RunInProgress as exc:
         return f"run {exc.run.pk} still {exc.run.status}; not starting another"
-    return f"run {run.pk}: {runs.distribution_run_execute(run_id=run.pk).status}"
+    status = runs.distribution_run_execute(run_id=run.pk).status
+    services.escrow_waiting_notify(run_id=run.pk)
+    return f"run {run.pk}: {status}"
+
+
+# --- payouts (issue 6) ----------------------------------------------------------------------
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def payout_run_task(run_id: int) -> str:
+    run = services.payout_run_execute(run_id=run_id)
+    return f"payout run {run.pk}: {run.status} {run.summary}"
+
+
+@shared_task(acks_late=True)
+def scheduled_payout_run() -> str:
+    """The beat schedule's entry point (daily, after distribution runs)."""
+    try:
+        run = services.payout_run_create()
+    except services.PayoutRunInProgress as exc:
+        return f"payout run {exc.run.pk} still running; not starting another"
+    return payout_run_task(run.pk)
+
+
+@shared_task(acks_late=True)
+def scheduled_escrow_return() -> str:
+    return f"{len(services.escrow_return_expired())} escrow returns"
+
+
+def payout_retry_countdown(retries: int) -> int:
+    """Exponential backoff with jitter: 30 s, 60 s, 2 min, ... capped at one hour."""
+    base = min(30 * 2**retries, 3600)
+    return int(base + random.uniform(0, base / 4))  # jitter, not security
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def payout_send_task(self, payout_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Send one payout. Safe to run twice or concurrently (the row lock and Stripe's
+    idempotency key make one transfer). Transient failures retry with backoff; after
+    FAIROSS_PAYOUT_MAX_RETRIES the payout stays pending and the next payout run resumes it."""
+    result = services.payout_send(payout_id=payout_id)
+    if result == services.SendResult.RETRY:
+        if self.request.retries >= settings.FAIROSS_PAYOUT_MAX_RETRIES:
+            return "retry later (next payout run)"
+        raise self.retry(countdown=payout_retry_countdown(self.request.retries))
+    return result
