@@ -7,15 +7,20 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import runs
+from . import runs, services
 from .models import (
     Account,
     ClaimedIdentity,
+    ConnectedAccount,
     DistributionRun,
     Inflow,
     LedgerTransaction,
+    Payout,
+    PayoutRun,
     Posting,
     RunAllocation,
+    StripeEvent,
+    TaxForm,
 )
 
 
@@ -134,3 +139,131 @@ class DistributionRunAdmin(ReadOnlyAdmin):
             else:
                 messages.success(request, f"Distribution run {run.pk} started.")
         return HttpResponseRedirect(reverse("admin:payouts_distributionrun_changelist"))
+
+
+# --- payouts (issue 6) ------------------------------------------------------------------------
+
+
+@admin.register(ConnectedAccount)
+class ConnectedAccountAdmin(ReadOnlyAdmin):
+    list_display = ["user", "stripe_account_id", "status", "payout_threshold", "refreshed_at"]
+    list_filter = ["status"]
+    search_fields = ["user__username", "stripe_account_id"]
+    actions = ["refresh_from_stripe"]
+
+    @admin.action(description="Refresh the status from Stripe")
+    def refresh_from_stripe(self, request: HttpRequest, queryset: object) -> None:
+        import stripe
+
+        done = 0
+        for account in queryset.order_by("pk"):  # type: ignore[attr-defined]
+            try:
+                services.connected_account_refresh(account=account)
+                done += 1
+            except stripe.StripeError as exc:
+                messages.error(request, f"{account.stripe_account_id}: {exc}")
+        messages.success(request, f"{done} account(s) refreshed.")
+
+
+@admin.register(TaxForm)
+class TaxFormAdmin(admin.ModelAdmin):
+    """Staff record which tax form a person sent (the form itself is kept outside FairOSS)."""
+
+    list_display = ["user", "kind", "collected", "collected_on", "recorded_by", "updated_at"]
+    list_filter = ["kind", "collected"]
+    search_fields = ["user__username", "user__email"]
+    autocomplete_fields = ["user"]
+    fields = ["user", "kind", "collected", "collected_on", "note"]
+
+    def save_model(self, request: HttpRequest, obj: TaxForm, form: object, change: bool) -> None:
+        obj.recorded_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class PayoutInline(admin.TabularInline):
+    model = Payout
+    fields = ["id", "recipient", "amount", "currency", "status", "stripe_transfer_id"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "status", "created_at", "finished_at", "summary", "started_by"]
+    list_filter = ["status"]
+    readonly_fields = ["status", "created_at", "finished_at", "summary", "error", "started_by"]
+    inlines = [PayoutInline]
+    change_list_template = "admin/payouts/payoutrun/change_list.html"
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        return [
+            path(
+                "start/",
+                self.admin_site.admin_view(self.start_view),
+                name="payouts_payoutrun_start",
+            ),
+            *super().get_urls(),
+        ]
+
+    def start_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        if request.method != "POST" or not request.user.is_staff:
+            messages.error(request, "Starting a payout run needs a POST by staff.")
+        else:
+            try:
+                run = services.payout_run_start(started_by=request.user)
+            except services.PayoutRunInProgress as exc:
+                messages.error(request, f"Payout run {exc.run.pk} is still running.")
+            else:
+                messages.success(request, f"Payout run {run.pk} started.")
+        return HttpResponseRedirect(reverse("admin:payouts_payoutrun_changelist"))
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "recipient",
+        "amount",
+        "currency",
+        "status",
+        "attempts",
+        "created_at",
+        "sent_at",
+        "stripe_transfer_id",
+    ]
+    list_filter = ["status", "currency"]
+    search_fields = ["recipient", "stripe_transfer_id", "destination"]
+    readonly_fields = [f.name for f in Payout._meta.fields]
+    actions = ["send_again"]
+
+    @admin.action(description="Send again now (pending payouts; never a second transfer)")
+    def send_again(self, request: HttpRequest, queryset: object) -> None:
+        results = [
+            services.payout_send(payout_id=pk)
+            for pk in queryset.filter(status=Payout.Status.PENDING)  # type: ignore[attr-defined]
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        ]
+        messages.info(request, f"Results: {', '.join(results) or 'no pending payout selected'}.")
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "type", "account", "status", "deliveries", "received_at"]
+    list_filter = ["status", "type"]
+    search_fields = ["event_id", "account"]
+    readonly_fields = [f.name for f in StripeEvent._meta.fields]
+    actions = ["process_again"]
+
+    @admin.action(description="Process again (failed or no-handler events)")
+    def process_again(self, request: HttpRequest, queryset: object) -> None:
+        ids = queryset.filter(  # type: ignore[attr-defined]
+            status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.NO_HANDLER]
+        ).values_list("event_id", flat=True)
+        statuses = [services.stripe_event_process(event_id=i).status for i in ids]
+        messages.info(request, f"Processed: {', '.join(statuses) or 'nothing to process'}.")

@@ -16,7 +16,7 @@ from companies.models import Company
 from projects.recipients import RecipientError, parse_recipient
 
 from . import runs, selectors, services
-from .models import DistributionRun
+from .models import DistributionRun, PayoutRun
 
 
 class InflowInput(serializers.Serializer):
@@ -121,3 +121,59 @@ class BalancesView(APIView):
                 return Response({"recipient": [exc.message]}, status=400)
             key = f"{kind}:{ident}"
         return Response({"recipient": key, "balances": selectors.recipient_balances(recipient=key)})
+
+
+# --- payouts (issue 6) ------------------------------------------------------------------------
+
+
+def payout_run_data(run: PayoutRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "summary": run.summary,
+        "error": run.error or None,
+        "payouts": [
+            {
+                "id": p.pk,
+                "recipient": p.recipient,
+                "amount": p.amount,
+                "currency": p.currency,
+                "status": p.status,
+            }
+            for p in run.payouts.order_by("pk")[:1000]
+        ],
+    }
+
+
+class PayoutRunsView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: inline_serializer(
+                "PayoutRunStarted",
+                {"id": serializers.IntegerField(), "status": serializers.CharField()},
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            run = services.payout_run_start(started_by=request.user)
+        except services.PayoutRunInProgress as exc:
+            return Response(
+                {"detail": f"Payout run {exc.run.pk} is still running; runs never overlap."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        run.refresh_from_db()
+        return Response({"id": run.pk, "status": run.status}, status=status.HTTP_201_CREATED)
+
+
+class PayoutRunDetailView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(payout_run_data(get_object_or_404(PayoutRun, pk=pk)))

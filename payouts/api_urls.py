@@ -8,5 +8,7 @@ urlpatterns = [
     path("inflows/", api.InflowsView.as_view(), name="api-inflows"),
     path("distributions/", api.DistributionsView.as_view(), name="api-distributions"),
     path("distributions/<int:pk>/", api.DistributionDetailView.as_view(), name="api-distribution"),
+    path("payout-runs/", api.PayoutRunsView.as_view(), name="api-payout-runs"),
+    path("payout-runs/<int:pk>/", api.PayoutRunDetailView.as_view(), name="api-payout-run"),
     path("balances/<path:recipient>/", api.BalancesView.as_view(), name="api-balances"),
 ]

@@ -8,4 +8,11 @@ urlpatterns = [
     path("earnings/", views.earnings, name="earnings"),
     path("runs/", views.run_list, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("get-paid/", views.get_paid, name="get_paid"),
+    path("get-paid/connect/", views.connect_start, name="connect_start"),
+    path("get-paid/return/", views.connect_return, name="connect_return"),
+    path("get-paid/refresh/", views.connect_refresh, name="connect_refresh"),
+    path("claim/", views.claim, name="claim"),
+    path("statements/<int:year>.<str:fmt>", views.statement, name="statement"),
+    path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
 ]

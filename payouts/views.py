@@ -1,11 +1,21 @@
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.utils.safestring import mark_safe
+import csv
+import io
+import logging
 
-from . import runs, selectors
-from .models import DistributionRun, RunAllocation
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import runs, selectors, services
+from .models import ConnectedAccount, DistributionRun, RunAllocation, TaxForm
 from .sankey import sankey_svg
 
 
@@ -36,6 +46,10 @@ def earnings(request: HttpRequest) -> HttpResponse:
             "recipient": recipient,
             "balances": selectors.recipient_balances(recipient=recipient),
             "received": received_lines(recipient=recipient),
+            "account": ConnectedAccount.objects.filter(user=request.user).first(),
+            "payouts": selectors.payouts_of_user(user=request.user),
+            "claimable": selectors.claimable_escrow(user=request.user),
+            "years": selectors.statement_years(recipient=recipient),
         },
     )
 
@@ -58,3 +72,216 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
         )
     return render(request, "payouts/run_detail.html", {"run": run, "currencies": currencies})
+
+
+# --- payouts (issue 6): Get paid, claiming, statements, Stripe webhooks ------------------------
+
+log = logging.getLogger(__name__)
+
+
+def _stripe_failed(request: HttpRequest, exc: Exception) -> HttpResponseRedirect:
+    log.warning("Stripe call failed: %s", exc)
+    messages.error(
+        request, "Stripe could not be reached just now; nothing was changed. Try again shortly."
+    )
+    return HttpResponseRedirect(reverse("payouts:get_paid"))
+
+
+@login_required
+def get_paid(request: HttpRequest) -> HttpResponse:
+    """Payout status, the onboarding button, the payout threshold and the tax-form status."""
+    account = ConnectedAccount.objects.filter(user=request.user).first()
+    error = ""
+    if request.method == "POST":
+        if account is None:
+            error = "Set up your Stripe account first."
+        else:
+            raw = (request.POST.get("threshold") or "").strip()
+            try:
+                cents = _parse_money(raw)
+                services.payout_threshold_set(account=account, amount=cents)
+            except ValidationError as exc:
+                error = "; ".join(m for msgs in exc.message_dict.values() for m in msgs)
+            else:
+                messages.success(request, "Payout threshold saved.")
+                return HttpResponseRedirect(reverse("payouts:get_paid"))
+    return render(
+        request,
+        "payouts/get_paid.html",
+        {
+            "account": account,
+            "threshold": services.payout_threshold_of(account=account),
+            "threshold_min": settings.FAIROSS_PAYOUT_THRESHOLD_MIN,
+            "threshold_error": error,
+            "tax_form": TaxForm.objects.filter(user=request.user).first(),
+            "tax_threshold": settings.FAIROSS_TAX_FORM_THRESHOLD,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _parse_money(raw: str) -> int:
+    """'25' or '25.50' (major units, as typed in the form) → 2550 minor units."""
+    whole, _, frac = raw.replace(",", "").partition(".")
+    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)) or len(raw) > 15:
+        raise ValidationError({"threshold": "Give an amount like 25 or 25.50."})
+    return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+
+
+def _onboarding_redirect(request: HttpRequest, account: ConnectedAccount) -> HttpResponseRedirect:
+    url = services.connected_account_link(
+        account=account,
+        return_url=request.build_absolute_uri(reverse("payouts:connect_return")),
+        refresh_url=request.build_absolute_uri(reverse("payouts:connect_refresh")),
+    )
+    return HttpResponseRedirect(url)
+
+
+@login_required
+@require_POST
+def connect_start(request: HttpRequest) -> HttpResponse:
+    """Create the Stripe account if needed and send the person to Stripe's onboarding."""
+    import stripe
+
+    try:
+        account = services.connected_account_get_or_create(user=request.user)
+        return _onboarding_redirect(request, account)
+    except stripe.StripeError as exc:
+        return _stripe_failed(request, exc)
+
+
+@login_required
+def connect_refresh(request: HttpRequest) -> HttpResponse:
+    """Stripe sends people here when an onboarding link expired or was used: make a new one."""
+    import stripe
+
+    account = ConnectedAccount.objects.filter(user=request.user).first()
+    if account is None:
+        return HttpResponseRedirect(reverse("payouts:get_paid"))
+    try:
+        return _onboarding_redirect(request, account)
+    except stripe.StripeError as exc:
+        return _stripe_failed(request, exc)
+
+
+@login_required
+def connect_return(request: HttpRequest) -> HttpResponse:
+    """Back from onboarding: fetch the account's status from Stripe."""
+    import stripe
+
+    account = ConnectedAccount.objects.filter(user=request.user).first()
+    if account is None:
+        return HttpResponseRedirect(reverse("payouts:get_paid"))
+    try:
+        account = services.connected_account_refresh(account=account)
+    except stripe.StripeError as exc:
+        return _stripe_failed(request, exc)
+    if account.status == ConnectedAccount.Status.ENABLED:
+        messages.success(request, "Your Stripe account can receive payouts.")
+    elif account.status == ConnectedAccount.Status.RESTRICTED:
+        messages.warning(request, "Stripe needs more information before it can pay you.")
+    else:
+        messages.info(request, "Onboarding is not finished yet: continue when you are ready.")
+    return HttpResponseRedirect(reverse("payouts:get_paid"))
+
+
+@login_required
+@require_POST
+def claim(request: HttpRequest) -> HttpResponse:
+    identity = (request.POST.get("identity") or "").strip()[:300]
+    try:
+        txns = services.identity_claim(user=request.user, identity=identity)
+    except ValidationError as exc:
+        for msgs in exc.message_dict.values():
+            for m in msgs:
+                messages.error(request, m)
+    else:
+        if txns:
+            messages.success(request, f"Claimed {identity}: the money is now in your balance.")
+        else:
+            messages.success(request, f"Claimed {identity}: future money comes to you directly.")
+    return HttpResponseRedirect(reverse("payouts:earnings"))
+
+
+@login_required
+def statement(request: HttpRequest, year: int, fmt: str) -> HttpResponse:
+    """A year's statement as CSV or PDF."""
+    if not 2000 <= year <= 2999 or fmt not in ("csv", "pdf"):
+        raise Http404
+    recipient = f"user:{request.user.get_username()}"
+    lines = selectors.statement_lines(recipient=recipient, year=year)
+    filename = f"faiross-statement-{request.user.get_username()}-{year}.{fmt}"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            ["date", "kind", "description", "reference", "currency", "received", "paid_out"]
+        )
+        for line in lines:
+            writer.writerow(
+                [
+                    line["date"].isoformat(),  # type: ignore[attr-defined]
+                    line["kind"],
+                    _csv_safe(str(line["description"])),
+                    _csv_safe(str(line["reference"])),
+                    line["currency"],
+                    line["received"],
+                    line["paid_out"],
+                ]
+            )
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    else:
+        from companies.pdf import pdf_document
+        from projects.templatetags.faiross import cents as money
+
+        blocks: list[tuple[str, str]] = [
+            ("h1", f"FairOSS statement {year}"),
+            ("p", f"Recipient: {recipient}. Amounts in each currency; received and paid out."),
+        ]
+        totals: dict[str, list[int]] = {}
+        for line in lines:
+            cur = str(line["currency"])
+            t = totals.setdefault(cur, [0, 0])
+            t[0] += int(line["received"])  # type: ignore[call-overload]
+            t[1] += int(line["paid_out"])  # type: ignore[call-overload]
+            amount = (
+                f"received {money(line['received'], cur)}"
+                if line["received"]
+                else f"paid out {money(line['paid_out'], cur)}"
+            )
+            blocks.append(("line", f"{line['date']}  {line['description']}  {amount}"))
+        if not lines:
+            blocks.append(("p", "Nothing was received or paid out this year."))
+        blocks.append(("h2", "Totals"))
+        for cur, (rec, paid) in sorted(totals.items()):
+            blocks.append(
+                ("line", f"{cur.upper()}: received {money(rec, cur)}, paid out {money(paid, cur)}")
+            )
+        response = HttpResponse(
+            pdf_document(title=f"FairOSS statement {year}", blocks=blocks),
+            content_type="application/pdf",
+        )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _csv_safe(text: str) -> str:
+    """No spreadsheet formulas from user-controlled text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe (and Connect) events: verified, stored once, processed in their own transaction."""
+    try:
+        event = services.stripe_event_verify(
+            payload=request.body, signature=request.headers.get("Stripe-Signature")
+        )
+    except services.WebhookSignatureError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    record, _ = services.stripe_event_record(event=event)
+    record = services.stripe_event_process(event_id=record.event_id)
+    if record.status == record.Status.FAILED:
+        return JsonResponse({"id": record.event_id, "status": record.status}, status=500)
+    return JsonResponse({"id": record.event_id, "status": record.status})
