@@ -2,7 +2,7 @@
 
 Nothing here is edited through admin forms. Every change goes through an action page that
 asks for a reason and calls a service in :mod:`disputes.services`, which records it in the
-audit trail. Ledger models are registered read-only here when no other admin has them.
+audit trail. (The ledger's read-only admin lives in ``payouts/admin.py``.)
 """
 
 from __future__ import annotations
@@ -617,46 +617,3 @@ class HoldMovementAdmin(OmbudsmanOnly, admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in HoldMovement._meta.fields]
-
-
-# --- the ledger, read-only (only if the payouts app registers no admin of its own) -----------
-
-
-class ReadOnlyLedgerAdmin(admin.ModelAdmin):
-    """Money moves only through services (and the ombudsman's actions), never admin forms."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-
-def _register_ledger_read_only() -> None:
-    from payouts.models import Account, Inflow, LedgerTransaction, Posting
-
-    columns = {
-        Account: ["owner", "purpose", "currency", "created_at"],
-        LedgerTransaction: ["id", "kind", "reference", "created_at"],
-        Posting: ["transaction", "account", "amount", "currency"],
-        Inflow: ["reference", "company", "amount", "currency", "received_at"],
-    }
-    for model, shown in columns.items():
-        if not admin.site.is_registered(model):
-            admin.site.register(
-                model,
-                type(
-                    f"{model.__name__}ReadOnlyAdmin",
-                    (ReadOnlyLedgerAdmin,),
-                    {"list_display": shown, "__module__": __name__},
-                ),
-            )
-
-
-_register_ledger_read_only()
