@@ -105,9 +105,21 @@ MAX_EXACT_CENTS = 2**53
 """Per-currency inflow totals must stay below this so that they are exact in float64."""
 
 DEFAULT_RELATIVE_TOLERANCE = 1e-14
-DEFAULT_ABSOLUTE_TOLERANCE = 1e-9
-DEFAULT_MAX_ITERATIONS = 200
+DEFAULT_ABSOLUTE_TOLERANCE = 1e-6
+DEFAULT_MAX_ITERATIONS = 500
 DEFAULT_EXACT_BLOCK_LIMIT = 2000
+PASS_THROUGH_CAP = 2**62
+"""Reported pass-through saturates here (only a cycle leaking < 1e-7 per round of a huge run
+could reach it); amounts never do, they are bounded by the inflow."""
+MAX_TOLERANCE = 1e-3
+"""The solve aims at most this many cents of error bound (less for small totals)."""
+MAX_ERROR_BOUND = 1e-2
+"""When float rounding alone keeps the bound above the aim (cycles that leak less than about
+1e-5 per round, carrying large sums), up to this many cents is accepted; beyond, the run fails."""
+MAX_REFINEMENTS = 6
+"""Passes of iterative refinement (normally one or two are needed) before giving up."""
+WIDE = np.longdouble
+"""Accumulator type: 80-bit extended on x86-64 Linux (eps 1e-19), plain float64 elsewhere."""
 
 
 class ConvergenceError(RuntimeError):
@@ -318,7 +330,8 @@ class CurrencyResult:
     * ``kept`` (int64 per node): ``amounts[graph.reserve_terminals]``, what each node keeps.
     * ``pass_through`` (int64 per node): the money that flowed into the node (inflows plus what
       other nodes passed to it, revisits through cycles counted each time), rounded to the
-      nearest cent. Informational: it is not a split and does not add up to anything.
+      nearest cent (saturating at 2**62). Informational: it is not a split and does not add up
+      to anything.
     * ``inflow`` (int64 per node): the money that entered at the node from outside.
     * ``error_bound_cents``: bound on the distance between each float amount and the exact
       rational one before rounding (solver residual, see the module doc).
@@ -362,10 +375,11 @@ def round_largest_remainder(
 
     * a value within ``tolerance`` of an integer counts as that integer, so float noise around
       an exact integer (41.99999999999) changes nothing;
-    * fractional parts are compared on a grid of ``tolerance``, so amounts that are exactly
-      tied in rational arithmetic but differ by float noise stay tied and the tie goes to the
-      lower index, as in ``allocate``. (Fractional parts closer than ``tolerance`` are
-      therefore tied too; a tie within noise of a grid line can still split.)
+    * fractional parts within ``tolerance`` of the cut (the smallest fractional part that still
+      gets a unit) count as tied with it, so amounts that are exactly tied in rational
+      arithmetic but differ by float noise stay tied and the tie goes to the lower index, as in
+      ``allocate``. Fractional parts that really differ by less than ``tolerance`` are tied
+      too: that is the price of not knowing the values better.
 
     A value of 0 gets 0. Preconditions: ``values`` one-dimensional, finite, each at least
     ``-tolerance``; the number of units left after flooring must lie between 0 and the number of
@@ -379,19 +393,36 @@ def round_largest_remainder(
         raise TypeError("total must be an int")
     if not tolerance >= 0:
         raise ValueError("tolerance must be >= 0")
-    v = np.asarray(values, dtype=np.float64)
+    v = np.asarray(values)
+    if not np.issubdtype(v.dtype, np.floating):
+        v = v.astype(np.float64)
     if v.ndim != 1:
         raise ValueError("values must be one-dimensional")
     if not np.all(np.isfinite(v)):
         raise RoundingError("values must be finite")
-    nearest = np.rint(v)
-    v = np.where(np.abs(v - nearest) <= tolerance, nearest, v)
-    if np.any(v < 0):
+    if np.any(v < -tolerance):
         raise RoundingError("values must not be negative")
-    floors = np.floor(v)
+    # Split into an integer and a float64 fraction without losing the precision of wider
+    # inputs: floor the float64 copy, take the remainder in the input's precision, fix up by one
+    # where the float64 copy rounded across an integer.
+    floors = np.floor(v.astype(np.float64))
+    fractions = (v - floors).astype(np.float64)
+    below = fractions < 0
+    floors[below] -= 1
+    fractions[below] += 1
+    above = fractions >= 1
+    floors[above] += 1
+    fractions[above] -= 1
+    # Snap values within tolerance of an integer to it.
+    up = fractions >= 1 - tolerance
+    floors[up] += 1
+    fractions[up] = 0
+    fractions[fractions <= tolerance] = 0
+    positive = (floors > 0) | (fractions > 0)
+    floors[~positive] = 0
     parts = floors.astype(np.int64)
     left = total - int(parts.sum())
-    candidates = np.flatnonzero(v > 0)
+    candidates = np.flatnonzero(positive)
     if left < 0 or left > candidates.size:
         raise RoundingError(
             f"cannot round {v.size} values summing to {float(v.sum())!r} to total {total}"
@@ -401,16 +432,16 @@ def round_largest_remainder(
     if left == candidates.size:
         parts[candidates] += 1
         return parts
-    fractions = (v - floors)[candidates]
-    if tolerance > 0:
-        fractions = np.floor(fractions / tolerance + 0.5)
+    ranked = fractions[candidates]
     cut = candidates.size - left
-    threshold = np.partition(fractions, cut)[cut]
-    above = candidates[fractions > threshold]
-    # candidates ascend, so the ties at the threshold are taken lowest index first.
-    tied = candidates[fractions == threshold][: left - above.size]
-    parts[above] += 1
-    parts[tied] += 1
+    threshold = np.partition(ranked, cut)[cut]
+    # Fractional parts within tolerance of the cut cannot be told apart from it: they are tied
+    # with it, and ties go to the lowest index (candidates ascend).
+    sure = ranked > threshold + tolerance
+    tied = ~sure & (ranked >= threshold - tolerance)
+    chosen_sure = candidates[sure]
+    parts[chosen_sure] += 1
+    parts[candidates[tied][: left - chosen_sure.size]] += 1
     return parts
 
 
@@ -473,15 +504,18 @@ class _Plan:
     reachable from their targets (``sub_positions``): the iteration runs on that subsystem.
     """
 
-    q: sp.csr_array  # n x n, Q[i, j] = fraction node i gives node j
-    r: sp.csr_array  # n x T, explicit terminal fractions
-    reserve_fraction: NDArray[np.float64]
+    q: sp.csr_array  # n x n, Q[i, j] = fraction node i gives node j (WIDE)
+    r: sp.csr_array  # n x T, explicit terminal fractions (WIDE)
+    reserve_fraction: NDArray[np.floating]  # WIDE
+    revisits: NDArray[np.floating]  # WIDE, pass-through per arrival (> 1 with a self entry)
     order: NDArray[np.int64]  # position -> node
     factor: Any  # SuperLU of M in position order
     sub_positions: NDArray[np.int64]  # sorted positions of the subsystem
     sub_factor: Any  # SuperLU of M restricted to the subsystem, or None
     lagged: sp.csr_array | None  # the lagged part of Q^T, in subsystem coordinates
     lagged_edges: int
+    node_weight: NDArray[np.floating]  # in-degree + 4 per node, for the rounding bound
+    terminal_weight: NDArray[np.floating]  # in-degree + 3 per terminal, likewise
 
 
 def _plan(*, graph: FlowGraph, exact_block_limit: int) -> _Plan:
@@ -504,8 +538,16 @@ def _plan(*, graph: FlowGraph, exact_block_limit: int) -> _Plan:
         raise ClosedCycleError(nodes=closed.tolist())
 
     sources = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
-    fractions = millibips / WHOLE
-    positive = millibips > 0
+    self_loop = sources == targets
+    # A self entry sends money back through the same table, so in the limit the node splits
+    # what arrives by its other entries, scaled by WHOLE / (WHOLE - self share). Solving that
+    # equivalent graph is exact and keeps slow self-cycles from inflating the pass-through
+    # (closed singletons, self share = WHOLE, were refused above).
+    kept_share = WHOLE - np.bincount(
+        sources[self_loop], weights=millibips[self_loop], minlength=n
+    ).astype(np.int64)
+    fractions = millibips / kept_share[sources]
+    positive = (millibips > 0) & ~self_loop
     source_labels, target_labels = labels[sources], labels[targets]
     inter = positive & (source_labels != target_labels)
     # scipy's Pearce SCC labels come out in reverse topological order (an edge goes from a
@@ -522,8 +564,7 @@ def _plan(*, graph: FlowGraph, exact_block_limit: int) -> _Plan:
     del source_labels, target_labels
     size = np.bincount(labels, minlength=count)
     in_big = size[labels] > exact_block_limit
-    self_loop = sources == targets
-    internal_big = ~inter & positive & ~self_loop & in_big[sources]
+    internal_big = ~inter & positive & in_big[sources]
     # Inside a large SCC the lagged (backward) edges slow the iteration down, so order its
     # nodes to point most of the money forward: Eades-style, nodes that send more inside the
     # SCC than they receive go first (in dependency graphs: dependents before dependencies).
@@ -542,8 +583,7 @@ def _plan(*, graph: FlowGraph, exact_block_limit: int) -> _Plan:
     # M = I - Q^T without the lagged edges, as a CSC matrix whose column p is node order[p]'s
     # table: gathered row by row from the CSR arrays, diagonal first in each column.
     lagged = internal_big & (position[targets] < position[sources])
-    diagonal = 1.0 - np.bincount(sources[self_loop], weights=fractions[self_loop], minlength=n)
-    keep = positive & ~lagged & ~self_loop
+    keep = positive & ~lagged
     kept_per_node = np.bincount(sources[keep], minlength=n).astype(np.int64)
     kept_starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(kept_per_node, out=kept_starts[1:])
@@ -557,7 +597,7 @@ def _plan(*, graph: FlowGraph, exact_block_limit: int) -> _Plan:
     diagonal_slots = column_indptr[:-1]
     off = np.ones(data.size, dtype=bool)
     off[diagonal_slots] = False
-    data[diagonal_slots] = diagonal[order]
+    data[diagonal_slots] = 1.0
     rows[diagonal_slots] = np.arange(n, dtype=np.int32)
     data[off] = -fractions[gathered]
     rows[off] = position[targets[gathered]]
@@ -590,21 +630,38 @@ def _plan(*, graph: FlowGraph, exact_block_limit: int) -> _Plan:
         )
     del m
 
-    q = sp.csr_array((fractions, targets, indptr), shape=(n, n))
+    del fractions
+    # The residual and the final amounts are summed in WIDE precision, from fractions that are
+    # themselves rounded only once (millibips / (10^7 - self share) in WIDE).
+    divisor = kept_share.astype(WIDE)
+    node_data = millibips.astype(WIDE) / divisor[sources]
+    node_data[self_loop] = 0
+    q = sp.csr_array((node_data, targets, indptr), shape=(n, n))
+    del node_data
+    terminal_sources = np.repeat(np.arange(n, dtype=np.int32), np.diff(graph.terminal_indptr))
     r = sp.csr_array(
-        (graph.terminal_millibips / WHOLE, graph.terminal_targets, graph.terminal_indptr),
+        (
+            graph.terminal_millibips.astype(WIDE) / divisor[terminal_sources],
+            graph.terminal_targets,
+            graph.terminal_indptr,
+        ),
         shape=(n, graph.n_terminals),
     )
     return _Plan(
         q=q,
         r=r,
-        reserve_fraction=graph.reserve_millibips / WHOLE,
+        reserve_fraction=graph.reserve_millibips.astype(WIDE) / divisor,
+        revisits=WHOLE / divisor,
         order=order,
         factor=factor,
         sub_positions=sub_positions,
         sub_factor=sub_factor,
         lagged=lagged_matrix,
         lagged_edges=lagged_edges,
+        node_weight=(np.bincount(targets, minlength=n) + 4).astype(WIDE),
+        terminal_weight=(
+            np.bincount(graph.terminal_targets, minlength=graph.n_terminals) + 4
+        ).astype(WIDE),
     )
 
 
@@ -680,6 +737,14 @@ def _group_inflows(
     return currencies, totals, per_node
 
 
+def _largest_pass_through(graph: FlowGraph, x: NDArray[np.floating], totals: list[int]) -> str:
+    """Name the nodes that money visits most often, per cent of inflow: the slow cycles."""
+    visits = (x / np.maximum(np.asarray(totals, dtype=WIDE), 1)).max(axis=1)
+    top = np.argsort(-visits, kind="stable")[:5]
+    named = ", ".join(f"{graph._label(int(i))} ({float(visits[i]):.3g}x)" for i in top)
+    return f"Most visited nodes, pass-through per unit of inflow: {named}"
+
+
 def compute_distribution(
     *,
     graph: FlowGraph,
@@ -704,60 +769,82 @@ def compute_distribution(
     plan = _plan(graph=graph, exact_block_limit=exact_block_limit)
     if not currencies:
         return Distribution(currencies={}, iterations=0, lagged_edges=plan.lagged_edges)
-    tolerance = np.maximum(
-        DEFAULT_ABSOLUTE_TOLERANCE, relative_tolerance * np.asarray(totals, dtype=np.float64)
+    tolerance = np.clip(
+        relative_tolerance * np.asarray(totals, dtype=np.float64),
+        DEFAULT_ABSOLUTE_TOLERANCE,
+        MAX_TOLERANCE,
     )
+    eps = float(np.finfo(WIDE).eps)
     order = plan.order
     q_transposed = plan.q.T
-    b = inflow_cents.astype(np.float64)
+    b = inflow_cents.astype(WIDE)
     x = np.zeros_like(b)
     residual = b
-    unplaced = np.abs(residual).sum(axis=0)
+    reducible = np.abs(residual).sum(axis=0).astype(np.float64)
+    rounding = np.zeros_like(reducible)
     iterations = 0
-    # Normally one pass: a solve (plus the subsystem iteration) and the true residual. Further
-    # passes are iterative refinement, for when float rounding left more than the tolerance.
-    while np.any(unplaced > tolerance):
-        if iterations >= max_iterations:
+    refinements = 0
+    # Mixed-precision iterative refinement: corrections are solved in float64, the pass-through
+    # and the residual are kept in WIDE precision, so cycles that leak little (whose
+    # pass-through is many times the inflow) still get a residual far below a cent. Normally
+    # one pass (a solve, plus the subsystem iteration) and one residual check suffice. Stop
+    # when the residual is within tolerance or down to its own rounding noise.
+    while np.any(reducible > np.maximum(tolerance, rounding)):
+        if refinements == MAX_REFINEMENTS or iterations >= max_iterations:
             raise ConvergenceError(
-                f"{iterations} steps left {unplaced.tolist()} cents un-placed (tolerance "
-                f"{tolerance.tolist()}); {plan.lagged_edges} edges of large cycles are lagged"
+                f"after {iterations} steps up to {(reducible + rounding).tolist()} cents are not "
+                f"placed (tolerance {tolerance.tolist()}); {plan.lagged_edges} lagged edges of "
+                f"large cycles converge too slowly. {_largest_pass_through(graph, x, totals)}"
             )
         correction, steps = _apply_inverse(
             plan=plan,
-            rhs=residual[order],
+            rhs=residual[order].astype(np.float64),
             tolerance=tolerance / 4,
             max_steps=max_iterations - iterations,
         )
         x[order] += correction
         iterations += steps
+        refinements += 1
         residual = b - x + q_transposed @ x
-        unplaced = np.abs(residual).sum(axis=0)
+        reducible = np.abs(residual).sum(axis=0).astype(np.float64)
+        # |computed - true residual| <= eps * (in-degree + 4) * (b + x + Q^T x) per node:
+        # sequential sums of k terms err by at most k * eps of the absolute terms, and the WIDE
+        # fractions themselves by eps / 2. So the bound is rigorous, not an estimate.
+        rounding = eps * (plan.node_weight @ (b + 2 * np.abs(x))).astype(np.float64)
+    unplaced = reducible + rounding
+    if np.any(unplaced > MAX_ERROR_BOUND):
+        raise ConvergenceError(
+            f"cannot place every cent: up to {unplaced.tolist()} cents are uncertain, more than "
+            f"{MAX_ERROR_BOUND}, because the pass-through is too large for the precision (cycles "
+            f"that leak too little). {_largest_pass_through(graph, x, totals)}"
+        )
 
     flows = plan.r.T @ x
     flows[graph.reserve_terminals] += plan.reserve_fraction[:, None] * x
     results = {}
     for column, currency in enumerate(currencies):
-        bound = float(unplaced[column])
         values = flows[:, column]
-        # The final products and sums add ~1e-15 relative error; a gap above 1e-11 would be a bug.
+        # The amounts themselves are sums of up to in-degree + 1 terms, each fraction rounded.
+        bound = float(unplaced[column]) + eps * float(
+            (plan.terminal_weight * values).max(initial=0)
+        )
         if abs(float(values.sum()) - totals[column]) > bound + 1e-11 * totals[column] + 1e-6:
             raise RoundingError(
                 f"{currency}: amounts sum to {float(values.sum())!r}, not {totals[column]}"
             )
-        # The values' error: the un-placed money plus float noise, which grows with magnitude
-        # (an ulp of 1e9 cents is 1.2e-7) and with the number of terms summed into a value.
-        noise = 64 * np.finfo(np.float64).eps * float(values.max(initial=0.0))
+        # Fractional parts closer than the error bound cannot be told apart, so the tie rule
+        # decides between them.
         amounts = round_largest_remainder(
-            values=values,
-            total=totals[column],
-            tolerance=bound + noise + DEFAULT_ABSOLUTE_TOLERANCE,
+            values=values, total=totals[column], tolerance=bound + 1e-12
         )
         results[currency] = CurrencyResult(
             currency=currency,
             total_cents=totals[column],
             amounts=amounts,
             kept=amounts[graph.reserve_terminals],
-            pass_through=np.rint(x[:, column]).astype(np.int64),
+            pass_through=np.rint(np.minimum(x[:, column] * plan.revisits, PASS_THROUGH_CAP)).astype(
+                np.int64
+            ),
             inflow=inflow_cents[:, column].copy(),
             error_bound_cents=bound,
         )
