@@ -1196,12 +1196,22 @@ def invoice_checkout_start(
         return str(session.url)
 
 
+def _metadata(obj: Any, key: str) -> str:
+    """A metadata value of a Stripe object, '' when missing."""
+    metadata = getattr(obj, "metadata", None)
+    if not metadata:
+        return ""
+    try:
+        return str(metadata[key])
+    except KeyError:
+        return ""
+
+
 def _record_session(*, invoice: Invoice, session: Any) -> bool:
     """Record a Checkout Session's payment if Stripe says it is paid; True when paid."""
     if session.status != "complete" or session.payment_status != "paid":
         return False
-    metadata = session.metadata or {}
-    if str(metadata.get("faiross_invoice", "")) != str(invoice.pk):
+    if _metadata(session, "faiross_invoice") != str(invoice.pk):
         raise ValidationError({"session_id": "This Checkout Session is for another invoice."})
     _invoice_paid(
         invoice=invoice,
@@ -1252,7 +1262,7 @@ def stripe_payment_event_handle(*, event: dict) -> None:
     client = _stripe()
     if kind == "payment_intent.succeeded":
         intent = client.v1.payment_intents.retrieve(object_id)
-        invoice_id = (intent.metadata or {}).get("faiross_invoice")
+        invoice_id = _metadata(intent, "faiross_invoice")
         invoice = (
             Invoice.objects.filter(pk=int(invoice_id)).first()
             if str(invoice_id or "").isdigit()
@@ -1272,7 +1282,7 @@ def stripe_payment_event_handle(*, event: dict) -> None:
             log.error("Stripe event %s for %s not recorded: %s", event.get("id"), invoice, exc)
         return
     session = client.v1.checkout.sessions.retrieve(object_id)
-    invoice_id = (session.metadata or {}).get("faiross_invoice")
+    invoice_id = _metadata(session, "faiross_invoice")
     if not str(invoice_id or "").isdigit():
         return
     invoice = Invoice.objects.filter(pk=int(invoice_id)).first()

@@ -55,3 +55,25 @@ def dependency(db):
 
 
 TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture(scope="session")
+def stripe_server():
+    """One local Stripe test server for the session (see docs/local-stripe.md)."""
+    from tests.payouts.stripe_fixtures import start_server
+
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def local_stripe(stripe_server, settings):
+    """The server, reset, with FairOSS's settings pointing at it; yields its Control."""
+    from tests.payouts.stripe_fixtures import TEST_KEY, Control
+
+    control = Control(stripe_server.url)
+    control.reset()
+    settings.STRIPE_API_BASE = stripe_server.url
+    settings.STRIPE_SECRET_KEY = TEST_KEY
+    return control

@@ -30,7 +30,9 @@ def active_agreement(
 ) -> Agreement:
     data = {"currency": "usd", "start_date": start or dt.date(2024, 1, 1), **TERMS[kind], **extra}
     agreement = services.agreement_create(company=company, actor=actor, kind=kind, terms_data=data)
-    services.agreement_sign(agreement=agreement, actor=actor, ip_address="10.0.0.1", user_agent="UA")
+    services.agreement_sign(
+        agreement=agreement, actor=actor, ip_address="10.0.0.1", user_agent="UA"
+    )
     return services.agreement_countersign(agreement=agreement, staff=staff)
 
 

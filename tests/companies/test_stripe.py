@@ -1,0 +1,151 @@
+"""Money in through the local Stripe test server: Checkout, return, webhooks, replays."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from companies import services
+from companies.models import Invoice
+from payouts.models import Inflow
+from tests.companies.helpers import active_agreement
+from tests.payouts.stripe_fixtures import open_page
+
+pytestmark = pytest.mark.django_db
+
+SUCCESS = "https://faiross.test/paid/?session_id={CHECKOUT_SESSION_ID}"
+CANCEL = "https://faiross.test/cancel/"
+
+
+@pytest.fixture
+def invoice(company, owner, staff):
+    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    return services.dividend_declare(
+        agreement=agreement,
+        actor=owner,
+        amount=25_000_000,
+        currency="usd",
+        declared_on="2025-03-31",
+    ).invoice
+
+
+def start(invoice, actor):
+    return services.invoice_checkout_start(
+        invoice=invoice, actor=actor, success_url=SUCCESS, cancel_url=CANCEL
+    )
+
+
+def pay(url):
+    status, _, location = open_page(url, {"action": "pay"})
+    assert status == 303
+    return location.rsplit("=", 1)[1]
+
+
+def test_checkout_then_return_records_one_inflow(local_stripe, invoice, finance):
+    url = start(invoice, finance)
+    assert url == start(invoice, finance)  # a double click opens the same page
+    status, page, _ = open_page(url)
+    assert status == 200 and invoice.number in page and "2,500.00" not in page
+    session_id = pay(url)
+    assert services.invoice_checkout_confirm(invoice=invoice, session_id=session_id) is True
+    assert services.invoice_checkout_confirm(invoice=invoice, session_id=session_id) is True
+    invoice.refresh_from_db()
+    assert invoice.status == "paid" and invoice.paid_via == "stripe"
+    assert invoice.payment_reference.startswith("stripe:pi_")
+    inflow = Inflow.objects.get()
+    assert (inflow.amount, inflow.source, inflow.company_id) == (
+        250_000,
+        "stripe",
+        invoice.company_id,
+    )
+    # creating the session carried an idempotency key
+    created = local_stripe.requests(method="POST", path_prefix="/v1/checkout/sessions")
+    assert len(created) == 1
+    with pytest.raises(ValidationError):
+        start(invoice, finance)  # already paid
+
+
+def test_webhook_events_and_replays_make_one_inflow(local_stripe, invoice, finance):
+    session_id = pay(start(invoice, finance))
+    event = {
+        "id": "evt_1",
+        "type": "checkout.session.completed",
+        "data": {"object": {"id": session_id, "object": "checkout.session"}},
+    }
+    services.stripe_payment_event_handle(event=event)
+    services.stripe_payment_event_handle(event=event)  # replayed
+    invoice.refresh_from_db()
+    intent = {
+        "id": "evt_2",
+        "type": "payment_intent.succeeded",
+        "data": {"object": {"id": invoice.payment_reference.removeprefix("stripe:")}},
+    }
+    services.stripe_payment_event_handle(event=intent)
+    services.invoice_checkout_confirm(invoice=invoice, session_id=session_id)  # the return
+    assert Inflow.objects.count() == 1
+    assert Invoice.objects.get().status == "paid"
+
+
+def test_payload_is_not_trusted(local_stripe, invoice, finance):
+    start(invoice, finance)
+    invoice.refresh_from_db()
+    # A forged "completed" event for an unpaid session: Stripe says it is open, nothing happens.
+    forged = {
+        "type": "checkout.session.completed",
+        "data": {
+            "object": {
+                "id": invoice.stripe_checkout_session,
+                "payment_status": "paid",
+                "metadata": {"faiross_invoice": str(invoice.pk)},
+            }
+        },
+    }
+    services.stripe_payment_event_handle(event=forged)
+    assert (
+        services.invoice_checkout_confirm(
+            invoice=invoice, session_id=invoice.stripe_checkout_session
+        )
+        is False
+    )
+    assert not Inflow.objects.exists()
+    for junk in (
+        {},
+        {"type": "charge.refunded"},
+        {"type": "checkout.session.completed"},
+        {"type": "checkout.session.completed", "data": {"object": {"id": 5}}},
+    ):
+        services.stripe_payment_event_handle(event=junk)
+    with pytest.raises(ValidationError):
+        services.invoice_checkout_confirm(invoice=invoice, session_id="../etc")
+
+
+def test_a_session_of_another_invoice_is_refused(local_stripe, company, owner, staff, finance):
+    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    first, second = (
+        services.dividend_declare(
+            agreement=agreement,
+            actor=owner,
+            amount=10_000_000 * n,
+            currency="usd",
+            declared_on="2025-03-31",
+        ).invoice
+        for n in (1, 2)
+    )
+    session_id = pay(start(first, finance))
+    with pytest.raises(ValidationError):
+        services.invoice_checkout_confirm(invoice=second, session_id=session_id)
+    assert not Inflow.objects.exists()
+
+
+def test_expired_session_is_replaced(local_stripe, invoice, finance):
+    first = start(invoice, finance)
+    local_stripe.advance(25 * 3600)
+    second = start(invoice, finance)
+    assert first != second
+    invoice.refresh_from_db()
+    assert invoice.checkout_attempts == 2
+
+
+def test_viewer_cannot_pay(local_stripe, invoice, viewer):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        start(invoice, viewer)
