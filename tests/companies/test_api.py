@@ -139,8 +139,8 @@ def test_each_kind_from_signup_to_distributed(
     total = sum(Inflow.objects.filter(run=run).values_list("amount", flat=True))
     assert numpy + octocat == total and numpy == total * 7 // 10
 
-    from companies.selectors import company_money_reached
     from companies.models import Company
+    from companies.selectors import company_money_reached
 
     reached = {r.recipient: r.amount for r in company_money_reached(company=Company.objects.get())}
     assert reached == {"project:numpy": numpy, "github:octocat": octocat}
