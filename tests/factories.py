@@ -83,3 +83,18 @@ class CompanyMemberFactory(factory.django.DjangoModelFactory):
     company = factory.SubFactory(CompanyFactory)
     user = factory.SubFactory(UserFactory)
     role = CompanyMember.Role.OWNER
+
+
+class ConnectedAccountFactory(factory.django.DjangoModelFactory):
+    """A connected account row without Stripe (tests that talk to the local server create the
+    account there through ``payouts.services.connected_account_get_or_create``)."""
+
+    class Meta:
+        model = "payouts.ConnectedAccount"
+
+    user = factory.SubFactory(UserFactory)
+    stripe_account_id = factory.Sequence(lambda n: f"acct_test{n:012d}")
+    status = "enabled"
+    details_submitted = True
+    payouts_enabled = True
+    transfers_active = True

@@ -1,0 +1,325 @@
+"""Payouts against the local Stripe server: one transfer per payout row, whatever happens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from payouts import services, tasks
+from payouts.models import Payout, PayoutRun, TaxForm
+from payouts.selectors import account_balance
+from tests.payouts.payout_helpers import credit, onboarded, signed, transfers_for
+
+pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
+
+
+@pytest.fixture
+def alice(db, stripe_settings, ledger_checked):
+    account = onboarded("alice", stripe_settings)
+    credit("user:alice", 12_345)
+    return account
+
+
+def run_payouts(capture) -> PayoutRun:
+    with capture(execute=True):
+        run = services.payout_run_create()
+        run = services.payout_run_execute(run_id=run.pk)
+    return run
+
+
+def balance(purpose: str, owner: str = "user:alice") -> int:
+    return account_balance(owner=owner, purpose=purpose, currency="usd")
+
+
+def only_payout() -> Payout:
+    (payout,) = Payout.objects.all()
+    return payout
+
+
+def assert_paid_once(payout: Payout) -> None:
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.SENT, (payout.status, payout.last_error)
+    transfers = transfers_for(payout)
+    assert len(transfers) == 1
+    assert transfers[0].id == payout.stripe_transfer_id
+    assert transfers[0].amount == payout.amount
+    assert transfers[0].metadata["faiross_payout"] == str(payout.pk)
+    assert balance("in_transit", payout.recipient) == 0
+
+
+def test_payout_run_pays_available_balance_once(alice, django_capture_on_commit_callbacks):
+    run = run_payouts(django_capture_on_commit_callbacks)
+    assert run.status == "done" and run.summary["created"] == 1
+    payout = only_payout()
+    assert_paid_once(payout)
+    assert payout.amount == 12_345 and payout.destination == alice.stripe_account_id
+    assert balance("available") == 0 and balance("paid_out") == 12_345
+    assert [m.subject for m in mail.outbox] == ["[FairOSS] Your payout is on its way"]
+    # A second run finds nothing to pay; running the task again changes nothing.
+    again = run_payouts(django_capture_on_commit_callbacks)
+    assert again.summary.get("created", 0) == 0
+    assert tasks.payout_send_task.apply(args=[payout.pk]).get() == "sent"
+    assert_paid_once(payout)
+
+
+def test_worker_killed_after_stripe_transferred_redelivery_sends_nothing_new(
+    alice, django_capture_on_commit_callbacks, monkeypatch
+):
+    """acks_late: the task dies after Stripe made the transfer but before the outcome was
+    stored; the broker delivers the task again (simulated: the task runs a second time)."""
+    real = services._payout_mark_sent
+    calls = {"n": 0}
+
+    def die_once(payout, transfer):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise SystemExit("worker killed")
+        return real(payout, transfer)
+
+    monkeypatch.setattr(services, "_payout_mark_sent", die_once)
+    with pytest.raises(SystemExit):
+        run_payouts(django_capture_on_commit_callbacks)
+    payout = only_payout()
+    assert payout.status == Payout.Status.PENDING  # the attempt's transaction rolled back
+    assert len(transfers_for(payout)) == 1  # but Stripe did transfer
+    assert tasks.payout_send_task.apply(args=[payout.pk]).get() == "sent"
+    assert tasks.payout_send_task.apply(args=[payout.pk]).get() == "sent"
+    assert_paid_once(payout)
+    replays = [r for r in alice_requests(alice) if r["replayed"] and r["path"] == "/v1/transfers"]
+    assert len(replays) == 1
+
+
+def alice_requests(alice):
+    from django.conf import settings
+
+    from tests.payouts.stripe_fixtures import Control
+
+    return Control(settings.STRIPE_API_BASE).requests(method="POST", path_prefix="/v1/transfers")
+
+
+@pytest.mark.parametrize("drops", [1, 3])
+def test_connection_dropped_after_stripe_executed_the_transfer(
+    alice, stripe_settings, django_capture_on_commit_callbacks, drops
+):
+    """1 drop: the library's own retry gets the stored answer; 3 drops: every library try is
+    dropped, the task retries with the same key and gets the stored transfer."""
+    stripe_settings.fault("/v1/transfers", "drop_after_commit", method="POST", count=drops)
+    run_payouts(django_capture_on_commit_callbacks)
+    payout = only_payout()
+    assert_paid_once(payout)
+    posts = stripe_settings.requests(method="POST", path_prefix="/v1/transfers")
+    assert {r["idempotency_key"] for r in posts} == {f"faiross-payout-{payout.pk}"}
+    assert sum(1 for r in posts if not r["replayed"] and r["status"] == 200) == 1
+
+
+@pytest.mark.parametrize(("mode", "count"), [("429", 3), ("500", 5)])
+def test_rate_limited_and_server_errors_are_retried(
+    alice, stripe_settings, django_capture_on_commit_callbacks, mode, count
+):
+    stripe_settings.fault("/v1/transfers", mode, method="POST", count=count)
+    run_payouts(django_capture_on_commit_callbacks)
+    payout = only_payout()
+    assert_paid_once(payout)
+    assert payout.attempts >= 2
+    posts = stripe_settings.requests(method="POST", path_prefix="/v1/transfers")
+    assert sum(1 for r in posts if r["fault"]) == count
+
+
+def test_backoff_grows_and_is_capped():
+    assert 30 <= tasks.payout_retry_countdown(0) < 40
+    assert 240 <= tasks.payout_retry_countdown(3) < 300
+    assert tasks.payout_retry_countdown(20) <= 4500
+
+
+def test_refusal_fails_the_payout_and_returns_the_money(
+    alice, stripe_settings, django_capture_on_commit_callbacks
+):
+    stripe_settings.onboard(alice.stripe_account_id, "restrict")  # Stripe now refuses
+    with django_capture_on_commit_callbacks(execute=True):
+        payout, reason = services.payout_create(account=alice, currency="usd")
+    assert reason == ""
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.FAILED
+    assert "cannot receive transfers" in payout.failure_reason
+    assert transfers_for(payout) == []
+    assert balance("available") == 12_345 and balance("in_transit") == 0
+    assert "A payout failed" in mail.outbox[-1].subject
+
+
+def test_outcome_unknown_for_more_than_a_day_is_looked_up_not_resent(
+    alice, stripe_settings, django_capture_on_commit_callbacks
+):
+    """The key expired at Stripe: re-sending with it would make a second transfer."""
+    stripe_settings.fault("/v1/transfers", "drop_after_commit", method="POST", count=3)
+    with django_capture_on_commit_callbacks(execute=False):
+        payout, _ = services.payout_create(account=alice, currency="usd")
+    assert services.payout_send(payout_id=payout.pk) == "retry"
+    assert len(transfers_for(payout)) == 1  # executed, answer lost
+    stripe_settings.advance(25 * 3600)
+    Payout.objects.filter(pk=payout.pk).update(key_since=timezone.now() - dt.timedelta(hours=25))
+    assert services.payout_send(payout_id=payout.pk) == "sent"
+    assert_paid_once(payout)
+
+
+def test_outcome_unknown_for_a_day_and_nothing_transferred_sends_with_a_new_key(
+    alice, stripe_settings, django_capture_on_commit_callbacks
+):
+    stripe_settings.fault("/v1/transfers", "500", method="POST", count=3)
+    with django_capture_on_commit_callbacks(execute=False):
+        payout, _ = services.payout_create(account=alice, currency="usd")
+    assert services.payout_send(payout_id=payout.pk) == "retry"
+    assert transfers_for(payout) == []
+    Payout.objects.filter(pk=payout.pk).update(key_since=timezone.now() - dt.timedelta(hours=25))
+    assert services.payout_send(payout_id=payout.pk) == "sent"
+    assert_paid_once(payout)
+    payout.refresh_from_db()
+    assert payout.idempotency_key == f"faiross-payout-{payout.pk}-2"
+
+
+def test_replayed_webhook_changes_nothing(alice, stripe_settings, client, monkeypatch):
+    """The transfer.created webhook may arrive before the task stored the outcome (it died),
+    and again later: the payout is confirmed once, the ledger moved once."""
+    real = services._payout_mark_sent
+    monkeypatch.setattr(
+        services, "_payout_mark_sent", lambda p, t: (_ for _ in ()).throw(SystemExit("killed"))
+    )
+    payout, _ = services.payout_create(account=alice, currency="usd")
+    with pytest.raises(SystemExit):
+        services.payout_send(payout_id=payout.pk)
+    monkeypatch.setattr(services, "_payout_mark_sent", real)
+    import stripe
+
+    (event,) = stripe.Event.list(type="transfer.created").data
+    body, header = signed(event.to_dict(), "whsec_faiross_tests")
+    for _ in range(3):
+        response = client.post(
+            "/payouts/stripe/webhook/",
+            body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=header,
+        )
+        assert response.status_code == 200
+    assert services.payout_send(payout_id=payout.pk) == "sent"
+    assert_paid_once(payout)
+    assert balance("paid_out") == 12_345
+    from payouts.models import StripeEvent
+
+    assert StripeEvent.objects.get(event_id=event.id).deliveries == 3
+
+
+def test_held_person_is_skipped(alice, django_capture_on_commit_callbacks, monkeypatch):
+    import disputes.selectors
+
+    monkeypatch.setattr(disputes.selectors, "held_recipients", lambda: {"user:alice"})
+    run = run_payouts(django_capture_on_commit_callbacks)
+    assert run.summary["skipped_held"] == 1 and not Payout.objects.exists()
+
+
+def test_threshold_and_account_status_gate_payouts(
+    alice, stripe_settings, django_capture_on_commit_callbacks
+):
+    services.payout_threshold_set(account=alice, amount=20_000)
+    assert run_payouts(django_capture_on_commit_callbacks).summary["skipped_threshold"] == 1
+    onboarded("bob", stripe_settings, outcome="incomplete")
+    credit("user:bob", 50_000)
+    run = run_payouts(django_capture_on_commit_callbacks)
+    assert run.summary["skipped_no_account"] == 1
+    assert not Payout.objects.exists()
+    with pytest.raises(Exception, match="threshold"):
+        services.payout_threshold_set(account=alice, amount=10)
+
+
+def test_tax_form_gates_payouts_above_the_yearly_threshold(
+    alice, settings, django_capture_on_commit_callbacks
+):
+    settings.FAIROSS_TAX_FORM_THRESHOLD = 10_000
+    run = run_payouts(django_capture_on_commit_callbacks)
+    assert run.summary["skipped_tax_form"] == 1 and not Payout.objects.exists()
+    TaxForm.objects.create(user=alice.user, kind="w9", collected=True)
+    run_payouts(django_capture_on_commit_callbacks)
+    assert_paid_once(only_payout())
+
+
+def test_payout_runs_never_overlap(alice):
+    first = services.payout_run_create()
+    with pytest.raises(services.PayoutRunInProgress):
+        services.payout_run_create()
+    PayoutRun.objects.filter(pk=first.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
+    second = services.payout_run_create()
+    first.refresh_from_db()
+    assert first.status == "failed" and second.status == "running"
+
+
+def test_staff_api_starts_a_payout_run(alice, api_client, django_capture_on_commit_callbacks):
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="staff")
+    staff.is_staff = True
+    staff.save()
+    api_client.force_authenticate(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post("/api/v1/payout-runs/")
+    assert response.status_code == 201
+    detail = api_client.get(f"/api/v1/payout-runs/{response.json()['id']}/").json()
+    assert detail["status"] == "done" and detail["payouts"][0]["amount"] == 12_345
+    assert_paid_once(only_payout())
+    api_client.force_authenticate(alice.user)
+    assert api_client.post("/api/v1/payout-runs/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_task_runs_make_one_transfer(stripe_settings):
+    account = onboarded("alice", stripe_settings)
+    credit("user:alice", 5_000)
+    payout, _ = services.payout_create(account=account, currency="usd")
+    # The transfer takes a while at Stripe, so both tasks overlap.
+    stripe_settings.fault("/v1/transfers", "delay", method="POST", delay_seconds=1.0)
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(tasks.payout_send_task.apply(args=[payout.pk]).get())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results) == ["busy", "sent"]
+    assert_paid_once(payout)
+    call_command("ledger_check", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_payout_runs_create_one_payout_per_person(stripe_settings):
+    account = onboarded("alice", stripe_settings)
+    credit("user:alice", 5_000)
+    results = []
+
+    def make():
+        try:
+            results.append(services.payout_create(account=account, currency="usd"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    created = [p for p, _ in results if p is not None]
+    assert len(created) == 1
+    assert Payout.objects.count() == 1
+    assert_paid_once(created[0])
+    call_command("ledger_check", stdout=StringIO())
