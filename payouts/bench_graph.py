@@ -154,19 +154,14 @@ def build_synthetic_graph(
     values = _split_millibips(rng=rng, owners=owner, budget=WHOLE - reserve)
 
     to_node = recipient < n_nodes
-    counts_node = np.bincount(owner[to_node], minlength=n_nodes)
-    counts_terminal = np.bincount(owner[~to_node], minlength=n_nodes)
-    node_indptr = np.concatenate(([0], np.cumsum(counts_node)))
-    terminal_indptr = np.concatenate(([0], np.cumsum(counts_terminal)))
-    return FlowGraph(
-        node_indptr=node_indptr,
-        node_targets=recipient[to_node].astype(np.int32),
-        node_millibips=values[to_node].astype(np.int32),
-        terminal_indptr=terminal_indptr,
-        terminal_targets=(recipient[~to_node] - n_nodes).astype(np.int32),
-        terminal_millibips=values[~to_node].astype(np.int32),
-        reserve_terminals=(people + np.arange(n_nodes)).astype(np.int32),
+    return FlowGraph.from_entries(
+        n_nodes=n_nodes,
         n_terminals=people + n_nodes,
+        owners=owner,
+        targets=np.where(to_node, recipient, recipient - n_nodes),
+        millibips=values,
+        to_node=to_node,
+        reserve_terminals=people + np.arange(n_nodes),
     )
 
 

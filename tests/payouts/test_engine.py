@@ -452,6 +452,40 @@ def test_bad_arrays_are_refused():
             FlowGraph(**{**good, **change})
 
 
+@settings(max_examples=50, deadline=None)
+@given(open_graphs(), st.randoms(use_true_random=False))
+def test_from_entries_matches_from_tables_in_any_row_order(case, random):
+    tables, _ = case
+    expected = FlowGraph.from_tables(tables=tables)
+    nodes, terminals = expected.node_ids, expected.terminal_ids
+    rows = [(o, r, v) for o, entries in tables.items() for r, v in entries.items()]
+    random.shuffle(rows)
+    graph = FlowGraph.from_entries(
+        n_nodes=len(nodes),
+        n_terminals=len(terminals),
+        owners=np.array([nodes.index(o) for o, _, _ in rows], dtype=np.int64),
+        targets=np.array(
+            [nodes.index(r) if r in tables else terminals.index(r) for _, r, _ in rows],
+            dtype=np.int64,
+        ),
+        millibips=np.array([v for _, _, v in rows], dtype=np.int64),
+        to_node=np.array([r in tables for _, r, _ in rows], dtype=bool),
+        reserve_terminals=expected.reserve_terminals,
+        node_ids=nodes,
+        terminal_ids=terminals,
+    )
+    for name in (
+        "node_indptr",
+        "node_targets",
+        "node_millibips",
+        "terminal_indptr",
+        "terminal_targets",
+        "terminal_millibips",
+        "reserve_millibips",
+    ):
+        assert np.array_equal(getattr(graph, name), getattr(expected, name)), name
+
+
 def test_engine_leaves_the_graph_arrays_alone():
     graph = build_synthetic_graph(
         projects=3_000, entries=30_000, people=2_000, companies=20, seed=4
@@ -585,6 +619,11 @@ def test_explain_paths_lists_the_main_routes_with_exact_shares():
     )
     exact, _ = exact_flows(tables, {"company:acme": 1})
     assert exact["user:x"] - sum(p.share for p in many) < Fraction(1, 10**12)
+    # From project:b the money reaches project:a's reserve through the cycle; a terminal that no
+    # route reaches gives no paths.
+    assert explain_paths(graph=graph, source=b, terminal=graph.terminal_index("project:a"))
+    lone = FlowGraph.from_tables(tables={**tables, "project:z": {"user:z": 1}})
+    assert explain_paths(graph=lone, source=0, terminal=lone.terminal_index("user:z")) == []
     # A reserve is a terminal too.
     kept = explain_paths(graph=graph, source=acme, terminal=graph.terminal_index("project:b"))
     assert kept[0].nodes == (acme, b)
