@@ -23,6 +23,7 @@ from .forms import (
     EndForm,
     LiquidityForm,
     add_service_errors,
+    error_text,
 )
 from .models import Agreement, Company, Invoice
 from .ocf import ocf_export
@@ -128,8 +129,8 @@ def agreement_sign(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request,
@@ -150,8 +151,8 @@ def agreement_end(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         services.agreement_end(
             agreement=agreement, actor=request.user, reason=form.cleaned_data["reason"]
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"{agreement.reference} has ended; its history is kept.")
     return redirect("companies:agreement", slug=slug, pk=pk)
@@ -201,6 +202,9 @@ def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                 )
         except ValidationError as exc:
             add_service_errors(form, exc)
+        except PermissionDenied as exc:
+            messages.error(request, error_text(exc))
+            return redirect("companies:agreement", slug=slug, pk=pk)
         else:
             if record.invoice_id:
                 messages.success(
@@ -325,8 +329,8 @@ def invoice_pay(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         url = services.invoice_checkout_start(
             invoice=invoice, actor=request.user, success_url=success, cancel_url=cancel
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
         return redirect("companies:dashboard", slug=slug)
     return redirect(url)
 
@@ -339,8 +343,8 @@ def invoice_paid(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         paid = services.invoice_checkout_confirm(
             invoice=invoice, session_id=request.GET.get("session_id", "")
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
     else:
         if paid:
             messages.success(request, f"Thank you: {invoice.number} is paid.")

@@ -3,7 +3,6 @@ services, whose errors are shown on the named fields (``add_service_errors``).""
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -242,4 +241,10 @@ class PreviewForm(forms.Form):
     currency = forms.ChoiceField(choices=currency_choices)
 
 
-SLUG_RE = re.compile(r"^[a-z0-9-]+$")
+def error_text(exc: Exception) -> str:
+    """A service error as one sentence for a page message."""
+    from django.core.exceptions import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc) or "You may not do this."

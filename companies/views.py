@@ -25,7 +25,14 @@ from projects.services.tables import table_roles
 from projects.table_views import _pct, _rows_from_post, percent_to_millibips
 
 from . import selectors, services
-from .forms import CompanyForm, CompanySettingsForm, InviteForm, PreviewForm, add_service_errors
+from .forms import (
+    CompanyForm,
+    CompanySettingsForm,
+    InviteForm,
+    PreviewForm,
+    add_service_errors,
+    error_text,
+)
 from .models import Company, CompanyInvitation, CompanyMember, Invoice
 
 User = get_user_model()
@@ -260,9 +267,8 @@ def company_invite(request: HttpRequest, slug: str) -> HttpResponse:
             invitation = services.company_invite(
                 company=company, actor=request.user, **form.cleaned_data
             )
-        except ValidationError as exc:
-            for msg in exc.messages:
-                messages.error(request, msg)
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, error_text(exc))
         else:
             messages.success(request, f"Invited {invitation.target} as {invitation.role}.")
     else:
@@ -280,8 +286,8 @@ def member_change(request: HttpRequest, slug: str, username: str) -> HttpRespons
     role = request.POST.get("role") or None
     try:
         services.company_member_set(company=company, actor=request.user, user=user, role=role)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request, f"{username} is now {role}." if role else f"{username} was removed."
@@ -298,8 +304,8 @@ def invitation_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     invitation = get_object_or_404(CompanyInvitation, pk=pk, company=company)
     try:
         services.company_invitation_revoke(invitation=invitation, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Invitation of {invitation.target} revoked.")
     return redirect("companies:dashboard", slug=slug)
@@ -312,8 +318,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         accept = "decline" not in request.POST
         try:
             services.company_invitation_answer(invitation=inv, user=request.user, accept=accept)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, error_text(exc))
             return redirect("companies:list")
         if not accept:
             messages.info(request, f"You declined the invitation to {inv.company.name}.")
@@ -483,8 +489,8 @@ def table_version_action(request: HttpRequest, slug: str, number: int) -> HttpRe
         else:
             version = table_services.table_version_approve(version=version, actor=request.user)
             messages.success(request, f"You approved version {number}; it is {version.status}.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
     return redirect("companies:table_history", slug=slug)
 
 
