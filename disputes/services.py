@@ -35,6 +35,7 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from companies.models import Company
 from payouts.ledger import LedgerError, Leg, ledger_post
 from payouts.models import Account, LedgerTransaction
 from payouts.selectors import account_balance
@@ -1070,7 +1071,18 @@ def table_correct(
         or (f"project:{dispute.project.slug}" if dispute.project_id else "")
     )
     if not owner_key:
-        raise ValidationError({"entries": "This dispute is not about a share table."})
+        raise ValidationError({"owner_key": "This dispute is not about a share table."})
+    kind, _, ident = owner_key.partition(":")
+    exists = (kind == "project" and Project.objects.filter(slug=ident).exists()) or (
+        kind == "company" and Company.objects.filter(slug=ident).exists()
+    )
+    if not exists:
+        raise ValidationError(
+            {
+                "owner_key": f"'{owner_key[:130]}' is not the table of an existing project "
+                "(project:<slug>) or company (company:<slug>)."
+            }
+        )
     before = list(
         TableVersion.objects.filter(table__owner_key=owner_key, status="active").values_list(
             "number", flat=True

@@ -49,8 +49,14 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
             {"target": None, "target_error": exc.message_dict["target"][0]},
             status=400 if about else 200,
         )
-    if target.type == "table_version" and target.entries and "entry" in request.GET:
-        return redirect(f"{request.path}?about=table_entry:{request.GET['entry']}")
+    entry = request.GET.get("entry", "")
+    if (
+        target.type == "table_version"
+        and entry.isdigit()
+        and len(entry) < 19
+        and any(e.pk == int(entry) for e in target.entries)
+    ):
+        return redirect(f"{request.path}?about=table_entry:{entry}")
     if request.method == "POST":
         form = DisputeFileForm(request.POST, request.FILES)
         if form.is_valid():

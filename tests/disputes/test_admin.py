@@ -187,3 +187,38 @@ def test_audit_and_hold_admin_are_read_only(client, world, dispute):
     r = client.post(reverse("admin:disputes_auditevent_delete", args=[ev.pk]), {"post": "yes"})
     assert r.status_code == 403
     assert AuditEvent.objects.filter(pk=ev.pk).exists()
+
+
+@pytest.mark.parametrize("owner", ["foo:bar", "project:nope", "company:nope", ""])
+def test_correct_refuses_unknown_table_owner(client, world, dispute, owner):
+    client.force_login(world.dana)
+    r = client.post(
+        act(dispute.pk, "correct"),
+        {"owner_key": owner, "entries": "user:carol 1000", "reason": "r"},
+    )
+    assert r.status_code == 400
+    assert TableVersion.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("hold", {"recipient": "user:bob", "amount": "abc", "currency": "usd", "reason": "r"}),
+        ("hold", {"recipient": "user:bob", "amount": "10", "currency": "zzz", "reason": "r"}),
+        (
+            "hold",
+            {"recipient": "user:bob", "amount": str(10**15), "currency": "usd", "reason": "r"},
+        ),
+        ("deadline", {"deadline": "not-a-date", "reason": "r"}),
+        ("assign", {"assignee": "999999", "reason": "r"}),
+        ("stake", {"amount": "-5", "currency": "usd", "reason": "r"}),
+        ("resolve", {"outcome": "maybe", "resolution": "x"}),
+        ("decide", {"decision": "confirmed", "text": "x"}),
+        ("stewards", {"stewards": "ghost", "former": "maintainer", "reason": "r"}),
+    ],
+)
+def test_bad_admin_input_is_a_form_error_never_a_500(client, world, dispute, action, data):
+    client.force_login(world.dana)
+    r = client.post(act(dispute.pk, action), data)
+    assert r.status_code == 400
+    assert "errornote" in r.content.decode()

@@ -90,3 +90,36 @@ def test_party_emails_are_unique(world):
         "bob@example.com",
     ]
     assert Dispute.objects.count() == 1
+
+
+def test_dispute_about_a_payout_names_its_recipient_and_amount(world, monkeypatch):
+    # The payout is looked up generically (no foreign key to the payouts models).
+    from types import SimpleNamespace
+
+    fake = SimpleNamespace(recipient="user:bob", amount=4_321, currency="usd")
+    monkeypatch.setattr(selectors, "_generic_object", lambda app, model, ident: fake)
+    d = _file(world, "payout:7")
+    assert (d.recipient, d.amount_at_stake, d.currency) == ("user:bob", 4_321, "usd")
+    assert d.parties.filter(user=world.bob, role="recipient").exists()
+
+
+def test_dispute_about_an_agreement_names_company_owners(world):
+    import datetime as dt
+
+    from companies.models import Agreement, Company, CompanyMember
+
+    company = Company.objects.create(slug="acme", name="Acme Inc.")
+    owner = UserFactory(username="olive")
+    CompanyMember.objects.create(company=company, user=owner, role="owner")
+    agreement = Agreement.objects.create(
+        company=company,
+        kind="pledge",
+        currency="usd",
+        start_date=dt.date(2026, 1, 1),
+        amount=100_000,
+        developers=1,
+        period="month",
+    )
+    d = _file(world, f"agreement:{agreement.pk}")
+    assert d.target == f"agreement:{agreement.pk}"
+    assert d.parties.filter(user=owner, role="company_owner").exists()

@@ -183,3 +183,12 @@ def test_my_disputes_list(client, world):
     assert d.title in client.get(reverse("disputes:list")).content.decode()
     client.force_login(UserFactory(username="mallory"))
     assert d.title not in client.get(reverse("disputes:list")).content.decode()
+
+
+@pytest.mark.parametrize("entry", ["abc", "1%0D%0ALocation:x", "99999999999999999999999"])
+def test_entry_picker_ignores_junk(client, world, entry):
+    client.force_login(world.carol)
+    r = client.get(
+        reverse("disputes:new") + f"?about=table_version:{world.version.pk}&entry={entry}"
+    )
+    assert r.status_code == 200
