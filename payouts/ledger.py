@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from .models import Account, LedgerTransaction, Posting
 
@@ -133,3 +133,62 @@ def ledger_reverse(*, original: LedgerTransaction, reason: str) -> LedgerTransac
         reverses=original,
     )
     return txn
+
+
+def ledger_post_run(
+    *, run_id: int, currency: str, idempotency_key: str, reference: str, memo: str
+) -> tuple[LedgerTransaction, bool]:
+    """Post a run's allocations in ``currency``: the pool pays every recipient account.
+
+    The same rules as :func:`ledger_post` (idempotent by key, one balanced transaction). On
+    PostgreSQL the postings are written by one INSERT ... SELECT on the server, so a run with
+    millions of recipients never builds a Python object per posting; the balance trigger
+    checks the statement as usual.
+    """
+    from .models import RunAllocation
+
+    existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    allocations = RunAllocation.objects.filter(run_id=run_id, currency=currency)
+    if connection.vendor != "postgresql":
+        legs = [
+            Leg(owner, purpose, currency, amount)
+            for owner, purpose, amount in allocations.values_list("recipient", "purpose", "amount")
+        ]
+        total = sum(leg.amount for leg in legs)
+        return ledger_post(
+            idempotency_key=idempotency_key,
+            kind=LedgerTransaction.Kind.DISTRIBUTION,
+            reference=reference,
+            legs=[Leg(PLATFORM, "pool", currency, -total), *legs],
+            memo=memo,
+        )
+    with transaction.atomic():
+        pool = accounts_get_or_create(keys=[(PLATFORM, "pool", currency)])[
+            (PLATFORM, "pool", currency)
+        ]
+        txn = LedgerTransaction.objects.create(
+            idempotency_key=idempotency_key,
+            kind=LedgerTransaction.Kind.DISTRIBUTION,
+            reference=reference[:200],
+            memo=memo,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO payouts_account (owner, purpose, currency, created_at) "
+                "SELECT DISTINCT r.recipient, r.purpose, r.currency, now() "
+                "FROM payouts_runallocation r WHERE r.run_id = %s AND r.currency = %s "
+                "ON CONFLICT (owner, purpose, currency) DO NOTHING",
+                [run_id, currency],
+            )
+            cursor.execute(
+                "INSERT INTO payouts_posting (transaction_id, account_id, amount, currency) "
+                "SELECT %s, a.id, r.amount, r.currency FROM payouts_runallocation r "
+                "JOIN payouts_account a ON a.owner = r.recipient AND a.purpose = r.purpose "
+                "AND a.currency = r.currency WHERE r.run_id = %s AND r.currency = %s "
+                "UNION ALL SELECT %s, %s, -SUM(r.amount), %s FROM payouts_runallocation r "
+                "WHERE r.run_id = %s AND r.currency = %s",
+                [txn.pk, run_id, currency, txn.pk, pool.pk, currency, run_id, currency],
+            )
+    return txn, True

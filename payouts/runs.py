@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,8 +24,9 @@ from projects.models import Project, TableEntry, TableVersion
 from projects.services.tables import default_table_entries
 
 from .engine import ClosedCycleError, Distribution, FlowGraph, Inflow, compute_distribution
-from .ledger import PLATFORM, Leg, ledger_post
-from .models import Account, ClaimedIdentity, DistributionRun, LedgerTransaction, RunAllocation
+from .graph_loader import load_flow_graph
+from .ledger import ledger_post_run
+from .models import Account, ClaimedIdentity, DistributionRun, RunAllocation
 from .models import Inflow as InflowRecord
 
 log = logging.getLogger(__name__)
@@ -77,13 +78,10 @@ def distribution_run_start(
 # --- stage 1: snapshot ------------------------------------------------------------------
 
 
-def _versions_at(cutoff: dt.datetime) -> dict[str, int]:
-    rows = (
-        TableVersion.objects.filter(activated_at__lte=cutoff)
-        .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=cutoff))
-        .values_list("table__owner_key", "pk")
+def _versions_at_qs(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
+    return TableVersion.objects.filter(activated_at__lte=cutoff).filter(
+        Q(superseded_at__isnull=True) | Q(superseded_at__gt=cutoff)
     )
-    return dict(rows)
 
 
 def _snapshot(run: DistributionRun) -> dict[str, object]:
@@ -99,31 +97,38 @@ def _snapshot(run: DistributionRun) -> dict[str, object]:
 
 
 def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[str, object]:
-    versions = _versions_at(cutoff)
+    """Which tables move the money: versions active at ``cutoff``, default tables of every
+    project reached without one, claims and unclaimed projects, and the inflows."""
+    versions_qs = _versions_at_qs(cutoff)
+    versions = dict(versions_qs.values_list("table__owner_key", "pk"))
+    entries = TableEntry.objects.filter(version__in=versions_qs)
+    entry_count = entries.count()
+    named = set(
+        entries.filter(recipient__startswith="project:")
+        .values_list("recipient", flat=True)
+        .distinct()
+    )
     owners = {str(row[1]) for row in inflows}
-    tables = _tables_from_versions(versions)
     # Every project named anywhere becomes a node; one without a version uses its default
     # table (which may name further projects).
     defaults: dict[str, dict[str, int]] = {}
-    pending = {r for entries in tables.values() for r in entries if r.startswith("project:")}
-    pending |= {o for o in owners if o.startswith("project:")}
-    seen: set[str] = set(tables)
+    seen: set[str] = set(versions)
+    pending = (named | {o for o in owners if o.startswith("project:")}) - seen
     while pending:
         key = pending.pop()
-        if key in seen:
-            continue
         seen.add(key)
         project = Project.objects.filter(slug=key.split(":", 1)[1]).first()
-        entries = dict(default_table_entries(project=project, at=cutoff)) if project else {}
-        defaults[key] = entries
-        pending |= {r for r in entries if r.startswith("project:") and r not in seen}
-    unclaimed = sorted(
+        default = dict(default_table_entries(project=project, at=cutoff)) if project else {}
+        defaults[key] = default
+        entry_count += len(default)
+        pending |= {r for r in default if r.startswith("project:") and r not in seen}
+    unclaimed_all = {
         f"project:{slug}"
-        for slug in Project.objects.filter(
-            status=Project.Status.UNCLAIMED,
-            slug__in=[k.split(":", 1)[1] for k in seen if k.startswith("project:")],
-        ).values_list("slug", flat=True)
-    )
+        for slug in Project.objects.filter(status=Project.Status.UNCLAIMED).values_list(
+            "slug", flat=True
+        )
+    }
+    unclaimed = sorted(unclaimed_all & (seen | named))
     claims = dict(
         ClaimedIdentity.objects.filter(claimed_at__lte=cutoff).values_list(
             "identity", "user__username"
@@ -135,18 +140,8 @@ def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[st
         "unclaimed": unclaimed,
         "claims": claims,
         "inflows": inflows,
+        "entry_count": entry_count,
     }
-
-
-def _tables_from_versions(versions: Mapping[str, int]) -> dict[str, dict[str, int]]:
-    by_version = {pk: owner for owner, pk in versions.items()}
-    tables: dict[str, dict[str, int]] = {owner: {} for owner in versions}
-    rows = TableEntry.objects.filter(version_id__in=list(by_version)).values_list(
-        "version_id", "recipient", "millibips"
-    )
-    for version_id, recipient, millibips in rows.iterator(chunk_size=20000):
-        tables[by_version[version_id]][recipient] = millibips
-    return tables
 
 
 @transaction.atomic
@@ -192,12 +187,13 @@ def _account_for_terminal(
 
 def run_compute(snapshot: Mapping[str, object]) -> Computed:
     """Pure with respect to the snapshot: the same snapshot gives the same result."""
-    tables = _tables_from_versions(snapshot["versions"])  # type: ignore[arg-type]
-    tables.update({k: dict(v) for k, v in snapshot["defaults"].items()})  # type: ignore[attr-defined]
     inflow_rows = snapshot["inflows"]
-    for _, owner, _, _ in inflow_rows:  # type: ignore[attr-defined]
-        tables.setdefault(owner, {})
-    graph = FlowGraph.from_tables(tables=tables)
+    graph = load_flow_graph(
+        versions=snapshot["versions"],  # type: ignore[arg-type]
+        defaults=snapshot["defaults"],  # type: ignore[arg-type]
+        extra_owners=[row[1] for row in inflow_rows],  # type: ignore[attr-defined,index]
+        entry_count=int(snapshot.get("entry_count", 0)),  # type: ignore[call-overload]
+    )
     index = {node: i for i, node in enumerate(graph.node_ids or ())}
     inflows = [
         Inflow(node=index[owner], currency=cur, cents=amount)
@@ -288,20 +284,32 @@ def _top_flows(graph: FlowGraph, pass_through, ids) -> list[dict[str, object]]: 
     return [{"source": s, "target": t, "amount": round(v)} for v, s, t in flows[:TOP_N] if v >= 0.5]
 
 
+def _write_allocations(
+    run: DistributionRun, allocations: Mapping[tuple[str, str, str], int]
+) -> None:
+    rows = [(o, p, c, v) for (o, p, c), v in sorted(allocations.items()) if v]
+    if connection.vendor == "postgresql":
+        sql = "COPY payouts_runallocation (run_id, recipient, purpose, currency, amount) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for o, p, c, v in rows:
+                copy.write_row((run.pk, o, p, c, v))
+        return
+    RunAllocation.objects.bulk_create(
+        [
+            RunAllocation(run=run, recipient=o, purpose=p, currency=c, amount=v)
+            for o, p, c, v in rows
+        ],
+        batch_size=5000,
+    )
+
+
 @transaction.atomic
 def _stage_compute(run_id: int) -> None:
     run = DistributionRun.objects.select_for_update().get(pk=run_id)
     if run.status != DistributionRun.Status.SNAPSHOT:
         return
     computed = run_compute(run.snapshot)  # type: ignore[arg-type]
-    RunAllocation.objects.bulk_create(
-        [
-            RunAllocation(run=run, recipient=o, purpose=p, currency=c, amount=v)
-            for (o, p, c), v in sorted(computed.allocations.items())
-            if v
-        ],
-        batch_size=10000,
-    )
+    _write_allocations(run, computed.allocations)
     run.totals = {c: r.total_cents for c, r in computed.distribution.currencies.items()}
     run.report = _report(computed)
     run.status = DistributionRun.Status.COMPUTED
@@ -317,18 +325,12 @@ def _stage_post(run_id: int) -> None:
     run = DistributionRun.objects.select_for_update().get(pk=run_id)
     if run.status != DistributionRun.Status.COMPUTED:
         return
-    by_currency: dict[str, list[Leg]] = defaultdict(list)
-    for owner, purpose, currency, amount in run.allocations.values_list(
-        "recipient", "purpose", "currency", "amount"
-    ).iterator(chunk_size=20000):
-        by_currency[currency].append(Leg(owner, purpose, currency, amount))
-    for currency, legs in sorted(by_currency.items()):
-        total = sum(leg.amount for leg in legs)
-        ledger_post(
+    for currency in sorted(run.totals or {}):
+        ledger_post_run(
+            run_id=run.pk,
+            currency=currency,
             idempotency_key=f"run:{run.pk}:{currency}",
-            kind=LedgerTransaction.Kind.DISTRIBUTION,
             reference=f"run:{run.pk}",
-            legs=[Leg(PLATFORM, Account.Purpose.POOL, currency, -total), *legs],
             memo=f"distribution run {run.pk}",
         )
     run.status = DistributionRun.Status.DONE

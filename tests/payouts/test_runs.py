@@ -208,7 +208,7 @@ def test_crash_inside_the_post_stage_rolls_back_and_restarts_cleanly(graph, monk
     inflow_record(company=graph, amount=5_555, currency="usd", reference="W1")
     inflow_record(company=graph, amount=7_777, currency="eur", reference="W2")
     run = runs.distribution_run_create()
-    real = runs.ledger_post
+    real = runs.ledger_post_run
     calls = {"n": 0}
 
     def post_then_die(**kwargs):
@@ -218,13 +218,13 @@ def test_crash_inside_the_post_stage_rolls_back_and_restarts_cleanly(graph, monk
             raise SystemExit("killed between two currencies")
         return result
 
-    monkeypatch.setattr(runs, "ledger_post", post_then_die)
+    monkeypatch.setattr(runs, "ledger_post_run", post_then_die)
     with pytest.raises(SystemExit):
         runs.distribution_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "computed"  # the post stage rolled back as a whole
     assert not Posting.objects.filter(transaction__kind="distribution").exists()
-    monkeypatch.setattr(runs, "ledger_post", real)
+    monkeypatch.setattr(runs, "ledger_post_run", real)
     assert runs.distribution_run_execute(run_id=run.pk).status == "done"
     call_command("ledger_check", stdout=StringIO())
 
