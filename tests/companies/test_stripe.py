@@ -149,3 +149,42 @@ def test_viewer_cannot_pay(local_stripe, invoice, viewer):
 
     with pytest.raises(PermissionDenied):
         start(invoice, viewer)
+
+
+def signed(body: bytes, secret: str) -> str:
+    import hashlib
+    import hmac
+    import time
+
+    stamp = int(time.time())
+    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={mac}"
+
+
+def test_through_the_webhook_endpoint_twice_makes_one_inflow(
+    local_stripe, invoice, finance, client, settings
+):
+    import json
+
+    session_id = pay(start(invoice, finance))
+    body = json.dumps(
+        {
+            "id": "evt_checkout_1",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "created": 1_790_000_000,
+            "livemode": False,
+            "data": {"object": {"id": session_id, "object": "checkout.session"}},
+        }
+    ).encode()
+    for _ in range(2):
+        r = client.post(
+            "/payouts/stripe/webhook/",
+            body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=signed(body, settings.STRIPE_WEBHOOK_SECRET),
+        )
+        assert r.status_code == 200, r.content
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    assert Inflow.objects.count() == 1
