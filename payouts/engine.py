@@ -892,12 +892,6 @@ def compute_distribution(
         # fractions themselves by eps / 2. So the bound is rigorous, not an estimate.
         rounding = eps * (plan.node_weight @ (b + 2 * np.abs(x))).astype(np.float64)
     unplaced = reducible + rounding
-    if np.any(unplaced > MAX_ERROR_BOUND):
-        raise ConvergenceError(
-            f"cannot place every cent: up to {unplaced.tolist()} cents are uncertain, more than "
-            f"{MAX_ERROR_BOUND}, because the pass-through is too large for the precision (cycles "
-            f"that leak too little). {_largest_pass_through(graph, x, totals)}"
-        )
 
     flows = plan.r.T @ x
     flows[graph.reserve_terminals] += plan.reserve_fraction[:, None] * x
@@ -908,6 +902,13 @@ def compute_distribution(
         bound = float(unplaced[column]) + eps * float(
             (plan.terminal_weight * values).max(initial=0)
         )
+        if bound > MAX_ERROR_BOUND:
+            raise ConvergenceError(
+                f"cannot place every cent: {currency} amounts are uncertain by up to {bound} "
+                f"cents, more than {MAX_ERROR_BOUND}, because the pass-through is too large for "
+                f"the precision (cycles that leak too little). "
+                f"{_largest_pass_through(graph, x, totals)}"
+            )
         if abs(float(values.sum()) - totals[column]) > bound + 1e-11 * totals[column] + 1e-6:
             raise RoundingError(
                 f"{currency}: amounts sum to {float(values.sum())!r}, not {totals[column]}"

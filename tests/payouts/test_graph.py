@@ -150,7 +150,7 @@ def node_graphs(draw):
     return edges
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(node_graphs())
 def test_agrees_with_the_reference(edges):
     found = find_closed_cycle(edges=edges)
