@@ -137,7 +137,7 @@ def _chart_svg(months: list[tuple[str, str, int]]) -> str:
     top = max(v for _, _, v in months)
     width, height, pad = 640, 200, 30
     slot = (width - pad) / max(len(labels), 1)
-    bar = max(4.0, slot / (len(currencies) + 1))
+    bar = min(48.0, max(4.0, slot / (len(currencies) + 1)))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + 40}" '
         f'role="img" aria-label="Money paid per month" class="chart" width="100%">'
@@ -150,7 +150,7 @@ def _chart_svg(months: list[tuple[str, str, int]]) -> str:
             if not value:
                 continue
             h = max(1.0, (height - 20) * value / top)
-            x = x0 + j * bar + bar / 2
+            x = x0 + (slot - bar * len(currencies)) / 2 + j * bar
             parts.append(
                 f'<rect x="{x:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                 f'fill="{colours[j % len(colours)]}"><title>{escape(label)}: '
