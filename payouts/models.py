@@ -329,7 +329,9 @@ class Payout(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+    )
     recipient = models.CharField(max_length=300)
     run = models.ForeignKey(
         PayoutRun, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"
@@ -363,7 +365,9 @@ class Payout(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"payout {self.pk}: {self.amount} {self.currency} to {self.recipient} ({self.status})"
+        return (
+            f"payout {self.pk}: {self.amount} {self.currency} to {self.recipient} ({self.status})"
+        )
 
     @property
     def transfer_group(self) -> str:
