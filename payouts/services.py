@@ -213,13 +213,19 @@ def connected_account_apply(
     *, account: ConnectedAccount, data: Mapping[str, Any], event_created: dt.datetime | None = None
 ) -> ConnectedAccount:
     """Store Stripe's view of ``account``. With ``event_created`` (a webhook), an event older
-    than the last one applied changes nothing, so events may arrive in any order."""
+    than the last event applied or the last fetch from the API changes nothing, so events may
+    arrive in any order."""
     with transaction.atomic():
         account = ConnectedAccount.objects.select_for_update().get(pk=account.pk)
         if event_created is not None:
             if account.stripe_updated_at and event_created < account.stripe_updated_at:
                 return account
             account.stripe_updated_at = event_created
+        else:
+            # Fetched from the API just now: events created before this second are older.
+            fetched = timezone.now().replace(microsecond=0)
+            if account.stripe_updated_at is None or account.stripe_updated_at < fetched:
+                account.stripe_updated_at = fetched
         for name, value in connected_account_fields(data=data).items():
             setattr(account, name, value)
         account.refreshed_at = timezone.now()

@@ -192,3 +192,27 @@ def test_events_from_the_local_server_are_accepted(
         assert all(a["status"] == 200 for a in control.call("GET", "/_test/webhooks")["data"])
     finally:
         server.stop()
+
+
+def test_an_event_older_than_the_last_fetch_changes_nothing(client, webhook_settings):
+    from django.utils import timezone
+
+    from payouts import services
+
+    account = ConnectedAccountFactory(status="onboarding", payouts_enabled=False)
+    services.connected_account_apply(
+        account=account,
+        data=account_event("x", account.stripe_account_id, 0, payouts_enabled=True)["data"][
+            "object"
+        ],
+    )
+    stale = account_event(
+        "evt_stale",
+        account.stripe_account_id,
+        int(timezone.now().timestamp()) - 120,
+        payouts_enabled=False,
+        details=False,
+    )
+    assert post(client, *signed(stale, SECRET)).status_code == 200
+    account.refresh_from_db()
+    assert account.status == ConnectedAccount.Status.ENABLED
