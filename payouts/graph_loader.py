@@ -15,7 +15,6 @@ are ordered by recipient id.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -67,24 +66,11 @@ def load_flow_graph(
     return FlowGraph.from_tables(tables=tables)
 
 
-def _copy_rows(cursor, table: str, columns: str, rows: Iterable[tuple[object, ...]]) -> None:  # type: ignore[no-untyped-def]
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(str(v) for v in row))
-        buffer.write("\n")
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        copy.write(buffer.getvalue())
-
-
-def _binary_int4_rows(data: bytes, fields: int) -> np.ndarray:
-    """Parse PostgreSQL binary COPY output whose columns are all non-null int4."""
-    header = 11 + 4 + 4 + int.from_bytes(data[15:19], "big")
-    body = data[header:-2]  # the trailer is int16 -1
-    dtype = np.dtype(
-        [("n", ">i2")] + [(f"f{i}", [("len", ">i4"), ("v", ">i4")]) for i in range(fields)]
+def copy_text(value: str) -> str:
+    """Escape a value for COPY's text format (a quoted email may hold a backslash)."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     )
-    rows = np.frombuffer(body, dtype=dtype)
-    return np.stack([rows[f"f{i}"]["v"].astype(np.int64) for i in range(fields)], axis=1)
 
 
 def load_flow_graph_pg(
@@ -94,66 +80,71 @@ def load_flow_graph_pg(
     extra_owners: Iterable[str],
 ) -> FlowGraph:
     node_ids = sorted(set(versions) | set(defaults) | set(extra_owners))
-    node_index = {owner: i for i, owner in enumerate(node_ids)}
+    default_recipients = sorted({r for entries in defaults.values() for r in entries})
     # The temporary tables live until the end of this transaction.
     with transaction.atomic(), connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # the psycopg cursor, for COPY
+        cursor.execute("DROP TABLE IF EXISTS run_nodes, run_versions, run_terminals")
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS run_versions (version_id bigint, node int) "
-            "ON COMMIT DROP; TRUNCATE run_versions"
+            "CREATE TEMP TABLE run_nodes (owner text PRIMARY KEY, node int) ON COMMIT DROP"
         )
-        _copy_rows(
-            cursor,
-            "run_versions",
-            "version_id, node",
-            ((pk, node_index[o]) for o, pk in versions.items()),
-        )
-        cursor.execute("ANALYZE run_versions")
-        # Recipients that are not nodes are terminals (people, identities).
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS run_nodes (owner text PRIMARY KEY, node int) "
-            "ON COMMIT DROP; TRUNCATE run_nodes"
-        )
-        _copy_rows(cursor, "run_nodes", "owner, node", ((o, i) for i, o in enumerate(node_ids)))
+        with cursor.copy("COPY run_nodes (owner, node) FROM STDIN") as copy:
+            # Owner ids are project:/company: slugs, which need no COPY escaping.
+            for start in range(0, len(node_ids), 200_000):
+                block = node_ids[start : start + 200_000]
+                copy.write("".join(f"{o}\t{start + i}\n" for i, o in enumerate(block)))
         cursor.execute("ANALYZE run_nodes")
         cursor.execute(
-            "SELECT DISTINCT e.recipient FROM projects_tableentry e "
-            "JOIN run_versions v ON v.version_id = e.version_id "
-            "LEFT JOIN run_nodes n ON n.owner = e.recipient WHERE n.owner IS NULL"
+            "CREATE TEMP TABLE run_versions ON COMMIT DROP AS "
+            "SELECT tv.id AS version_id, n.node FROM unnest(%s::bigint[]) AS x(id) "
+            "JOIN projects_tableversion tv ON tv.id = x.id "
+            "JOIN projects_sharetable st ON st.id = tv.table_id "
+            "JOIN run_nodes n ON n.owner = st.owner_key",
+            [list(versions.values())],
         )
-        others = {r[0] for r in cursor.fetchall()}
-        for entries in defaults.values():
-            others |= {r for r in entries if r not in node_index}
-        terminal_ids = sorted(others | set(node_ids))
-        terminal_index = {t: i for i, t in enumerate(terminal_ids)}
+        cursor.execute("ANALYZE run_versions")
+        # Terminals: every node (its reserve) and every other recipient, numbered in code
+        # point order (COLLATE "C" compares UTF-8 bytes), exactly as sorted() would.
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS run_terminals (recipient text PRIMARY KEY, idx int) "
-            "ON COMMIT DROP; TRUNCATE run_terminals"
+            "CREATE TEMP TABLE run_terminals ON COMMIT DROP AS "
+            "SELECT recipient, "
+            '(row_number() OVER (ORDER BY recipient COLLATE "C") - 1)::int AS idx '
+            "FROM (SELECT owner AS recipient FROM run_nodes "
+            "UNION SELECT e.recipient FROM projects_tableentry e "
+            "JOIN run_versions v ON v.version_id = e.version_id "
+            "UNION SELECT unnest(%s::text[])) AS all_recipients",
+            [default_recipients],
         )
-        _copy_rows(
-            cursor,
-            "run_terminals",
-            "recipient, idx",
-            ((t, terminal_index[t]) for t in sorted(others)),
-        )
+        cursor.execute("CREATE INDEX ON run_terminals (recipient)")
         cursor.execute("ANALYZE run_terminals")
-        out = io.BytesIO()
-        with cursor.copy(
-            "COPY (SELECT v.node, COALESCE(n.node, -1), COALESCE(t.idx, -1), e.millibips "
+        cursor.execute("SELECT recipient FROM run_terminals ORDER BY idx")
+        terminal_ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT string_agg(int4send(t.idx), ''::bytea ORDER BY n.node) "
+            "FROM run_nodes n JOIN run_terminals t ON t.recipient = n.owner"
+        )
+        reserve_terminals = np.frombuffer(cursor.fetchone()[0] or b"", dtype=">i4").astype(np.int64)
+        # One bytea of big-endian int4 quadruples: one round trip and no per-row messages.
+        cursor.execute(
+            "SELECT string_agg(int4send(v.node) || int4send(COALESCE(n.node, -1)) || "
+            "int4send(CASE WHEN n.node IS NULL THEN t.idx ELSE -1 END) || int4send(e.millibips), "
+            "''::bytea) "
             "FROM projects_tableentry e JOIN run_versions v ON v.version_id = e.version_id "
             "LEFT JOIN run_nodes n ON n.owner = e.recipient "
-            "LEFT JOIN run_terminals t ON t.recipient = e.recipient) TO STDOUT (FORMAT binary)"
-        ) as copy:
-            for chunk in copy:
-                out.write(chunk)
-    rows = _binary_int4_rows(out.getvalue(), 4)
-    extra_rows = [
-        (node_index[owner], node_index.get(r, -1), -1 if r in node_index else terminal_index[r], m)
-        for owner, entries in defaults.items()
-        for r, m in entries.items()
-    ]
-    if extra_rows:
-        rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64).reshape(-1, 4)])
+            "JOIN run_terminals t ON t.recipient = e.recipient"
+        )
+        packed = cursor.fetchone()[0] or b""
+    rows = np.frombuffer(packed, dtype=">i4").astype(np.int64).reshape(-1, 4)
+    if defaults:
+        node_index = {owner: i for i, owner in enumerate(node_ids)}
+        terminal_index = {t: i for i, t in enumerate(terminal_ids)}
+        extra_rows = [
+            (node_index[o], node_index.get(r, -1), -1 if r in node_index else terminal_index[r], m)
+            for o, entries in defaults.items()
+            for r, m in entries.items()
+        ]
+        if extra_rows:
+            rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64).reshape(-1, 4)])
     owner, target_node, target_terminal, millibips = rows.T
     n = len(node_ids)
     is_node = target_node >= 0
@@ -170,7 +161,7 @@ def load_flow_graph_pg(
         terminal_indptr=np.concatenate([[0], np.cumsum(np.bincount(term_owner, minlength=n))]),
         terminal_targets=target_terminal[~is_node][term_rows],
         terminal_millibips=millibips[~is_node][term_rows],
-        reserve_terminals=np.asarray([terminal_index[o] for o in node_ids], dtype=np.int64),
+        reserve_terminals=reserve_terminals,
         n_terminals=len(terminal_ids),
         node_ids=tuple(node_ids),
         terminal_ids=tuple(terminal_ids),
