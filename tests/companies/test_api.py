@@ -9,9 +9,17 @@ from rest_framework.test import APIClient
 from companies.models import Agreement, Invoice
 from payouts.models import Inflow, RunAllocation
 from tests.factories import ProjectFactory, UserFactory
-from tests.payouts.stripe_fixtures import open_page
 
 pytestmark = pytest.mark.django_db
+
+
+def open_page(url, form=None):
+    # imported late: tests/payouts/test_stripe_server.py registers the module for assert
+    # rewriting, which must happen before anything imports it
+    from tests.payouts.stripe_fixtures import open_page as _open_page
+
+    return _open_page(url, form)
+
 
 TERMS = {
     "pledge": {"amount": 200_000, "developers": 3, "period": "yearly"},

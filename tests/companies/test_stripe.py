@@ -7,9 +7,17 @@ from companies import services
 from companies.models import Invoice
 from payouts.models import Inflow
 from tests.companies.helpers import active_agreement
-from tests.payouts.stripe_fixtures import open_page
 
 pytestmark = pytest.mark.django_db
+
+
+def open_page(url, form=None):
+    # imported late: tests/payouts/test_stripe_server.py registers the module for assert
+    # rewriting, which must happen before anything imports it
+    from tests.payouts.stripe_fixtures import open_page as _open_page
+
+    return _open_page(url, form)
+
 
 SUCCESS = "https://faiross.test/paid/?session_id={CHECKOUT_SESSION_ID}"
 CANCEL = "https://faiross.test/cancel/"
