@@ -1142,7 +1142,31 @@ def _stripe() -> Any:
     return stripe_client()
 
 
+def _stripe_unavailable(exc: Exception) -> ValidationError:
+    log.warning("Stripe call failed: %s", exc)
+    return ValidationError(
+        {
+            "invoice": "Stripe could not be reached or refused the request; try again in a "
+            "moment, or pay by wire quoting the invoice number."
+        }
+    )
+
+
 def invoice_checkout_start(
+    *, invoice: Invoice, actor: AbstractBaseUser, success_url: str, cancel_url: str
+) -> str:
+    """See :func:`_invoice_checkout_start`; Stripe failures become a ValidationError."""
+    import stripe
+
+    try:
+        return _invoice_checkout_start(
+            invoice=invoice, actor=actor, success_url=success_url, cancel_url=cancel_url
+        )
+    except stripe.StripeError as exc:
+        raise _stripe_unavailable(exc) from None
+
+
+def _invoice_checkout_start(
     *, invoice: Invoice, actor: AbstractBaseUser, success_url: str, cancel_url: str
 ) -> str:
     """The Stripe Checkout page for an open invoice (owners and finance members).
@@ -1223,10 +1247,20 @@ def _record_session(*, invoice: Invoice, session: Any) -> bool:
     return True
 
 
-@transaction.atomic
 def invoice_checkout_confirm(*, invoice: Invoice, session_id: str) -> bool:
     """On return from Checkout: look the session up at Stripe (never trust the URL) and
-    record the payment if it is paid. True when the invoice is paid."""
+    record the payment if it is paid. True when the invoice is paid. Stripe failures become
+    a ValidationError (the webhook records the payment later)."""
+    import stripe
+
+    try:
+        return _invoice_checkout_confirm(invoice=invoice, session_id=session_id)
+    except stripe.StripeError as exc:
+        raise _stripe_unavailable(exc) from None
+
+
+@transaction.atomic
+def _invoice_checkout_confirm(*, invoice: Invoice, session_id: str) -> bool:
     if not isinstance(session_id, str) or not session_id.startswith("cs_") or len(session_id) > 100:
         raise ValidationError({"session_id": "This is not a Checkout Session id."})
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)

@@ -196,3 +196,14 @@ def test_through_the_webhook_endpoint_twice_makes_one_inflow(
     invoice.refresh_from_db()
     assert invoice.status == "paid"
     assert Inflow.objects.count() == 1
+
+
+def test_stripe_failures_are_clear_messages(local_stripe, invoice, finance):
+    local_stripe.fault("/v1/checkout/sessions", "500", method="POST", count=5)
+    with pytest.raises(ValidationError) as exc:
+        start(invoice, finance)
+    assert "pay by wire" in exc.value.message_dict["invoice"][0]
+    with pytest.raises(ValidationError):
+        services.invoice_checkout_confirm(invoice=invoice, session_id="cs_test_missing")
+    invoice.refresh_from_db()
+    assert invoice.status == "open" and not Inflow.objects.exists()
