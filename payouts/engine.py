@@ -150,6 +150,10 @@ def _as_int_array(value: object, dtype: type[np.integer], name: str) -> NDArray[
         raise ValueError(f"{name} must be one-dimensional")
     if array.size and not np.issubdtype(array.dtype, np.integer):
         raise TypeError(f"{name} must hold integers, not {array.dtype}")
+    limits = np.iinfo(dtype)
+    # Check before narrowing, so that an out-of-range value cannot wrap into a valid one.
+    if array.size and (array.min() < limits.min or array.max() > limits.max):
+        raise ValueError(f"{name} must fit in {np.dtype(dtype).name}")
     return array.astype(dtype, copy=False)
 
 
@@ -205,8 +209,9 @@ class FlowGraph:
         n = self.node_indptr.size - 1
         if n < 0:
             raise ValueError("node_indptr must have n_nodes + 1 entries")
-        if isinstance(self.n_terminals, bool) or not isinstance(self.n_terminals, int):
+        if isinstance(self.n_terminals, bool) or not isinstance(self.n_terminals, int | np.integer):
             raise TypeError("n_terminals must be an int")
+        set_(self, "n_terminals", int(self.n_terminals))
         for kind, indptr, targets, values, bound in (
             ("node", self.node_indptr, self.node_targets, self.node_millibips, n),
             (
@@ -318,13 +323,21 @@ class FlowGraph:
             raise ValueError("owners, targets, millibips and to_node must have the same length")
         if owners.size and (owners.min() < 0 or owners.max() >= n_nodes):
             raise ValueError(f"owners must be in [0, {n_nodes})")
-        order = np.lexsort((targets, ~to_node, owners))
-        owners, targets, millibips, to_node = (
-            owners[order],
-            targets[order],
-            millibips[order],
-            to_node[order],
-        )
+        span = max(n_nodes, n_terminals, 1)
+        if n_nodes * 2 * span < 2**62:
+            # One int64 key (owner, terminals after nodes, target) sorts faster than lexsort,
+            # and rows that already come in that order (ORDER BY in SQL) need no sort at all.
+            key = (owners * 2 + ~to_node) * span + targets
+            order = None if np.all(key[1:] >= key[:-1]) else np.argsort(key, kind="stable")
+        else:
+            order = np.lexsort((targets, ~to_node, owners))
+        if order is not None:
+            owners, targets, millibips, to_node = (
+                owners[order],
+                targets[order],
+                millibips[order],
+                to_node[order],
+            )
         node_indptr = np.zeros(n_nodes + 1, dtype=np.int64)
         np.cumsum(np.bincount(owners[to_node], minlength=n_nodes), out=node_indptr[1:])
         terminal_indptr = np.zeros(n_nodes + 1, dtype=np.int64)

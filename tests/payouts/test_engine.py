@@ -501,6 +501,7 @@ def test_bad_arrays_are_refused():
         {"reserve_terminals": [1, 1]},
         {"reserve_terminals": [0, 2]},
         {"node_millibips": [WHOLE + 1]},
+        {"node_millibips": np.array([2**32 + 5], dtype=np.int64)},  # must not wrap to 5
         {"node_targets": [1.0]},
     ):
         with pytest.raises((ValueError, TypeError)):
