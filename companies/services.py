@@ -101,6 +101,8 @@ def _text_clean(value: object, *, field: str, max_length: int, required: bool = 
     if not isinstance(value, str):
         raise ValidationError({field: "Must be text."})
     value = value.strip()
+    if "\x00" in value:
+        raise ValidationError({field: "NUL bytes are not allowed."})
     if required and not value:
         raise ValidationError({field: "This field is required."})
     if len(value) > max_length:
@@ -274,7 +276,7 @@ def company_invite(
     if role not in CompanyMember.Role.values:
         raise ValidationError({"role": "Choose owner, finance or viewer."})
     target = (target or "").strip() if isinstance(target, str) else ""
-    if not target or len(target) > 254:
+    if not target or len(target) > 254 or "\x00" in target:
         raise ValidationError({"target": "Enter a username or an email address."})
     Company.objects.select_for_update().get(pk=company.pk)
     email = ""
@@ -556,7 +558,12 @@ def agreement_terms_clean(
         for i, row in enumerate(raw, start=1):
             title = row.get("title") if isinstance(row, dict) else None
             part = row.get("millibips") if isinstance(row, dict) else None
-            if not isinstance(title, str) or not title.strip() or len(title) > 200:
+            if (
+                not isinstance(title, str)
+                or not title.strip()
+                or len(title) > 200
+                or "\x00" in title
+            ):
                 errors.setdefault("milestones", []).append(
                     f"milestone {i}: give a title of 1 to 200 characters."
                 )

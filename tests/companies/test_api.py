@@ -302,3 +302,28 @@ def test_preview_and_ocf(company, owner, staff, dependency):
     assert (
         r.status_code == 200 and r.json()["Manifest.ocf.json"]["file_type"] == "OCF_MANIFEST_FILE"
     )
+
+
+def test_nul_bytes_in_json_are_400(company, owner):
+    api = as_user(owner)
+    r = api.post("/api/v1/companies/", {"slug": "nul", "name": "A\x00B"}, format="json")
+    assert r.status_code == 400 and "name" in r.json()
+    r = api.post(
+        "/api/v1/companies/acme/invitations/", {"target": "a\x00b", "role": "viewer"}, format="json"
+    )
+    assert r.status_code == 400 and "target" in r.json()
+    r = api.post(
+        "/api/v1/companies/acme/agreements/",
+        {
+            "kind": "equity",
+            "currency": "usd",
+            "start_date": "2025-01-01",
+            "share_millibips": 50_000,
+            "share_count": 10,
+            "share_class": "A\x00",
+            "time_vesting_millibips": 0,
+            "milestones": [{"title": "x\x00", "millibips": 10_000_000}],
+        },
+        format="json",
+    )
+    assert r.status_code == 400 and {"share_class", "milestones"} <= set(r.json())
