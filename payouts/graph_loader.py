@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection
 
 from projects.models import TableEntry
 
 from .engine import FlowGraph
 
-PG_MIN_ENTRIES = 50_000  # below this the plain path is as fast and simpler
+PG_MIN_VERSIONS = 5_000  # below this the plain path is as fast and simpler
 
 
 def tables_from_versions(versions: Mapping[str, int]) -> dict[str, dict[str, int]]:
@@ -56,11 +56,10 @@ def load_flow_graph(
     versions: Mapping[str, int],
     defaults: Mapping[str, Mapping[str, int]],
     extra_owners: Iterable[str],
-    entry_count: int | None = None,
 ) -> FlowGraph:
     """The run's graph; PostgreSQL and large graphs take the bulk path."""
     extra = list(extra_owners)
-    if connection.vendor == "postgresql" and (entry_count or 0) >= PG_MIN_ENTRIES:
+    if connection.vendor == "postgresql" and len(versions) >= PG_MIN_VERSIONS:
         return load_flow_graph_pg(versions=versions, defaults=defaults, extra_owners=extra)
     tables = tables_from_snapshot(versions=versions, defaults=defaults, extra_owners=extra)
     return FlowGraph.from_tables(tables=tables)
@@ -80,72 +79,65 @@ def load_flow_graph_pg(
     extra_owners: Iterable[str],
 ) -> FlowGraph:
     node_ids = sorted(set(versions) | set(defaults) | set(extra_owners))
-    default_recipients = sorted({r for entries in defaults.values() for r in entries})
-    # The temporary tables live until the end of this transaction.
-    with transaction.atomic(), connection.cursor() as django_cursor:
-        cursor = django_cursor.cursor  # the psycopg cursor, for COPY
-        cursor.execute("DROP TABLE IF EXISTS run_nodes, run_versions, run_terminals")
+    node_index = {owner: i for i, owner in enumerate(node_ids)}
+    with connection.cursor() as django_cursor:
+        cursor = django_cursor.cursor
+        # All entries of the run's versions as one bytea of big-endian (int8 version, int8
+        # recipient key, int4 millibips): one round trip, no Python object per entry.
         cursor.execute(
-            "CREATE TEMP TABLE run_nodes (owner text PRIMARY KEY, node int) ON COMMIT DROP"
-        )
-        with cursor.copy("COPY run_nodes (owner, node) FROM STDIN") as copy:
-            # Owner ids are project:/company: slugs, which need no COPY escaping.
-            for start in range(0, len(node_ids), 200_000):
-                block = node_ids[start : start + 200_000]
-                copy.write("".join(f"{o}\t{start + i}\n" for i, o in enumerate(block)))
-        cursor.execute("ANALYZE run_nodes")
-        cursor.execute(
-            "CREATE TEMP TABLE run_versions ON COMMIT DROP AS "
-            "SELECT tv.id AS version_id, n.node FROM unnest(%s::bigint[]) AS x(id) "
-            "JOIN projects_tableversion tv ON tv.id = x.id "
-            "JOIN projects_sharetable st ON st.id = tv.table_id "
-            "JOIN run_nodes n ON n.owner = st.owner_key",
+            "SELECT string_agg(int8send(version_id) || int8send(recipient_key_id) || "
+            "int4send(millibips), ''::bytea) FROM projects_tableentry "
+            "WHERE version_id = ANY(%s)",
             [list(versions.values())],
         )
-        cursor.execute("ANALYZE run_versions")
-        # Terminals: every node (its reserve) and every other recipient, numbered in code
-        # point order (COLLATE "C" compares UTF-8 bytes), exactly as sorted() would.
-        cursor.execute(
-            "CREATE TEMP TABLE run_terminals ON COMMIT DROP AS "
-            "SELECT recipient, "
-            '(row_number() OVER (ORDER BY recipient COLLATE "C") - 1)::int AS idx '
-            "FROM (SELECT owner AS recipient FROM run_nodes "
-            "UNION SELECT e.recipient FROM projects_tableentry e "
-            "JOIN run_versions v ON v.version_id = e.version_id "
-            "UNION SELECT unnest(%s::text[])) AS all_recipients",
-            [default_recipients],
-        )
-        cursor.execute("CREATE INDEX ON run_terminals (recipient)")
-        cursor.execute("ANALYZE run_terminals")
-        cursor.execute("SELECT recipient FROM run_terminals ORDER BY idx")
-        terminal_ids = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            "SELECT string_agg(int4send(t.idx), ''::bytea ORDER BY n.node) "
-            "FROM run_nodes n JOIN run_terminals t ON t.recipient = n.owner"
-        )
-        reserve_terminals = np.frombuffer(cursor.fetchone()[0] or b"", dtype=">i4").astype(np.int64)
-        # One bytea of big-endian int4 quadruples: one round trip and no per-row messages.
-        cursor.execute(
-            "SELECT string_agg(int4send(v.node) || int4send(COALESCE(n.node, -1)) || "
-            "int4send(CASE WHEN n.node IS NULL THEN t.idx ELSE -1 END) || int4send(e.millibips), "
-            "''::bytea) "
-            "FROM projects_tableentry e JOIN run_versions v ON v.version_id = e.version_id "
-            "LEFT JOIN run_nodes n ON n.owner = e.recipient "
-            "JOIN run_terminals t ON t.recipient = e.recipient"
-        )
         packed = cursor.fetchone()[0] or b""
-    rows = np.frombuffer(packed, dtype=">i4").astype(np.int64).reshape(-1, 4)
-    if defaults:
-        node_index = {owner: i for i, owner in enumerate(node_ids)}
-        terminal_index = {t: i for i, t in enumerate(terminal_ids)}
-        extra_rows = [
-            (node_index[o], node_index.get(r, -1), -1 if r in node_index else terminal_index[r], m)
-            for o, entries in defaults.items()
-            for r, m in entries.items()
-        ]
-        if extra_rows:
-            rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64).reshape(-1, 4)])
-    owner, target_node, target_terminal, millibips = rows.T
+        rows = np.frombuffer(
+            packed, dtype=np.dtype([("version", ">i8"), ("key", ">i8"), ("millibips", ">i4")])
+        )
+        key_ids = np.unique(rows["key"])
+        cursor.execute(
+            "SELECT id, key FROM projects_recipientkey WHERE id = ANY(%s)", [key_ids.tolist()]
+        )
+        key_text = dict(cursor.fetchall())
+    # Terminals: every node (its reserve) and every other recipient, in id order.
+    others = {k for k in key_text.values() if k not in node_index}
+    for entries in defaults.values():
+        others |= {r for r in entries if r not in node_index}
+    terminal_ids = sorted(others | set(node_ids))
+    terminal_index = {t: i for i, t in enumerate(terminal_ids)}
+    # Lookup arrays by position of the key id in key_ids.
+    key_node = np.asarray(
+        [node_index.get(key_text[k], -1) for k in key_ids.tolist()], dtype=np.int64
+    )
+    key_terminal = np.asarray(
+        [
+            -1 if key_text[k] in node_index else terminal_index[key_text[k]]
+            for k in key_ids.tolist()
+        ],
+        dtype=np.int64,
+    )
+    version_ids = np.fromiter(versions.values(), dtype=np.int64, count=len(versions))
+    version_nodes = np.fromiter(
+        (node_index[o] for o in versions), dtype=np.int64, count=len(versions)
+    )
+    order = np.argsort(version_ids)
+    version_ids, version_nodes = version_ids[order], version_nodes[order]
+    owner = version_nodes[np.searchsorted(version_ids, rows["version"].astype(np.int64))]
+    key_pos = np.searchsorted(key_ids, rows["key"])
+    target_node = key_node[key_pos]
+    target_terminal = key_terminal[key_pos]
+    millibips = rows["millibips"].astype(np.int64)
+    extra_rows = [
+        (node_index[o], node_index.get(r, -1), -1 if r in node_index else terminal_index[r], m)
+        for o, entries in defaults.items()
+        for r, m in entries.items()
+    ]
+    if extra_rows:
+        extra = np.asarray(extra_rows, dtype=np.int64).reshape(-1, 4)
+        owner = np.concatenate([owner, extra[:, 0]])
+        target_node = np.concatenate([target_node, extra[:, 1]])
+        target_terminal = np.concatenate([target_terminal, extra[:, 2]])
+        millibips = np.concatenate([millibips, extra[:, 3]])
     n = len(node_ids)
     is_node = target_node >= 0
     # Within an owner, recipients in id order: node indices and terminal indices are both
@@ -161,7 +153,7 @@ def load_flow_graph_pg(
         terminal_indptr=np.concatenate([[0], np.cumsum(np.bincount(term_owner, minlength=n))]),
         terminal_targets=target_terminal[~is_node][term_rows],
         terminal_millibips=millibips[~is_node][term_rows],
-        reserve_terminals=reserve_terminals,
+        reserve_terminals=np.asarray([terminal_index[o] for o in node_ids], dtype=np.int64),
         n_terminals=len(terminal_ids),
         node_ids=tuple(node_ids),
         terminal_ids=tuple(terminal_ids),

@@ -197,10 +197,21 @@ class TableVersion(models.Model):
         return f"{self.table.owner_key} v{self.number} ({self.status})"
 
 
+class RecipientKey(models.Model):
+    """Every recipient string once, with an integer id, so the money path can load millions
+    of entries as integers instead of strings."""
+
+    key = models.CharField(max_length=300, unique=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class TableEntry(models.Model):
     version = models.ForeignKey(TableVersion, on_delete=models.PROTECT, related_name="entries")
     position = models.PositiveSmallIntegerField()
     recipient = models.CharField(max_length=300)
+    recipient_key = models.ForeignKey(RecipientKey, on_delete=models.PROTECT, related_name="+")
     millibips = models.PositiveIntegerField()
     project = models.ForeignKey(
         Project, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

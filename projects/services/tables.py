@@ -37,6 +37,7 @@ from ..models import (
     KnownDependency,
     Project,
     ProjectPurl,
+    RecipientKey,
     ShareTable,
     TableEntry,
     TableVersion,
@@ -351,6 +352,19 @@ def check_no_closed_cycle(*, owner_key: str, entries: Sequence[ResolvedEntry]) -
 # --- versions ---------------------------------------------------------------------------
 
 
+def recipient_keys_get_or_create(*, keys: Sequence[str]) -> dict[str, int]:
+    """Integer ids for recipient strings, creating the missing ones."""
+    wanted = set(keys)
+    found = dict(RecipientKey.objects.filter(key__in=wanted).values_list("key", "pk"))
+    missing = wanted - set(found)
+    if missing:
+        RecipientKey.objects.bulk_create(
+            [RecipientKey(key=k) for k in sorted(missing)], ignore_conflicts=True
+        )
+        found.update(RecipientKey.objects.filter(key__in=missing).values_list("key", "pk"))
+    return found
+
+
 def _activate(
     *, table: ShareTable, version: TableVersion, entries: Sequence[ResolvedEntry]
 ) -> None:
@@ -412,12 +426,14 @@ def table_propose(
         note=(note or "")[:500],
         proposed_by=actor,
     )
+    key_ids = recipient_keys_get_or_create(keys=[e.recipient for e in resolved])
     TableEntry.objects.bulk_create(
         [
             TableEntry(
                 version=version,
                 position=i,
                 recipient=e.recipient,
+                recipient_key_id=key_ids[e.recipient],
                 millibips=e.millibips,
                 project=e.project,
                 note=e.note,

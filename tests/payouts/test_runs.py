@@ -138,8 +138,15 @@ def test_closed_cycle_fails_the_run_loudly_and_releases_inflows(graph):
         v = TableVersion.objects.get(table__owner_key=f"project:{slug}", status="active")
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM projects_tableentry WHERE version_id = %s", [v.pk])
+        from projects.services.tables import recipient_keys_get_or_create
+
+        key = recipient_keys_get_or_create(keys=[f"project:{other}"])[f"project:{other}"]
         TableEntry.objects.create(
-            version=v, position=0, recipient=f"project:{other}", millibips=10_000_000
+            recipient_key_id=key,
+            version=v,
+            position=0,
+            recipient=f"project:{other}",
+            millibips=10_000_000,
         )
     run = runs.distribution_run_create()
     with pytest.raises(runs.ClosedCycleError):

@@ -24,6 +24,15 @@ from payouts import runs
 from payouts.bench_graph import build_synthetic_graph, build_synthetic_inflows
 
 CHUNK = 500_000
+SEEDED_TABLES = (
+    "projects_project",
+    "projects_sharetable",
+    "projects_tableversion",
+    "projects_recipientkey",
+    "companies_company",
+)
+# Table names come from the constants above, never from input.
+SETVAL = "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
 
 
 def _peak_mb() -> float:
@@ -69,11 +78,12 @@ class Command(BaseCommand):
             seeded = time.perf_counter()
             self.stdout.write(f"seeded in {seeded - t0:.1f} s (peak {_peak_mb():.0f} MB)")
             timings = self._run()
+            n_entries = int(graph.node_targets.size + graph.terminal_targets.size)
             finished = time.perf_counter()
             exact = self._verify(inflows)
             self.stdout.write(" ".join(f"{k}_s={v:.2f}" for k, v in timings.items()))
             self.stdout.write(
-                f"projects={projects} entries={int(graph.node_targets.size + graph.terminal_targets.size)} "
+                f"projects={projects} entries={n_entries} "
                 f"inflows={len(inflows)} seconds={finished - seeded:.1f} peak_mb={_peak_mb():.0f} "
                 f"exact={'yes' if exact else 'NO'}"
             )
@@ -153,7 +163,8 @@ class Command(BaseCommand):
             reserve = graph.reserve_millibips
             self._copy(
                 "projects_tableversion",
-                "id, table_id, number, status, reserve_millibips, source, note, created_at, activated_at",
+                "id, table_id, number, status, reserve_millibips, source, note, created_at, "
+                "activated_at",
                 (
                     f"{i + 1}\t{i + 1}\t1\tactive\t{int(reserve[i])}\tbench\t\t{now}\t{now}\n"
                     for i in range(n_nodes)
@@ -161,54 +172,45 @@ class Command(BaseCommand):
             )
             with connection.cursor() as cursor:
                 cursor.execute("UPDATE projects_sharetable SET active_version_id = id")
+            # Recipient keys: node i is key i + 1, person t is key n_nodes + 1 + t.
+            self._copy(
+                "projects_recipientkey",
+                "id, key",
+                (
+                    f"{i + 1}\t{owner_keys[i]}\n"
+                    if i < n_nodes
+                    else f"{i + 1}\tgithub:dev{i - n_nodes}\n"
+                    for i in range(n_nodes + people)
+                ),
+            )
             self._copy(
                 "projects_tableentry",
-                "version_id, position, recipient, millibips, project_id, note",
-                self._entry_lines(graph, owner_keys, companies, people),
+                "version_id, position, recipient, recipient_key_id, millibips, project_id, note",
+                self._entry_lines(graph, owner_keys, companies),
             )
             with connection.cursor() as cursor:
-                for table in (
-                    "projects_project",
-                    "projects_sharetable",
-                    "projects_tableversion",
-                    "companies_company",
-                ):
-                    cursor.execute(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
-                    )
+                for table in SEEDED_TABLES:
+                    cursor.execute(SETVAL.format(table=table))
         self._seed_inflows(inflows, now)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
 
-    def _entry_lines(self, graph, owner_keys, companies: int, people: int) -> Iterator[str]:  # type: ignore[no-untyped-def]
-        node_indptr, node_targets, node_values = (
-            graph.node_indptr,
-            graph.node_targets,
-            graph.node_millibips,
-        )
-        term_indptr, term_targets, term_values = (
-            graph.terminal_indptr,
-            graph.terminal_targets,
-            graph.terminal_millibips,
-        )
-        for i in range(graph.n_nodes):
+    def _entry_lines(self, graph, owner_keys, companies: int) -> Iterator[str]:  # type: ignore[no-untyped-def]
+        n_nodes = graph.n_nodes
+        for i in range(n_nodes):
             position = 0
             version = i + 1
-            for t, m in zip(
-                node_targets[node_indptr[i] : node_indptr[i + 1]].tolist(),
-                node_values[node_indptr[i] : node_indptr[i + 1]].tolist(),
-                strict=True,
-            ):
-                project_id = t - companies + 1
-                yield f"{version}\t{position}\t{owner_keys[t]}\t{m}\t{project_id}\t\n"
+            start, end = graph.node_indptr[i], graph.node_indptr[i + 1]
+            targets = graph.node_targets[start:end].tolist()
+            for t, m in zip(targets, graph.node_millibips[start:end].tolist(), strict=True):
+                key = owner_keys[t]
+                yield f"{version}\t{position}\t{key}\t{t + 1}\t{m}\t{t - companies + 1}\t\n"
                 position += 1
-            for t, m in zip(
-                term_targets[term_indptr[i] : term_indptr[i + 1]].tolist(),
-                term_values[term_indptr[i] : term_indptr[i + 1]].tolist(),
-                strict=True,
-            ):
+            start, end = graph.terminal_indptr[i], graph.terminal_indptr[i + 1]
+            targets = graph.terminal_targets[start:end].tolist()
+            for t, m in zip(targets, graph.terminal_millibips[start:end].tolist(), strict=True):
                 # Terminals 0..people-1 are people (GitHub identities, kept in escrow).
-                yield f"{version}\t{position}\tgithub:dev{t}\t{m}\t\\N\t\n"
+                yield f"{version}\t{position}\tgithub:dev{t}\t{n_nodes + 1 + t}\t{m}\t\\N\t\n"
                 position += 1
 
     def _seed_inflows(self, inflows, now: str) -> None:  # type: ignore[no-untyped-def]
@@ -230,13 +232,16 @@ class Command(BaseCommand):
                 company = f"company:c{inflow.node}"
                 txn_lines.append(f"{n}\tinflow:BENCH-{n}\tinflow\tinflow:BENCH-{n}\tbench\t{now}\n")
                 posting_lines.append(
-                    f"{n}\t{account(company, 'contributed', inflow.currency)}\t{-inflow.cents}\t{inflow.currency}\n"
+                    f"{n}\t{account(company, 'contributed', inflow.currency)}\t"
+                    f"{-inflow.cents}\t{inflow.currency}\n"
                 )
                 posting_lines.append(
-                    f"{n}\t{account('platform', 'pool', inflow.currency)}\t{inflow.cents}\t{inflow.currency}\n"
+                    f"{n}\t{account('platform', 'pool', inflow.currency)}\t"
+                    f"{inflow.cents}\t{inflow.currency}\n"
                 )
                 inflow_lines.append(
-                    f"{inflow.node + 1}\t{inflow.cents}\t{inflow.currency}\tBENCH-{n}\twire\t{now}\t{n}\n"
+                    f"{inflow.node + 1}\t{inflow.cents}\t{inflow.currency}\t"
+                    f"BENCH-{n}\twire\t{now}\t{n}\n"
                 )
             self._copy(
                 "payouts_account",
@@ -256,13 +261,12 @@ class Command(BaseCommand):
             )
             self._copy(
                 "payouts_inflow",
-                "company_id, amount, currency, reference, source, received_at, ledger_transaction_id",
+                "company_id, amount, currency, reference, source, received_at, "
+                "ledger_transaction_id",
                 iter(inflow_lines),
             )
             for table in ("payouts_account", "payouts_ledgertransaction"):
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
-                )
+                cursor.execute(SETVAL.format(table=table))
 
     # --- the run ------------------------------------------------------------------------------
 
