@@ -91,7 +91,7 @@ def strong_components(
     return int(count), labels.astype(np.int32, copy=False)
 
 
-def closed_component_nodes(
+def closed_components(
     *,
     n_nodes: int,
     indptr: NDArray[np.integer],
@@ -99,11 +99,11 @@ def closed_component_nodes(
     millibips: NDArray[np.integer],
     n_components: int,
     labels: NDArray[np.integer],
-) -> NDArray[np.int64] | None:
-    """Given SCC labels, return the sorted members of one closed SCC, or None.
+) -> NDArray[np.bool_] | None:
+    """Given SCC labels, a mask over the components marking the closed ones, or None if none.
 
-    Among several closed SCCs the one holding the smallest node index is returned, so the
-    answer is deterministic. Vectorised: O(nodes + entries).
+    Vectorised, O(nodes + entries) at worst and usually much less: only the entries of nodes
+    that could be in a closed set (full ones) are scanned.
     """
     indptr = np.asarray(indptr, dtype=np.int64)
     targets = np.asarray(targets)
@@ -130,8 +130,34 @@ def closed_component_nodes(
     closed[source_labels[source_labels == target_labels]] = True
     closed &= all_full
     closed[source_labels[source_labels != target_labels]] = False
-    if not closed.any():
+    return closed if closed.any() else None
+
+
+def closed_component_nodes(
+    *,
+    n_nodes: int,
+    indptr: NDArray[np.integer],
+    targets: NDArray[np.integer],
+    millibips: NDArray[np.integer],
+    n_components: int,
+    labels: NDArray[np.integer],
+) -> NDArray[np.int64] | None:
+    """Given SCC labels, return the sorted members of one closed SCC, or None.
+
+    Among several closed SCCs the one holding the smallest node index is returned, so the
+    answer is deterministic.
+    """
+    closed = closed_components(
+        n_nodes=n_nodes,
+        indptr=indptr,
+        targets=targets,
+        millibips=millibips,
+        n_components=n_components,
+        labels=labels,
+    )
+    if closed is None:
         return None
+    labels = np.asarray(labels)
     first = int(np.flatnonzero(closed[labels])[0])
     return np.flatnonzero(labels == labels[first]).astype(np.int64)
 
@@ -179,34 +205,49 @@ def find_closed_cycle(*, edges: Mapping[str, Mapping[str, int]]) -> list[str] | 
     a closed set of one). Among several closed sets, the one containing the smallest id is
     returned.
     """
-    ids: set[str] = set(edges)
-    for owner, entries in edges.items():
-        total = 0
-        for target, value in entries.items():
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{owner} -> {target}: millibips must be an int")
-            if value < 0 or value > WHOLE:
-                raise ValueError(f"{owner} -> {target}: millibips must be in [0, {WHOLE}]")
-            total += value
-            ids.add(target)
-        if total > WHOLE:
-            raise ValueError(f"{owner}: node entries sum to {total} > {WHOLE} millibips")
-    order = sorted(ids)
-    index = {node_id: i for i, node_id in enumerate(order)}
+    # Index nodes in the order met (the answer does not depend on it: membership of an SCC is a
+    # property of the graph, and the tie between several closed sets is settled by id below).
+    index: dict[str, int] = {owner: i for i, owner in enumerate(edges)}
     indptr = [0]
     targets: list[int] = []
     values: list[int] = []
-    for node_id in order:
-        for target, value in sorted(edges.get(node_id, {}).items()):
+    for owner, entries in edges.items():
+        for value in entries.values():
+            if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise TypeError(f"{owner}: millibips must be ints, not {value!r}")
+        if entries and (min(entries.values()) < 0 or max(entries.values()) > WHOLE):
+            raise ValueError(f"{owner}: millibips must be in [0, {WHOLE}]")
+        total = sum(entries.values())
+        if total > WHOLE:
+            raise ValueError(f"{owner}: node entries sum to {total} > {WHOLE} millibips")
+        for target in entries:
+            if target not in index:
+                index[target] = len(index)
             targets.append(index[target])
-            values.append(value)
+        values.extend(entries.values())
         indptr.append(len(targets))
-    members = find_closed_set(
-        n_nodes=len(order),
-        indptr=np.asarray(indptr, dtype=np.int64),
-        targets=np.asarray(targets, dtype=np.int64),
-        millibips=np.asarray(values, dtype=np.int64),
+    # Nodes that appear only as targets have no node entries.
+    indptr.extend([len(targets)] * (len(index) - len(edges)))
+    order = list(index)
+    n = len(order)
+    indptr_array = np.asarray(indptr, dtype=np.int64)
+    targets_array = np.asarray(targets, dtype=np.int64)
+    values_array = np.asarray(values, dtype=np.int64)
+    count, labels = strong_components(
+        n_nodes=n, indptr=indptr_array, targets=targets_array, millibips=values_array
     )
-    if members is None:
+    closed = closed_components(
+        n_nodes=n,
+        indptr=indptr_array,
+        targets=targets_array,
+        millibips=values_array,
+        n_components=count,
+        labels=labels,
+    )
+    if closed is None:
         return None
-    return [order[i] for i in members.tolist()]
+    # Several closed sets: report the one holding the smallest id, whatever the dict order.
+    sets: dict[int, list[str]] = {}
+    for i in np.flatnonzero(closed[labels]).tolist():
+        sets.setdefault(int(labels[i]), []).append(order[i])
+    return min((sorted(ids) for ids in sets.values()), key=lambda ids: ids[0])
