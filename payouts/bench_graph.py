@@ -6,9 +6,10 @@ Shape, chosen to look like a package ecosystem funded by companies:
   at rank i names a rank drawn log-uniformly from ``[0, i)``: Zipf-like popularity (a few
   projects are named by a large share of all tables), and dependencies point mostly towards
   more popular projects, as real ones do.
-* Cycles: a share of projects (``cycle_rate``) also name one of their own dependents (mutual
-  dependencies, plugin <-> host); chained together they make cycles of every length and, at
-  realistic rates, some large strongly connected components.
+* Cycles: a share ``cycle_rate`` of the dependency entries name one of the owner's own
+  dependents instead (mutual dependencies, plugin <-> host). Chained, they make cycles of every
+  length: at 1,000,000 projects, 0.2% gives ~5,000 small cycles (largest ~20 nodes) and the
+  default 2% gives ~35,000 small ones plus one strongly connected component of ~42,000 nodes.
 * People: the other entries name people, most of them specific to a project and some (Zipf)
   active in many.
 * Reserves: every project keeps between 1% and 20%, so no set of projects is closed. Companies
