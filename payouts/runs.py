@@ -432,7 +432,8 @@ def run_explain(*, run: DistributionRun, recipient: str, top_k: int = 3) -> list
                     {
                         "hops": [*hops, target] if hops[-1] != target else hops,
                         "currency": currency,
-                        "amount": float(path.cents(int(cents))),
+                        # The exact share of the inflow on this route, to the nearest cent.
+                        "amount": round(path.cents(int(cents))),
                     }
                 )
     routes.sort(key=lambda r: -float(r["amount"]))  # type: ignore[arg-type]
