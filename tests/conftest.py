@@ -6,21 +6,28 @@ import pytest
 # thread are still synchronous, so the async-safety guard is switched off for tests only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+# Factories are imported inside the fixtures, so the pure tests (engine, importers, the local
+# Stripe server) also run without Django: pytest -p no:django.
 
 
 @pytest.fixture
 def user(db):
+    from tests.factories import UserFactory
+
     return UserFactory(username="alice")
 
 
 @pytest.fixture
 def other_user(db):
+    from tests.factories import UserFactory
+
     return UserFactory(username="mallory")
 
 
 @pytest.fixture
 def project(db, user):
+    from tests.factories import MembershipFactory, ProjectFactory
+
     p = ProjectFactory(slug="numpy", name="NumPy")
     MembershipFactory(project=p, user=user, role="steward")
     return p
