@@ -1,6 +1,6 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
@@ -17,7 +17,7 @@ admin.site.site_title = "FairOSS admin"
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("projects/<str:slug>/table/", table_api.TableView.as_view()),
     path("projects/<str:slug>/table/versions/", table_api.TableVersionsView.as_view()),

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import services
+from .auth import signed_in_user
 from .models import Membership, Project
 from .serializers import ProjectCreateSerializer, ProjectSerializer, ProjectUpdateSerializer
 
@@ -40,7 +41,9 @@ class ProjectViewSet(
     def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         serializer = ProjectCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = services.project_create(creator=request.user, **serializer.validated_data)
+        project = services.project_create(
+            creator=signed_in_user(request), **serializer.validated_data
+        )
         project = self.get_queryset().get(pk=project.pk)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
@@ -49,7 +52,9 @@ class ProjectViewSet(
         project = self.get_object()
         serializer = ProjectUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        services.project_update(project=project, actor=request.user, **serializer.validated_data)
+        services.project_update(
+            project=project, actor=signed_in_user(request), **serializer.validated_data
+        )
         project = self.get_queryset().get(pk=project.pk)
         return Response(ProjectSerializer(project).data)
 

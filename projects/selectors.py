@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from .models import MILLIBIPS_TOTAL, Invitation, Membership, Project, TableVersion
 
 
-def user_is_steward(*, user: AbstractBaseUser | AnonymousUser, project: Project) -> bool:
+def user_is_steward(*, user: User | AnonymousUser, project: Project) -> bool:
     if not user.is_authenticated:
         return False
     return Membership.objects.filter(
@@ -19,7 +19,7 @@ def user_is_steward(*, user: AbstractBaseUser | AnonymousUser, project: Project)
     ).exists()
 
 
-def user_is_member(*, user: AbstractBaseUser | AnonymousUser, project: Project) -> bool:
+def user_is_member(*, user: User | AnonymousUser, project: Project) -> bool:
     if not user.is_authenticated:
         return False
     return Membership.objects.filter(project=project, user=user).exists()
@@ -29,7 +29,7 @@ def project_list() -> QuerySet[Project]:
     return Project.objects.prefetch_related("purls")
 
 
-def projects_of_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+def projects_of_user(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("project").order_by("project__name")
 
 
@@ -41,7 +41,7 @@ def steward_usernames(*, project: Project) -> list[str]:
     )
 
 
-def invitations_for_user(*, user: AbstractBaseUser) -> QuerySet[Invitation]:
+def invitations_for_user(*, user: User) -> QuerySet[Invitation]:
     from allauth.account.models import EmailAddress
 
     emails = list(

@@ -1,5 +1,7 @@
 """API shapes only: validation of business rules happens in services."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from .models import Project
@@ -24,7 +26,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["status", "stewards", "created_at"]
         # Field rules (slug format, URLs) live in the services, so the API and the pages agree.
-        extra_kwargs = {
+        extra_kwargs: dict[str, dict[str, Any]] = {
             "slug": {"validators": []},
             "repo_url": {"validators": []},
             "homepage": {"validators": []},

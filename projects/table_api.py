@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .auth import signed_in_user
 from .faiross_toml import table_to_toml
 from .models import Project, TableVersion
 
@@ -112,7 +113,11 @@ class TableVersionsView(OwnerMixin, APIView):
             return Response({"note": ["Must be a string."]}, status=400)
         entries = services.entries_from_rows(data["entries"])
         version = services.table_propose(
-            owner_key=owner_key, actor=request.user, entries=entries, source="api", note=note
+            owner_key=owner_key,
+            actor=signed_in_user(request),
+            entries=entries,
+            source="api",
+            note=note,
         )
         return Response(version_data(version), status=status.HTTP_201_CREATED)
 
@@ -138,7 +143,7 @@ class TableVersionApproveView(OwnerMixin, APIView):
             table__owner_key=self.owner_key(),
             number=number,
         )
-        version = services.table_version_approve(version=version, actor=request.user)
+        version = services.table_version_approve(version=version, actor=signed_in_user(request))
         return Response(version_data(version))
 
 
@@ -188,16 +193,17 @@ class TableImportView(OwnerMixin, APIView):
                 {"file": [f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB."]},
                 status=400,
             )
+        data = request.data if isinstance(request.data, dict) else {}
         try:
-            share = int(request.data.get("share_millibips", 5_000_000))
+            share = int(data.get("share_millibips", 5_000_000))
         except (TypeError, ValueError):
             return Response({"share_millibips": ["Give a whole number of millibips."]}, status=400)
         version, warnings = services.table_import_file(
             owner_key=self.owner_key(),
-            actor=request.user,
+            actor=signed_in_user(request),
             filename=upload.name or "upload",
             content=upload.read(),
             share_millibips=share,
-            policy=str(request.data.get("policy", "even")),
+            policy=str(data.get("policy", "even")),
         )
         return Response(version_data(version) | {"warnings": warnings}, status=201)

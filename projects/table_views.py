@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
+from .auth import signed_in_user
 from .faiross_toml import table_to_toml
 from .importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
 from .models import Project, TableVersion
@@ -78,7 +79,7 @@ def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 version = services.table_propose(
                     owner_key=owner_key,
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     entries=rows,
                     source=request.POST.get("source", "editor")[:60] or "editor",
                     note=request.POST.get("version_note", ""),
@@ -173,7 +174,10 @@ def table_import(request: HttpRequest, slug: str) -> HttpResponse:
                     return _funding_preview(request, project, owner_key, filename, content)
                 if filename.lower().rsplit("/", 1)[-1].endswith("faiross.toml"):
                     version, warns = services.table_import_file(
-                        owner_key=owner_key, actor=request.user, filename=filename, content=content
+                        owner_key=owner_key,
+                        actor=signed_in_user(request),
+                        filename=filename,
+                        content=content,
                     )
                     for w in warns:
                         messages.warning(request, w)
@@ -264,7 +268,7 @@ def _funding_preview(
         updates["description"] = info.description[:2000]
     if updates and table_roles(owner_key=owner_key, user=request.user).can_approve:
         try:
-            services.project_update(project=project, actor=request.user, **updates)
+            services.project_update(project=project, actor=signed_in_user(request), **updates)
             notes.append(f"Filled the project's empty {' and '.join(updates)} from {filename}.")
         except ValidationError:
             notes.append(f"The {' and '.join(updates)} in {filename} could not be used.")
@@ -338,10 +342,10 @@ def table_version_action(request: HttpRequest, slug: str, number: int) -> HttpRe
     version = get_object_or_404(TableVersion, table__owner_key=owner_key, number=number)
     try:
         if request.POST.get("action") == "withdraw":
-            services.table_version_withdraw(version=version, actor=request.user)
+            services.table_version_withdraw(version=version, actor=signed_in_user(request))
             messages.info(request, f"Version {number} was withdrawn.")
         else:
-            version = services.table_version_approve(version=version, actor=request.user)
+            version = services.table_version_approve(version=version, actor=signed_in_user(request))
             messages.success(request, f"You approved version {number}; it is {version.status}.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -359,7 +363,7 @@ def table_quorum(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, "The quorum must be a whole number, or empty for a majority.")
         return redirect("projects:table_history", slug=slug)
     try:
-        services.table_set_quorum(owner_key=owner_key, actor=request.user, quorum=quorum)
+        services.table_set_quorum(owner_key=owner_key, actor=signed_in_user(request), quorum=quorum)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

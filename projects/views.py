@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
+from .auth import signed_in_user
 from .forms import (
     InviteForm,
     ProjectBasicsForm,
@@ -49,12 +50,13 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
     return render(
         request,
         "projects/dashboard.html",
         {
-            "memberships": selectors.projects_of_user(user=request.user),
-            "invitations": selectors.invitations_for_user(user=request.user),
+            "memberships": selectors.projects_of_user(user=user),
+            "invitations": selectors.invitations_for_user(user=user),
         },
     )
 
@@ -98,7 +100,7 @@ def project_new(request: HttpRequest, step: str = "basics") -> HttpResponse:
                 return redirect("projects:new_step", step=names[index + 1])
             try:
                 project = services.project_create(
-                    creator=request.user,
+                    creator=signed_in_user(request),
                     slug=values["slug"],
                     name=values["name"],
                     repo_url=values.get("repo_url", ""),
@@ -164,7 +166,7 @@ def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 services.project_update(
                     project=project,
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     name=form.cleaned_data["name"],
                     repo_url=form.cleaned_data["repo_url"],
                     homepage=form.cleaned_data["homepage"],
@@ -198,7 +200,7 @@ def project_invite(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             invitation = services.project_invite(
                 project=project,
-                actor=request.user,
+                actor=signed_in_user(request),
                 target=form.cleaned_data["target"],
                 role=form.cleaned_data["role"],
             )
@@ -209,8 +211,8 @@ def project_invite(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, f"Invited {invitation.target} as {invitation.role}.")
     else:
         for errors in form.errors.values():
-            for msg in errors:
-                messages.error(request, msg)
+            for error in errors:
+                messages.error(request, str(error))
     return redirect(project)
 
 
@@ -220,7 +222,7 @@ def member_remove(request: HttpRequest, slug: str, username: str) -> HttpRespons
     project = get_object_or_404(Project, slug=slug)
     user = get_object_or_404(User, username=username)
     try:
-        services.membership_remove(project=project, actor=request.user, user=user)
+        services.membership_remove(project=project, actor=signed_in_user(request), user=user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -233,7 +235,7 @@ def member_remove(request: HttpRequest, slug: str, username: str) -> HttpRespons
 def invitation_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=pk, project__slug=slug)
     try:
-        services.invitation_revoke(invitation=invitation, actor=request.user)
+        services.invitation_revoke(invitation=invitation, actor=signed_in_user(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -247,10 +249,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             if "decline" in request.POST:
-                services.invitation_decline(invitation=invitation, user=request.user)
+                services.invitation_decline(invitation=invitation, user=signed_in_user(request))
                 messages.info(request, f"You declined the invitation to {invitation.project.name}.")
                 return redirect("dashboard")
-            services.invitation_accept(invitation=invitation, user=request.user)
+            services.invitation_accept(invitation=invitation, user=signed_in_user(request))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("dashboard")
@@ -263,10 +265,11 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 def user_settings(request: HttpRequest) -> HttpResponse:
     from rest_framework.authtoken.models import Token
 
+    user = signed_in_user(request)
     if request.method == "POST":
-        Token.objects.filter(user=request.user).delete()
-        Token.objects.create(user=request.user)
+        Token.objects.filter(user=user).delete()
+        Token.objects.create(user=user)
         messages.success(request, "A new API token was created; the old one no longer works.")
         return redirect("settings")
-    token = Token.objects.filter(user=request.user).first()
+    token = Token.objects.filter(user=user).first()
     return render(request, "account/settings.html", {"token": token})

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from typing import Any, NotRequired, TypedDict, cast
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
@@ -23,9 +23,20 @@ from ..models import Invitation, Membership, Project, ProjectPurl, slug_validato
 from ..purls import PurlError, purl_normalize
 from ..selectors import user_is_steward
 
-User = get_user_model()
-
 MAX_PURLS = 50
+
+
+class ProjectValues(TypedDict):
+    """The cleaned fields ``project_validate`` returns (``slug`` only when it was checked)."""
+
+    slug: NotRequired[str]
+    name: str
+    repo_url: str
+    homepage: str
+    description: str
+    purls: list[str]
+
+
 RESERVED_SLUGS = frozenset(
     {"new", "api", "admin", "accounts", "mine", "search", "static", "invitations"}
 )
@@ -97,13 +108,13 @@ def project_validate(
     description: str = "",
     purls: Iterable[str] = (),
     project: Project | None = None,
-) -> dict[str, object]:
+) -> ProjectValues:
     """Check every field of a project at once and return the cleaned values.
 
     Raises one ``ValidationError`` whose dict names every bad field.
     """
     errors: dict[str, list[str]] = {}
-    cleaned: dict[str, object] = {}
+    cleaned: dict[str, Any] = {}
 
     def check(field: str, fn):  # type: ignore[no-untyped-def]
         try:
@@ -130,13 +141,13 @@ def project_validate(
     check("purls", lambda: purls_clean(values=purls, project=project))
     if errors:
         raise ValidationError(errors)
-    return cleaned
+    return cast(ProjectValues, cleaned)
 
 
 @transaction.atomic
 def project_create(
     *,
-    creator: AbstractBaseUser,
+    creator: User,
     slug: str,
     name: str,
     repo_url: str = "",
@@ -168,7 +179,7 @@ def project_create(
                 created_by=creator,
             )
             ProjectPurl.objects.bulk_create(
-                [ProjectPurl(project=project, purl=p) for p in values["purls"]]  # type: ignore[attr-defined]
+                [ProjectPurl(project=project, purl=p) for p in values["purls"]]
             )
     except IntegrityError:
         # Lost a race with another request for the same slug or purl.
@@ -183,7 +194,7 @@ def project_create(
 def project_update(
     *,
     project: Project,
-    actor: AbstractBaseUser,
+    actor: User,
     name: str | None = None,
     repo_url: str | None = None,
     homepage: str | None = None,
@@ -208,7 +219,7 @@ def project_update(
         setattr(project, field, values[field])
     project.save(update_fields=["name", "repo_url", "homepage", "description"])
     if purls is not None:
-        new = set(values["purls"])  # type: ignore[call-overload]
+        new = set(values["purls"])
         project.purls.exclude(purl__in=new).delete()
         ProjectPurl.objects.bulk_create(
             [ProjectPurl(project=project, purl=p) for p in sorted(new - set(current_purls))]
@@ -216,7 +227,7 @@ def project_update(
     return project
 
 
-def _find_user(target: str) -> AbstractBaseUser | None:
+def _find_user(target: str) -> User | None:
     from allauth.account.models import EmailAddress
 
     if "@" in target:
@@ -226,9 +237,7 @@ def _find_user(target: str) -> AbstractBaseUser | None:
 
 
 @transaction.atomic
-def project_invite(
-    *, project: Project, actor: AbstractBaseUser, target: str, role: str
-) -> Invitation:
+def project_invite(*, project: Project, actor: User, target: str, role: str) -> Invitation:
     """Invite a person, by username or email address, as steward or maintainer.
 
     Preconditions: ``actor`` is a steward. A username must exist; an email address need not
@@ -289,7 +298,7 @@ def project_invite(
     return invitation
 
 
-def _invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
+def _invitation_is_for(invitation: Invitation, user: User) -> bool:
     from allauth.account.models import EmailAddress
 
     if invitation.user_id is not None:
@@ -300,7 +309,7 @@ def _invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
 
 
 @transaction.atomic
-def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """Accept a pending invitation addressed to ``user`` (by name or verified email)."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
@@ -321,7 +330,7 @@ def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Memb
 
 
 @transaction.atomic
-def invitation_decline(*, invitation: Invitation, user: AbstractBaseUser) -> None:
+def invitation_decline(*, invitation: Invitation, user: User) -> None:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
         raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
@@ -333,7 +342,7 @@ def invitation_decline(*, invitation: Invitation, user: AbstractBaseUser) -> Non
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser) -> None:
+def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     if not user_is_steward(user=actor, project=invitation.project):
         raise PermissionDenied("Only the project's stewards can revoke invitations.")
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
@@ -345,7 +354,7 @@ def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser) -> Non
 
 
 @transaction.atomic
-def membership_remove(*, project: Project, actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
+def membership_remove(*, project: Project, actor: User, user: User) -> None:
     """Remove a member. Stewards may remove anyone; anyone may leave.
 
     Invariant: the last steward can never be removed, so a claimed project keeps a steward.
@@ -367,7 +376,7 @@ def membership_remove(*, project: Project, actor: AbstractBaseUser, user: Abstra
 
 
 @transaction.atomic
-def invitations_attach_email(*, user: AbstractBaseUser, email: str) -> int:
+def invitations_attach_email(*, user: User, email: str) -> int:
     """Address pending email invitations to the user who just verified that address."""
     return Invitation.objects.filter(
         status=Invitation.Status.PENDING, email__iexact=email, user__isnull=True

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -73,7 +72,7 @@ def owner_key_for_project(project: Project) -> str:
     return f"project:{project.slug}"
 
 
-def table_roles(*, owner_key: str, user: AbstractBaseUser | AnonymousUser) -> TableRoles:
+def table_roles(*, owner_key: str, user: User | AnonymousUser) -> TableRoles:
     """Who may propose and approve on a table: the owner kind decides."""
     kind, _, ident = owner_key.partition(":")
     if kind == "project":
@@ -190,7 +189,6 @@ def entries_from_rows(rows: Sequence[object]) -> list[EntryInput]:
 
 
 def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[ResolvedEntry]:
-    User = get_user_model()
     errors: list[str] = []
     if len(entries) > MAX_ENTRIES:
         raise TableError(
@@ -397,7 +395,7 @@ def _maybe_activate(*, table: ShareTable, version: TableVersion, approvers: int)
 def table_propose(
     *,
     owner_key: str,
-    actor: AbstractBaseUser,
+    actor: User,
     entries: Sequence[EntryInput],
     source: str = "editor",
     note: str = "",
@@ -450,7 +448,7 @@ def table_propose(
 
 
 @transaction.atomic
-def table_version_approve(*, version: TableVersion, actor: AbstractBaseUser) -> TableVersion:
+def table_version_approve(*, version: TableVersion, actor: User) -> TableVersion:
     """Approve a proposed version; activates it when approvals meet the quorum.
 
     Locks the table row first, so concurrent approvals of two versions serialise and at
@@ -474,7 +472,7 @@ def table_version_approve(*, version: TableVersion, actor: AbstractBaseUser) -> 
 
 
 @transaction.atomic
-def table_version_withdraw(*, version: TableVersion, actor: AbstractBaseUser) -> TableVersion:
+def table_version_withdraw(*, version: TableVersion, actor: User) -> TableVersion:
     """Withdraw a proposed version (its proposer or a steward); history keeps it."""
     table = ShareTable.objects.select_for_update().get(pk=version.table_id)
     version = TableVersion.objects.get(pk=version.pk)
@@ -491,7 +489,7 @@ def table_version_withdraw(*, version: TableVersion, actor: AbstractBaseUser) ->
 
 
 @transaction.atomic
-def table_set_quorum(*, owner_key: str, actor: AbstractBaseUser, quorum: int | None) -> ShareTable:
+def table_set_quorum(*, owner_key: str, actor: User, quorum: int | None) -> ShareTable:
     """Set how many approvals a version needs (None: a majority of the approvers)."""
     roles = table_roles(owner_key=owner_key, user=actor)
     if not roles.can_approve:
@@ -602,7 +600,7 @@ def known_dependencies_record(*, project: Project, rows: Sequence[EntryInput]) -
 def table_import_file(
     *,
     owner_key: str,
-    actor: AbstractBaseUser,
+    actor: User,
     filename: str,
     content: bytes,
     share_millibips: int = 5_000_000,
