@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from projects.auth import signed_in_user
+
 from . import services
 from .models import (
     Agreement,
@@ -108,13 +110,14 @@ class AgreementAdmin(admin.ModelAdmin):
 
     @admin.action(description="Countersign for FairOSS (signed → active)")
     def countersign(self, request: HttpRequest, queryset: QuerySet[Agreement]) -> None:
+        user = signed_in_user(request)
         _each(
             self,
             request,
             queryset,
             lambda a: services.agreement_countersign(
                 agreement=a,
-                staff=request.user,
+                staff=user,
                 ip_address=request.META.get("REMOTE_ADDR"),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             ),
@@ -123,12 +126,13 @@ class AgreementAdmin(admin.ModelAdmin):
 
     @admin.action(description="End agreement (reason: ended by FairOSS)")
     def end_agreements(self, request: HttpRequest, queryset: QuerySet[Agreement]) -> None:
+        user = signed_in_user(request)
         _each(
             self,
             request,
             queryset,
             lambda a: services.agreement_end(
-                agreement=a, actor=request.user, reason="Ended by FairOSS staff."
+                agreement=a, actor=user, reason="Ended by FairOSS staff."
             ),
             "Ended",
         )
@@ -146,11 +150,12 @@ class MilestoneAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark milestone met (today)")
     def mark_met(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> None:
+        user = signed_in_user(request)
         _each(
             self,
             request,
             queryset,
-            lambda m: services.milestone_mark_met(milestone=m, staff=request.user),
+            lambda m: services.milestone_mark_met(milestone=m, staff=user),
             "Marked met",
         )
 
@@ -180,21 +185,23 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark received by wire (records the inflow)")
     def wire_received(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        user = signed_in_user(request)
         _each(
             self,
             request,
             queryset,
-            lambda i: services.invoice_wire_received(invoice=i, staff=request.user),
+            lambda i: services.invoice_wire_received(invoice=i, staff=user),
             "Recorded as received by wire",
         )
 
     @admin.action(description="Void (no longer due)")
     def void(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        user = signed_in_user(request)
         _each(
             self,
             request,
             queryset,
-            lambda i: services.invoice_void(invoice=i, staff=request.user),
+            lambda i: services.invoice_void(invoice=i, staff=user),
             "Voided",
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+
+from projects.auth import signed_in_user
 
 from . import selectors, services
 from .forms import (
@@ -25,7 +28,14 @@ from .forms import (
     add_service_errors,
     error_text,
 )
-from .models import Agreement, Company, Invoice
+from .models import (
+    Agreement,
+    CarryDistribution,
+    Company,
+    DividendDeclaration,
+    Invoice,
+    LiquidityEvent,
+)
 from .ocf import ocf_export
 from .pdf import pdf_document
 
@@ -52,7 +62,10 @@ def agreement_new(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
         if form.is_valid():
             try:
                 agreement = services.agreement_create(
-                    company=company, actor=request.user, kind=kind, terms_data=form.terms()
+                    company=company,
+                    actor=signed_in_user(request),
+                    kind=kind,
+                    terms_data=form.terms(),
                 )
             except ValidationError as exc:
                 if hasattr(exc, "error_dict"):
@@ -82,7 +95,7 @@ def agreement_new(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
 def agreement_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     company, role, agreement = _agreement(request, slug, pk)
     can_money = role in selectors.MONEY_ROLES
-    context = {
+    context: dict[str, Any] = {
         "company": company,
         "role": role,
         "can_money": can_money,
@@ -125,7 +138,7 @@ def agreement_sign(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     try:
         services.agreement_sign(
             agreement=agreement,
-            actor=request.user,
+            actor=signed_in_user(request),
             ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
@@ -149,7 +162,7 @@ def agreement_end(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return redirect("companies:agreement", slug=slug, pk=pk)
     try:
         services.agreement_end(
-            agreement=agreement, actor=request.user, reason=form.cleaned_data["reason"]
+            agreement=agreement, actor=signed_in_user(request), reason=form.cleaned_data["reason"]
         )
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))
@@ -173,11 +186,12 @@ def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     form = form_class(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        record: DividendDeclaration | LiquidityEvent | CarryDistribution
         try:
             if agreement.kind == Agreement.Kind.DIVIDEND:
                 record = services.dividend_declare(
                     agreement=agreement,
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     amount=data["amount"],
                     currency=data["currency"],
                     declared_on=data["declared_on"],
@@ -185,7 +199,7 @@ def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             elif agreement.kind == Agreement.Kind.EQUITY:
                 record = services.liquidity_event_record(
                     agreement=agreement,
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     kind=data["kind"],
                     occurred_on=data["occurred_on"],
                     proceeds=data["proceeds"],
@@ -195,7 +209,7 @@ def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             else:
                 record = services.carry_distribution_record(
                     agreement=agreement,
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     amount=data["amount"],
                     currency=data["currency"],
                     distributed_on=data["distributed_on"],
@@ -206,7 +220,7 @@ def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             messages.error(request, error_text(exc))
             return redirect("companies:agreement", slug=slug, pk=pk)
         else:
-            if record.invoice_id:
+            if record.invoice is not None:
                 messages.success(
                     request,
                     f"Recorded. FairOSS's part is due: invoice {record.invoice.number}.",
@@ -327,7 +341,7 @@ def invoice_pay(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     cancel = request.build_absolute_uri(reverse("companies:dashboard", kwargs={"slug": slug}))
     try:
         url = services.invoice_checkout_start(
-            invoice=invoice, actor=request.user, success_url=success, cancel_url=cancel
+            invoice=invoice, actor=signed_in_user(request), success_url=success, cancel_url=cancel
         )
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))

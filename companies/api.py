@@ -6,7 +6,8 @@ staff) only: anyone else gets 404. Owners and finance members act on money; view
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
@@ -25,10 +26,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects import table_api
+from projects.auth import signed_in_user
 
 from . import selectors, services
 from .models import Agreement, Company, Invoice
 from .ocf import ocf_export
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
 
 # --- representations ---------------------------------------------------------------------
 
@@ -164,7 +169,7 @@ class CompanyListView(APIView):
     def get(self, request: Request) -> Response:
         """The companies the caller is a member of."""
         paginator = PageNumberPagination()
-        memberships = selectors.companies_of_user(user=request.user)
+        memberships = selectors.companies_of_user(user=signed_in_user(request))
         page = paginator.paginate_queryset(memberships, request, view=self)
         return paginator.get_paginated_response(
             [
@@ -182,7 +187,7 @@ class CompanyListView(APIView):
     def post(self, request: Request) -> Response:
         data = _body(request)
         company = services.company_create(
-            creator=request.user,
+            creator=signed_in_user(request),
             slug=data.get("slug", ""),
             name=data.get("name", ""),
             country=data.get("country", ""),
@@ -209,7 +214,7 @@ class CompanyDetailView(APIView):
         data = _body(request)
         company = services.company_update(
             company=company,
-            actor=request.user,
+            actor=signed_in_user(request),
             name=data.get("name"),
             country=data.get("country"),
             website=data.get("website"),
@@ -239,7 +244,7 @@ class CompanyInvitationsView(APIView):
         data = _body(request)
         invitation = services.company_invite(
             company=company,
-            actor=request.user,
+            actor=signed_in_user(request),
             target=data.get("target", ""),
             role=data.get("role", ""),
         )
@@ -261,7 +266,7 @@ class CompanyOwnerMixin(table_api.OwnerMixin):
     """The company's table: members only (404 for anyone else)."""
 
     owner_kind = "company"
-    permission_classes = [IsAuthenticated]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticated]
 
     def owner_key(self) -> str:
         company, _ = selectors.company_for_member(
@@ -354,7 +359,7 @@ class AgreementListView(APIView):
         company, _ = selectors.company_for_member(slug=slug, user=request.user)
         data = _body(request)
         agreement = services.agreement_create(
-            company=company, actor=request.user, kind=data.get("kind"), terms_data=data
+            company=company, actor=signed_in_user(request), kind=data.get("kind"), terms_data=data
         )
         return Response(agreement_data(agreement), status=status.HTTP_201_CREATED)
 
@@ -375,7 +380,7 @@ class AgreementSignView(APIView):
         agreement = _agreement(request, slug, pk)
         services.agreement_sign(
             agreement=agreement,
-            actor=request.user,
+            actor=signed_in_user(request),
             ip_address=_client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
@@ -394,7 +399,7 @@ class AgreementCountersignView(APIView):
         agreement = _agreement(request, slug, pk)
         agreement = services.agreement_countersign(
             agreement=agreement,
-            staff=request.user,
+            staff=signed_in_user(request),
             ip_address=_client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
@@ -412,7 +417,7 @@ class AgreementEndView(APIView):
     def post(self, request: Request, slug: str, pk: int) -> Response:
         agreement = services.agreement_end(
             agreement=_agreement(request, slug, pk),
-            actor=request.user,
+            actor=signed_in_user(request),
             reason=_body(request).get("reason", ""),
         )
         return Response(agreement_data(agreement))
@@ -428,7 +433,8 @@ class MilestoneMetView(APIView):
         """Staff only (also an admin action)."""
         agreement = _agreement(request, slug, pk)
         services.milestone_mark_met(
-            milestone=get_object_or_404(agreement.milestones, pk=milestone), staff=request.user
+            milestone=get_object_or_404(agreement.milestones, pk=milestone),
+            staff=signed_in_user(request),
         )
         return Response(agreement_data(agreement))
 
@@ -464,10 +470,10 @@ class DeclarationsView(APIView):
         data = _body(request)
         record = services.dividend_declare(
             agreement=_agreement(request, slug, pk),
-            actor=request.user,
+            actor=signed_in_user(request),
             amount=data.get("amount"),
-            currency=data.get("currency"),  # type: ignore[arg-type]
-            declared_on=data.get("declared_on"),  # type: ignore[arg-type]
+            currency=data.get("currency"),
+            declared_on=data.get("declared_on"),
         )
         return _event_response(record)
 
@@ -495,11 +501,11 @@ class LiquidityEventsView(APIView):
         data = _body(request)
         record = services.liquidity_event_record(
             agreement=_agreement(request, slug, pk),
-            actor=request.user,
+            actor=signed_in_user(request),
             kind=data.get("kind"),  # type: ignore[arg-type]
-            occurred_on=data.get("occurred_on"),  # type: ignore[arg-type]
-            proceeds=data.get("proceeds"),  # type: ignore[arg-type]
-            currency=data.get("currency"),  # type: ignore[arg-type]
+            occurred_on=data.get("occurred_on"),
+            proceeds=data.get("proceeds"),
+            currency=data.get("currency"),
             portion_millibips=data.get("portion_millibips"),
         )
         return _event_response(record)
@@ -524,10 +530,10 @@ class CarryDistributionsView(APIView):
         data = _body(request)
         record = services.carry_distribution_record(
             agreement=_agreement(request, slug, pk),
-            actor=request.user,
-            amount=data.get("amount"),  # type: ignore[arg-type]
-            currency=data.get("currency"),  # type: ignore[arg-type]
-            distributed_on=data.get("distributed_on"),  # type: ignore[arg-type]
+            actor=signed_in_user(request),
+            amount=data.get("amount"),
+            currency=data.get("currency"),
+            distributed_on=data.get("distributed_on"),
         )
         return _event_response(record)
 
@@ -605,7 +611,7 @@ class InvoiceCheckoutView(APIView):
             ):
                 raise ValidationError({field: "Give an http(s) URL of at most 1,000 characters."})
         url = services.invoice_checkout_start(
-            invoice=invoice, actor=request.user, success_url=success, cancel_url=cancel
+            invoice=invoice, actor=signed_in_user(request), success_url=success, cancel_url=cancel
         )
         invoice.refresh_from_db()
         return Response({"url": url, "session_id": invoice.stripe_checkout_session})
@@ -643,7 +649,7 @@ class InvoiceWireView(APIView):
         """Staff: the invoice was paid by wire (records the inflow once)."""
         invoice = services.invoice_wire_received(
             invoice=_invoice(request, slug, pk),
-            staff=request.user,
+            staff=signed_in_user(request),
             reference=_body(request).get("reference", ""),
         )
         return Response(invoice_data(invoice))

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 
@@ -15,7 +15,7 @@ from .models import Agreement, Company, CompanyInvitation, CompanyMember, Invoic
 MONEY_ROLES = (CompanyMember.Role.OWNER, CompanyMember.Role.FINANCE)
 
 
-def company_role(*, slug: str, user: AbstractBaseUser | AnonymousUser) -> str | None:
+def company_role(*, slug: str, user: User | AnonymousUser) -> str | None:
     if not user.is_authenticated:
         return None
     return (
@@ -25,7 +25,7 @@ def company_role(*, slug: str, user: AbstractBaseUser | AnonymousUser) -> str | 
     )
 
 
-def user_has_mfa(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+def user_has_mfa(*, user: User | AnonymousUser) -> bool:
     """Whether the account has two-factor authentication (TOTP) turned on."""
     if not user.is_authenticated:
         return False
@@ -34,9 +34,7 @@ def user_has_mfa(*, user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(is_mfa_enabled(user))
 
 
-def company_table_roles(
-    *, slug: str, user: AbstractBaseUser | AnonymousUser
-) -> tuple[bool, bool, int]:
+def company_table_roles(*, slug: str, user: User | AnonymousUser) -> tuple[bool, bool, int]:
     """(can propose, can approve, number of approvers) on the company's share table.
 
     Owners and finance members act on money and on the table; owners approve. When the
@@ -56,7 +54,7 @@ def company_table_roles(
 
 
 def company_for_member(
-    *, slug: str, user: AbstractBaseUser | AnonymousUser, staff_too: bool = True
+    *, slug: str, user: User | AnonymousUser, staff_too: bool = True
 ) -> tuple[Company, str | None]:
     """The company and the caller's role; 404 for anyone who is not a member (other
     companies' members see nothing). Staff see every company (role None)."""
@@ -69,7 +67,7 @@ def company_for_member(
     return company, role
 
 
-def companies_of_user(*, user: AbstractBaseUser) -> QuerySet[CompanyMember]:
+def companies_of_user(*, user: User) -> QuerySet[CompanyMember]:
     return (
         CompanyMember.objects.filter(user=user).select_related("company").order_by("company__name")
     )
@@ -85,7 +83,7 @@ def company_invitations_pending(*, company: Company) -> QuerySet[CompanyInvitati
     )
 
 
-def company_invitations_for_user(*, user: AbstractBaseUser) -> QuerySet[CompanyInvitation]:
+def company_invitations_for_user(*, user: User) -> QuerySet[CompanyInvitation]:
     from allauth.account.models import EmailAddress
 
     emails = list(
@@ -248,6 +246,7 @@ def company_paid_by_month(*, company: Company) -> list[tuple[str, str, int]]:
     for paid_at, currency, amount in company.invoices.filter(
         status=Invoice.Status.PAID
     ).values_list("paid_at", "currency", "amount"):
+        assert paid_at is not None, "a paid invoice has paid_at"
         totals[(paid_at.strftime("%Y-%m"), currency)] += amount
     return [(m, c, v) for (m, c), v in sorted(totals.items())]
 

@@ -24,8 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.core.validators import URLValidator, validate_email
@@ -54,7 +53,6 @@ from .models import (
 from .selectors import MONEY_ROLES, company_role, user_has_mfa
 
 log = logging.getLogger(__name__)
-User = get_user_model()
 
 RESERVED_SLUGS = {"new", "groundwater", "invitations", "projects", "api", "admin"}
 MAX_SHARE_MILLIBIPS = 5_000_000  # 50%: a larger share of a company's dividends, equity or
@@ -110,20 +108,20 @@ def _text_clean(value: object, *, field: str, max_length: int, required: bool = 
     return value
 
 
-def _require_member(*, company: Company, user: AbstractBaseUser | AnonymousUser) -> str:
+def _require_member(*, company: Company, user: User | AnonymousUser) -> str:
     role = company_role(slug=company.slug, user=user)
     if role is None:
         raise PermissionDenied("Only the company's members can do this.")
     return role
 
 
-def _require_owner(*, company: Company, user: AbstractBaseUser | AnonymousUser) -> None:
+def _require_owner(*, company: Company, user: User | AnonymousUser) -> None:
     if company_role(slug=company.slug, user=user) != CompanyMember.Role.OWNER:
         raise PermissionDenied("Only the company's owners can do this.")
 
 
 def require_money_actor(
-    *, company: Company, user: AbstractBaseUser | AnonymousUser, allow_staff: bool = False
+    *, company: Company, user: User | AnonymousUser, allow_staff: bool = False
 ) -> None:
     """Owners and finance members act on money; with ``require_mfa``, only with MFA on.
 
@@ -145,7 +143,7 @@ def require_money_actor(
         )
 
 
-def _require_staff(user: AbstractBaseUser | AnonymousUser) -> None:
+def _require_staff(user: User | AnonymousUser) -> None:
     if not getattr(user, "is_staff", False):
         raise PermissionDenied("Only FairOSS staff can do this.")
 
@@ -195,7 +193,7 @@ def company_values_clean(
 @transaction.atomic
 def company_create(
     *,
-    creator: AbstractBaseUser,
+    creator: User,
     slug: str,
     name: str,
     country: str = "",
@@ -224,7 +222,7 @@ def company_create(
 def company_update(
     *,
     company: Company,
-    actor: AbstractBaseUser,
+    actor: User,
     name: str | None = None,
     country: str | None = None,
     website: str | None = None,
@@ -258,7 +256,7 @@ def company_update(
     return company
 
 
-def _find_user(target: str) -> AbstractBaseUser | None:
+def _find_user(target: str) -> User | None:
     from allauth.account.models import EmailAddress
 
     if "@" in target:
@@ -268,9 +266,7 @@ def _find_user(target: str) -> AbstractBaseUser | None:
 
 
 @transaction.atomic
-def company_invite(
-    *, company: Company, actor: AbstractBaseUser, target: str, role: str
-) -> CompanyInvitation:
+def company_invite(*, company: Company, actor: User, target: str, role: str) -> CompanyInvitation:
     """Invite someone by username or email address as owner, finance or viewer (owners)."""
     _require_owner(company=company, user=actor)
     if role not in CompanyMember.Role.values:
@@ -325,7 +321,7 @@ def company_invite(
     return invitation
 
 
-def _invitation_is_for(invitation: CompanyInvitation, user: AbstractBaseUser) -> bool:
+def _invitation_is_for(invitation: CompanyInvitation, user: User) -> bool:
     from allauth.account.models import EmailAddress
 
     if invitation.user_id is not None:
@@ -337,7 +333,7 @@ def _invitation_is_for(invitation: CompanyInvitation, user: AbstractBaseUser) ->
 
 @transaction.atomic
 def company_invitation_answer(
-    *, invitation: CompanyInvitation, user: AbstractBaseUser, accept: bool
+    *, invitation: CompanyInvitation, user: User, accept: bool
 ) -> CompanyMember | None:
     """Accept (returns the membership) or decline a pending invitation addressed to ``user``."""
     invitation = CompanyInvitation.objects.select_for_update().get(pk=invitation.pk)
@@ -363,7 +359,7 @@ def company_invitation_answer(
 
 
 @transaction.atomic
-def company_invitation_revoke(*, invitation: CompanyInvitation, actor: AbstractBaseUser) -> None:
+def company_invitation_revoke(*, invitation: CompanyInvitation, actor: User) -> None:
     _require_owner(company=invitation.company, user=actor)
     invitation = CompanyInvitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != CompanyInvitation.Status.PENDING:
@@ -374,7 +370,7 @@ def company_invitation_revoke(*, invitation: CompanyInvitation, actor: AbstractB
 
 
 @transaction.atomic
-def company_invitations_attach_email(*, user: AbstractBaseUser, email: str) -> int:
+def company_invitations_attach_email(*, user: User, email: str) -> int:
     """Address pending email invitations to the user who just verified that address."""
     return CompanyInvitation.objects.filter(
         status=CompanyInvitation.Status.PENDING, email__iexact=email, user__isnull=True
@@ -383,7 +379,7 @@ def company_invitations_attach_email(*, user: AbstractBaseUser, email: str) -> i
 
 @transaction.atomic
 def company_member_set(
-    *, company: Company, actor: AbstractBaseUser, user: AbstractBaseUser, role: str | None
+    *, company: Company, actor: User, user: User, role: str | None
 ) -> CompanyMember | None:
     """Change a member's role, or remove them (``role=None``). Owners may change anyone;
     anyone may leave. The last owner can never be removed or demoted."""
@@ -594,7 +590,7 @@ def agreement_terms_clean(
 
 @transaction.atomic
 def agreement_create(
-    *, company: Company, actor: AbstractBaseUser, kind: str, terms_data: Mapping[str, Any]
+    *, company: Company, actor: User, kind: object, terms_data: Mapping[str, Any]
 ) -> Agreement:
     """A draft agreement with validated terms (owners and finance members)."""
     require_money_actor(company=company, user=actor)
@@ -631,7 +627,7 @@ def _sha256(text: str) -> str:
 
 @transaction.atomic
 def agreement_sign(
-    *, agreement: Agreement, actor: AbstractBaseUser, ip_address: str | None, user_agent: str
+    *, agreement: Agreement, actor: User, ip_address: str | None, user_agent: str
 ) -> AgreementSignature:
     """The company signs a draft (owners and finance members): draft → signed.
 
@@ -666,7 +662,7 @@ def agreement_sign(
 def agreement_countersign(
     *,
     agreement: Agreement,
-    staff: AbstractBaseUser,
+    staff: User,
     ip_address: str | None = None,
     user_agent: str = "",
 ) -> Agreement:
@@ -698,7 +694,7 @@ def agreement_countersign(
 
 
 @transaction.atomic
-def agreement_end(*, agreement: Agreement, actor: AbstractBaseUser, reason: str) -> Agreement:
+def agreement_end(*, agreement: Agreement, actor: User, reason: str) -> Agreement:
     """End an agreement (company owners/finance, or staff); history is kept. Open invoices
     stay payable: money already due stays due."""
     agreement = Agreement.objects.select_for_update().select_related("company").get(pk=agreement.pk)
@@ -716,7 +712,7 @@ def agreement_end(*, agreement: Agreement, actor: AbstractBaseUser, reason: str)
 
 @transaction.atomic
 def milestone_mark_met(
-    *, milestone: Milestone, staff: AbstractBaseUser, met_on: dt.date | None = None
+    *, milestone: Milestone, staff: User, met_on: dt.date | None = None
 ) -> Milestone:
     """Staff mark an equity milestone met (once)."""
     _require_staff(staff)
@@ -857,10 +853,10 @@ def _due_clean(due: int, field: str) -> None:
 def dividend_declare(
     *,
     agreement: Agreement,
-    actor: AbstractBaseUser,
-    amount: int,
-    currency: str,
-    declared_on: dt.date | str,
+    actor: User,
+    amount: object,
+    currency: object,
+    declared_on: object,
 ) -> DividendDeclaration:
     """Record a dividend the company declared; FairOSS's part
     ``floor(amount x share / 10,000,000)`` is invoiced once."""
@@ -899,11 +895,11 @@ def dividend_declare(
 def liquidity_event_record(
     *,
     agreement: Agreement,
-    actor: AbstractBaseUser,
+    actor: User,
     kind: str,
-    occurred_on: dt.date | str,
-    proceeds: int,
-    currency: str,
+    occurred_on: object,
+    proceeds: object,
+    currency: object,
     portion_millibips: int | None = None,
 ) -> LiquidityEvent:
     """Record a liquidity event of an equity agreement; FairOSS's money due is
@@ -985,10 +981,10 @@ def liquidity_event_record(
 def carry_distribution_record(
     *,
     agreement: Agreement,
-    actor: AbstractBaseUser,
-    amount: int,
-    currency: str,
-    distributed_on: dt.date | str,
+    actor: User,
+    amount: object,
+    currency: object,
+    distributed_on: object,
 ) -> CarryDistribution:
     """Record realised carried interest; FairOSS's part
     ``floor(amount x share / 10,000,000)`` is invoiced once."""
@@ -1069,7 +1065,7 @@ def _invoice_paid(
     currency: str,
     source: str,
     payment_reference: str,
-    recorded_by: AbstractBaseUser | None = None,
+    recorded_by: User | None = None,
 ) -> tuple[Invoice, bool]:
     """Mark ``invoice`` paid and record its inflow, once. Precondition: in a transaction.
 
@@ -1114,9 +1110,7 @@ def _invoice_paid(
 
 
 @transaction.atomic
-def invoice_wire_received(
-    *, invoice: Invoice, staff: AbstractBaseUser, reference: str = ""
-) -> Invoice:
+def invoice_wire_received(*, invoice: Invoice, staff: User, reference: str = "") -> Invoice:
     """Staff record that an invoice was paid by wire; idempotent."""
     _require_staff(staff)
     reference = _text_clean(reference, field="reference", max_length=150, required=False)
@@ -1132,7 +1126,7 @@ def invoice_wire_received(
 
 
 @transaction.atomic
-def invoice_void(*, invoice: Invoice, staff: AbstractBaseUser) -> Invoice:
+def invoice_void(*, invoice: Invoice, staff: User) -> Invoice:
     """Staff void an open invoice (money no longer due, e.g. issued in error)."""
     _require_staff(staff)
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -1160,7 +1154,7 @@ def _stripe_unavailable(exc: Exception) -> ValidationError:
 
 
 def invoice_checkout_start(
-    *, invoice: Invoice, actor: AbstractBaseUser, success_url: str, cancel_url: str
+    *, invoice: Invoice, actor: User, success_url: str, cancel_url: str
 ) -> str:
     """See :func:`_invoice_checkout_start`; Stripe failures become a ValidationError."""
     import stripe
@@ -1174,7 +1168,7 @@ def invoice_checkout_start(
 
 
 def _invoice_checkout_start(
-    *, invoice: Invoice, actor: AbstractBaseUser, success_url: str, cancel_url: str
+    *, invoice: Invoice, actor: User, success_url: str, cancel_url: str
 ) -> str:
     """The Stripe Checkout page for an open invoice (owners and finance members).
 

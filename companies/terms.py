@@ -79,7 +79,7 @@ def pledge_periods(
     (and before ``end``, when the agreement ended). Computed from ``start`` each time, so
     monthly periods never drift (31 Jan, 28 Feb, 31 Mar, ...)."""
     step = PERIOD_MONTHS[period]
-    out = []
+    out: list[tuple[dt.date, dt.date]] = []
     k = 0
     while True:
         first = add_months(start, k * step)

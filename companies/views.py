@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from projects import selectors as table_selectors
 from projects import services as table_services
+from projects.auth import signed_in_user
 from projects.importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
 from projects.models import Project, TableVersion
 from projects.services.tables import table_roles
@@ -59,7 +60,9 @@ def company_new(request: HttpRequest) -> HttpResponse:
         form = CompanyForm(request.POST)
         if form.is_valid():
             try:
-                company = services.company_create(creator=request.user, **form.cleaned_data)
+                company = services.company_create(
+                    creator=signed_in_user(request), **form.cleaned_data
+                )
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
@@ -238,7 +241,9 @@ def company_settings(request: HttpRequest, slug: str) -> HttpResponse:
         form = CompanySettingsForm(request.POST)
         if form.is_valid():
             try:
-                services.company_update(company=company, actor=request.user, **form.cleaned_data)
+                services.company_update(
+                    company=company, actor=signed_in_user(request), **form.cleaned_data
+                )
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
@@ -265,7 +270,7 @@ def company_invite(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         try:
             invitation = services.company_invite(
-                company=company, actor=request.user, **form.cleaned_data
+                company=company, actor=signed_in_user(request), **form.cleaned_data
             )
         except (ValidationError, PermissionDenied) as exc:
             messages.error(request, error_text(exc))
@@ -273,8 +278,8 @@ def company_invite(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, f"Invited {invitation.target} as {invitation.role}.")
     else:
         for errors in form.errors.values():
-            for msg in errors:
-                messages.error(request, msg)
+            for error in errors:
+                messages.error(request, str(error))
     return redirect("companies:dashboard", slug=slug)
 
 
@@ -285,7 +290,9 @@ def member_change(request: HttpRequest, slug: str, username: str) -> HttpRespons
     user = get_object_or_404(User, username=username)
     role = request.POST.get("role") or None
     try:
-        services.company_member_set(company=company, actor=request.user, user=user, role=role)
+        services.company_member_set(
+            company=company, actor=signed_in_user(request), user=user, role=role
+        )
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))
     else:
@@ -303,7 +310,7 @@ def invitation_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     company, _ = _member_company(request, slug)
     invitation = get_object_or_404(CompanyInvitation, pk=pk, company=company)
     try:
-        services.company_invitation_revoke(invitation=invitation, actor=request.user)
+        services.company_invitation_revoke(invitation=invitation, actor=signed_in_user(request))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))
     else:
@@ -317,7 +324,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         accept = "decline" not in request.POST
         try:
-            services.company_invitation_answer(invitation=inv, user=request.user, accept=accept)
+            services.company_invitation_answer(
+                invitation=inv, user=signed_in_user(request), accept=accept
+            )
         except (ValidationError, PermissionDenied) as exc:
             messages.error(request, error_text(exc))
             return redirect("companies:list")
@@ -353,7 +362,7 @@ def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 version = table_services.table_propose(
                     owner_key=owner_key,
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     entries=rows,
                     source=request.POST.get("source", "editor")[:60] or "editor",
                     note=request.POST.get("version_note", ""),
@@ -430,7 +439,7 @@ def table_import(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 version, warnings = table_services.table_import_file(
                     owner_key=owner_key,
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     filename=upload.name or "upload",
                     content=upload.read(),
                     share_millibips=share,
@@ -484,10 +493,12 @@ def table_version_action(request: HttpRequest, slug: str, number: int) -> HttpRe
     version = get_object_or_404(TableVersion, table__owner_key=owner_key, number=number)
     try:
         if request.POST.get("action") == "withdraw":
-            table_services.table_version_withdraw(version=version, actor=request.user)
+            table_services.table_version_withdraw(version=version, actor=signed_in_user(request))
             messages.info(request, f"Version {number} was withdrawn.")
         else:
-            version = table_services.table_version_approve(version=version, actor=request.user)
+            version = table_services.table_version_approve(
+                version=version, actor=signed_in_user(request)
+            )
             messages.success(request, f"You approved version {number}; it is {version.status}.")
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))

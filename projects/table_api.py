@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -18,6 +19,9 @@ from . import selectors, services
 from .auth import signed_in_user
 from .faiross_toml import table_to_toml
 from .models import Project, TableVersion
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
 
 
 def version_data(version: TableVersion) -> dict[str, Any]:
@@ -72,7 +76,7 @@ class OwnerMixin:
 
 
 class TableView(OwnerMixin, APIView):
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticatedOrReadOnly]
 
     @extend_schema(responses={200: TableSchema})
     def get(self, request: Request, slug: str) -> Response:
@@ -91,7 +95,7 @@ class TableView(OwnerMixin, APIView):
 
 
 class TableVersionsView(OwnerMixin, APIView):
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticatedOrReadOnly]
 
     @extend_schema(operation_id="table_versions_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, slug: str) -> Response:
@@ -123,7 +127,7 @@ class TableVersionsView(OwnerMixin, APIView):
 
 
 class TableVersionDetailView(OwnerMixin, APIView):
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticatedOrReadOnly]
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, slug: str, number: int) -> Response:
@@ -148,7 +152,7 @@ class TableVersionApproveView(OwnerMixin, APIView):
 
 
 class TableTomlView(OwnerMixin, APIView):
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticatedOrReadOnly]
 
     @extend_schema(responses={(200, "application/toml"): OpenApiTypes.STR})
     def get(self, request: Request, slug: str) -> HttpResponse:
