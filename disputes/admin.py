@@ -21,6 +21,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from projects.auth import signed_in_user
+
 from . import forms, selectors, services
 from .models import (
     Appeal,
@@ -154,9 +156,10 @@ class AgeFilter(admin.SimpleListFilter):
             "30": (now - 30 * days, now - 7 * days),
             "old": (None, now - 30 * days),
         }
-        if self.value() not in ranges:
+        value = self.value()
+        if value not in ranges:
             return queryset
-        after, before = ranges[self.value()]
+        after, before = ranges[value]
         if after is not None:
             queryset = queryset.filter(created_at__gte=after)
         if before is not None:
@@ -223,7 +226,7 @@ Handler = Callable[[HttpRequest, Dispute, Any, Any], str]
 def _do_assign(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     assignee = f.assignee_user()
     services.dispute_assign(
-        dispute=d, actor=request.user, assignee=assignee, reason=f.cleaned_data["reason"]
+        dispute=d, actor=signed_in_user(request), assignee=assignee, reason=f.cleaned_data["reason"]
     )
     return f"Assigned to {assignee.get_username() if assignee else 'nobody'}."
 
@@ -231,7 +234,7 @@ def _do_assign(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 def _do_deadline(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     services.dispute_deadline_set(
         dispute=d,
-        actor=request.user,
+        actor=signed_in_user(request),
         deadline=f.cleaned_data["deadline"],
         reason=f.cleaned_data["reason"],
     )
@@ -241,7 +244,7 @@ def _do_deadline(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 def _do_stake(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     services.dispute_stake_set(
         dispute=d,
-        actor=request.user,
+        actor=signed_in_user(request),
         amount=f.cleaned_data["amount"],
         currency=f.cleaned_data["currency"],
         reason=f.cleaned_data["reason"],
@@ -250,19 +253,19 @@ def _do_stake(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 
 
 def _do_note(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    services.dispute_note_add(dispute=d, actor=request.user, body=f.cleaned_data["body"])
+    services.dispute_note_add(dispute=d, actor=signed_in_user(request), body=f.cleaned_data["body"])
     return "Internal note added."
 
 
 def _do_message(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    services.dispute_respond(dispute=d, author=request.user, body=f.cleaned_data["body"])
+    services.dispute_respond(dispute=d, author=signed_in_user(request), body=f.cleaned_data["body"])
     return "Message sent to the parties."
 
 
 def _do_hold(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     h = services.hold_place(
         dispute=d,
-        actor=request.user,
+        actor=signed_in_user(request),
         recipient=f.cleaned_data["recipient"],
         source=f.cleaned_data["source"],
         amount=f.cleaned_data["amount"],
@@ -276,14 +279,14 @@ def _do_hold(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 
 def _do_release(request: HttpRequest, d: Dispute, hold: Hold, f: Any) -> str:
     amount = hold.remaining
-    services.hold_release(hold=hold, actor=request.user, reason=f.cleaned_data["reason"])
+    services.hold_release(hold=hold, actor=signed_in_user(request), reason=f.cleaned_data["reason"])
     return f"Released {money(amount, hold.currency)} to {hold.recipient}."
 
 
 def _do_redirect(request: HttpRequest, d: Dispute, hold: Hold, f: Any) -> str:
     mv = services.hold_redirect(
         hold=hold,
-        actor=request.user,
+        actor=signed_in_user(request),
         to_recipient=f.cleaned_data["to_recipient"],
         amount=f.cleaned_data.get("amount"),
         reason=f.cleaned_data["reason"],
@@ -295,7 +298,7 @@ def _do_correct(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     entries = services.entries_parse(text=f.cleaned_data["entries"])
     version = services.table_correct(
         dispute=d,
-        actor=request.user,
+        actor=signed_in_user(request),
         owner_key=f.cleaned_data["owner_key"].strip(),
         entries=entries,
         reason=f.cleaned_data["reason"],
@@ -308,7 +311,7 @@ def _do_stewards(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
         raise ValidationError({"stewards": "This dispute is not about a project."})
     after = services.project_stewards_set(
         dispute=d,
-        actor=request.user,
+        actor=signed_in_user(request),
         project=d.project,
         stewards=f.names(),
         former=f.cleaned_data["former"],
@@ -320,7 +323,7 @@ def _do_stewards(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 def _do_resolve(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     services.dispute_resolve(
         dispute=d,
-        actor=request.user,
+        actor=signed_in_user(request),
         outcome=f.cleaned_data["outcome"],
         resolution=f.cleaned_data["resolution"],
     )
@@ -330,7 +333,7 @@ def _do_resolve(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 def _do_decide(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     services.appeal_decide(
         dispute=d,
-        actor=request.user,
+        actor=signed_in_user(request),
         decision=f.cleaned_data["decision"],
         outcome=f.cleaned_data.get("outcome") or "",
         text=f.cleaned_data["text"],
@@ -372,7 +375,7 @@ def _initial(action: str, dispute: Dispute, hold: Hold | None) -> dict[str, Any]
         }
     if action == "correct":
         owner = dispute.table_owner or (
-            f"project:{dispute.project.slug}" if dispute.project_id else ""
+            f"project:{dispute.project.slug}" if dispute.project is not None else ""
         )
         version = TableVersion.objects.filter(table__owner_key=owner, status="active").first()
         lines = (

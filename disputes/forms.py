@@ -42,7 +42,9 @@ class EvidenceMixin(forms.Form):
         ),
         help_text="One http(s) link per line (pull requests, commits, messages).",
     )
-    files = MultipleFileField(
+    # A form field named "files": the form metaclass moves it into ``base_fields``, so it
+    # never shadows ``BaseForm.files`` at runtime.
+    files = MultipleFileField(  # type: ignore[assignment]
         label="Evidence files",
         help_text="Up to 5 files, each at most 5 MiB: PDF, PNG, JPEG or plain text (.txt).",
     )
@@ -74,9 +76,9 @@ class DisputeFileForm(EvidenceMixin):
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.fields["currency"].choices = [("", "—")] + [
-            (c, c.upper()) for c in settings.FAIROSS_CURRENCIES
-        ]
+        field = self.fields["currency"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "—")] + [(c, c.upper()) for c in settings.FAIROSS_CURRENCIES]
 
 
 class RespondForm(EvidenceMixin):
@@ -118,7 +120,9 @@ class AssignForm(ReasonForm):
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = _ombudsman_choices()
+        field = self.fields["assignee"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = _ombudsman_choices()
 
     def assignee_user(self):  # type: ignore[no-untyped-def]
         pk = self.cleaned_data.get("assignee")
@@ -139,7 +143,9 @@ class CurrencyMixin(forms.Form):
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.fields["currency"].choices = [(c, c.upper()) for c in settings.FAIROSS_CURRENCIES]
+        field = self.fields["currency"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(c, c.upper()) for c in settings.FAIROSS_CURRENCIES]
 
 
 class StakeForm(CurrencyMixin, ReasonForm):

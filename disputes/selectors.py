@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
@@ -41,7 +40,7 @@ def held_recipients() -> set[str]:
 # --- people ---------------------------------------------------------------------------
 
 
-def user_is_ombudsman(*, user: AbstractBaseUser | AnonymousUser | None) -> bool:
+def user_is_ombudsman(*, user: User | AnonymousUser | None) -> bool:
     return bool(
         user is not None
         and user.is_authenticated
@@ -55,7 +54,6 @@ def ombudsmen() -> QuerySet:
     """Active staff who hold the ombudsman permission (directly, by group, or superuser)."""
     from django.contrib.auth.models import Permission
 
-    User = get_user_model()
     perm = Permission.objects.filter(
         content_type__app_label="disputes", codename="act_as_ombudsman"
     ).first()
@@ -65,18 +63,18 @@ def ombudsmen() -> QuerySet:
     return User.objects.filter(q, is_active=True, is_staff=True).distinct().order_by("username")
 
 
-def dispute_is_party(*, dispute: Dispute, user: AbstractBaseUser | AnonymousUser) -> bool:
+def dispute_is_party(*, dispute: Dispute, user: User | AnonymousUser) -> bool:
     """The filer and every party with an account."""
     if not user.is_authenticated:
         return False
     return dispute.filed_by_id == user.pk or dispute.parties.filter(user=user).exists()
 
 
-def dispute_visible_to(*, dispute: Dispute, user: AbstractBaseUser | AnonymousUser) -> bool:
+def dispute_visible_to(*, dispute: Dispute, user: User | AnonymousUser) -> bool:
     return dispute_is_party(dispute=dispute, user=user) or user_is_ombudsman(user=user)
 
 
-def disputes_for_user(*, user: AbstractBaseUser) -> QuerySet[Dispute]:
+def disputes_for_user(*, user: User) -> QuerySet[Dispute]:
     return (
         Dispute.objects.filter(Q(filed_by=user) | Q(parties__user=user))
         .distinct()
@@ -91,7 +89,7 @@ def party_emails(*, dispute: Dispute, exclude_user_id: int | None = None) -> lis
     for party in rows:
         if party.user_id is not None and party.user_id == exclude_user_id:
             continue
-        address = party.user.email if party.user_id else party.email
+        address = party.user.email if party.user is not None else party.email
         if address and address.lower() not in {a.lower() for a in out}:
             out.append(address)
     return out
@@ -127,7 +125,7 @@ def dispute_queue() -> QuerySet[Dispute]:
 @dataclass
 class PartyRef:
     role: str
-    user: AbstractBaseUser | None = None
+    user: User | None = None
     email: str = ""
 
 
@@ -159,7 +157,6 @@ def parties_of_recipient(*, recipient: str, role: str) -> list[PartyRef]:
     ``github:`` the account that claimed it (nobody to tell before that); ``project:`` its
     stewards; ``company:`` its owners.
     """
-    User = get_user_model()
     kind, _, ident = recipient.partition(":")
     if kind == "user":
         user = User.objects.filter(username=ident).first()
@@ -184,7 +181,7 @@ def parties_of_recipient(*, recipient: str, role: str) -> list[PartyRef]:
     return []
 
 
-def _claimed_identity_user(identity: str) -> AbstractBaseUser | None:
+def _claimed_identity_user(identity: str) -> User | None:
     try:
         model = apps.get_model("payouts", "ClaimedIdentity")
     except LookupError:
@@ -314,8 +311,9 @@ def target_describe(*, target: str) -> Target:
     # payout
     obj = _generic_object("payouts", "Payout", ident)
     recipient = str(getattr(obj, "recipient", "") or "")
-    if not recipient and getattr(obj, "user", None) is not None:
-        recipient = f"user:{obj.user.get_username()}"
+    user = getattr(obj, "user", None)
+    if not recipient and user is not None:
+        recipient = f"user:{user.get_username()}"
     amount = getattr(obj, "amount", None)
     t = Target(
         kind,

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import EmailMessage, get_connection
@@ -68,7 +68,7 @@ HOLD_SOURCES = ("available", "escrow", "reserve")
 
 def audit_record(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     action: str,
     target: str,
     data: dict[str, Any] | None = None,
@@ -129,7 +129,7 @@ def _lock(dispute: Dispute) -> Dispute:
     return Dispute.objects.select_for_update().get(pk=dispute.pk)
 
 
-def _require_ombudsman(actor: AbstractBaseUser, dispute: Dispute | None = None) -> None:
+def _require_ombudsman(actor: User, dispute: Dispute | None = None) -> None:
     if not selectors.user_is_ombudsman(user=actor):
         raise PermissionDenied("Only staff with the ombudsman permission can do this.")
     if dispute is not None and selectors.dispute_is_party(dispute=dispute, user=actor):
@@ -138,7 +138,7 @@ def _require_ombudsman(actor: AbstractBaseUser, dispute: Dispute | None = None) 
         )
 
 
-def _require_acting(actor: AbstractBaseUser, dispute: Dispute) -> None:
+def _require_acting(actor: User, dispute: Dispute) -> None:
     """Ombudsman actions need an active dispute; on appeal, not its first resolver."""
     _require_ombudsman(actor, dispute)
     if not dispute.is_active:
@@ -154,7 +154,7 @@ def _require_acting(actor: AbstractBaseUser, dispute: Dispute) -> None:
         )
 
 
-def _take_case(dispute: Dispute, actor: AbstractBaseUser) -> None:
+def _take_case(dispute: Dispute, actor: User) -> None:
     """The first ombudsman to act on an unassigned dispute is assigned to it."""
     if dispute.assigned_to_id is None:
         dispute.assigned_to = actor
@@ -193,7 +193,7 @@ def _send_later(subject: str, body: str, addresses: Sequence[str]) -> None:
 
 
 def _notify_parties(
-    dispute: Dispute, subject: str, body: str, *, exclude: AbstractBaseUser | None = None
+    dispute: Dispute, subject: str, body: str, *, exclude: User | None = None
 ) -> None:
     addresses = selectors.party_emails(
         dispute=dispute, exclude_user_id=getattr(exclude, "pk", None)
@@ -316,7 +316,7 @@ def evidence_check_links(*, links: Sequence[str]) -> list[str]:
 def _store_evidence(
     *,
     dispute: Dispute,
-    user: AbstractBaseUser,
+    user: User,
     links: Sequence[str],
     files: Sequence[CheckedFile],
     message: DisputeMessage | None = None,
@@ -345,14 +345,16 @@ def _remove_files(rows: Sequence[Evidence]) -> None:
     from django.core.files.storage import default_storage
 
     for row in rows:
-        if row.file:
+        if row.file.name:
             default_storage.delete(row.file.name)
 
 
 # --- filing and the conversation ----------------------------------------------------------
 
 
-def _rate_limit(*, user: AbstractBaseUser, model: type, field: str, limit: int, what: str) -> None:
+def _rate_limit(
+    *, user: User, model: type[Dispute] | type[DisputeMessage], field: str, limit: int, what: str
+) -> None:
     since = timezone.now() - dt.timedelta(hours=1)
     count = model.objects.filter(**{field: user, "created_at__gte": since}).count()
     if count >= limit:
@@ -367,7 +369,7 @@ def _rate_limit(*, user: AbstractBaseUser, model: type, field: str, limit: int, 
 @transaction.atomic
 def dispute_file(
     *,
-    filer: AbstractBaseUser,
+    filer: User,
     target: str,
     kind: str,
     title: str,
@@ -385,7 +387,6 @@ def dispute_file(
     company owners) become parties and are emailed; evidence is checked before anything is
     stored.
     """
-    User = get_user_model()
     if not filer.is_authenticated or not filer.is_active:
         raise PermissionDenied("Sign in to file a dispute.")
     # Lock the filer's row so two simultaneous filings cannot both pass the rate limit.
@@ -493,7 +494,7 @@ def dispute_file(
 def dispute_respond(
     *,
     dispute: Dispute,
-    author: AbstractBaseUser,
+    author: User,
     body: str,
     links: Sequence[str] = (),
     files: Sequence[UploadedFile] = (),
@@ -554,10 +555,12 @@ def dispute_respond(
     who = "The ombudsman office" if not is_party else author.get_username()
     _notify_parties(dispute, "new message", f"{who} wrote:\n\n{cleaned['body']}", exclude=author)
     if dispute.assigned_to_id and dispute.assigned_to_id != author.pk and is_party:
+        assigned_to = dispute.assigned_to
+        assert assigned_to is not None  # assigned_to_id is set
         _send_later(
             f"Dispute #{dispute.pk}: new message from a party",
             f"{author.get_username()} wrote on dispute #{dispute.pk}.\n{_link(dispute)}\n",
-            [dispute.assigned_to.email],
+            [assigned_to.email],
         )
     return message
 
@@ -566,7 +569,7 @@ def dispute_respond(
 
 
 @transaction.atomic
-def dispute_note_add(*, dispute: Dispute, actor: AbstractBaseUser, body: str) -> InternalNote:
+def dispute_note_add(*, dispute: Dispute, actor: User, body: str) -> InternalNote:
     """An internal note: seen by ombudsmen only, recorded in the trail as internal."""
     dispute = _lock(dispute)
     _require_ombudsman(actor, dispute)
@@ -584,9 +587,7 @@ def dispute_note_add(*, dispute: Dispute, actor: AbstractBaseUser, body: str) ->
 
 
 @transaction.atomic
-def dispute_assign(
-    *, dispute: Dispute, actor: AbstractBaseUser, assignee: AbstractBaseUser | None, reason: str
-) -> Dispute:
+def dispute_assign(*, dispute: Dispute, actor: User, assignee: User | None, reason: str) -> Dispute:
     """Assign the dispute to an ombudsman (or nobody). The assignee must hold the
     permission and not be a party; on appeal, not the one who resolved it."""
     dispute = _lock(dispute)
@@ -606,7 +607,7 @@ def dispute_assign(
             raise ValidationError(
                 {"assignee": "The appeal must go to someone other than the first resolver."}
             )
-    before = dispute.assigned_to.get_username() if dispute.assigned_to_id else None
+    before = dispute.assigned_to.get_username() if dispute.assigned_to is not None else None
     dispute.assigned_to = assignee
     if assignee is not None and dispute.status == Dispute.Status.OPEN:
         dispute.status = Dispute.Status.IN_REVIEW
@@ -626,7 +627,7 @@ def dispute_assign(
 
 @transaction.atomic
 def dispute_deadline_set(
-    *, dispute: Dispute, actor: AbstractBaseUser, deadline: dt.date | None, reason: str
+    *, dispute: Dispute, actor: User, deadline: dt.date | None, reason: str
 ) -> Dispute:
     """Set (or clear) the date by which the office means to decide; not in the past."""
     dispute = _lock(dispute)
@@ -658,7 +659,7 @@ def _held_for_dispute(dispute: Dispute, currency: str) -> int:
 
 @transaction.atomic
 def dispute_stake_set(
-    *, dispute: Dispute, actor: AbstractBaseUser, amount: int, currency: str, reason: str
+    *, dispute: Dispute, actor: User, amount: int, currency: str, reason: str
 ) -> Dispute:
     """Set the money at stake (the most the dispute's holds may freeze); never below what
     its active holds already hold."""
@@ -763,7 +764,7 @@ def _post(key: str, kind: str, dispute: Dispute, legs: list[Leg], memo: str) -> 
 def hold_place(
     *,
     dispute: Dispute,
-    actor: AbstractBaseUser,
+    actor: User,
     amount: int,
     currency: str,
     reason: str,
@@ -873,7 +874,7 @@ def _move(
     *,
     hold: Hold,
     dispute: Dispute,
-    actor: AbstractBaseUser,
+    actor: User,
     kind: str,
     amount: int,
     to_recipient: str,
@@ -914,7 +915,7 @@ def _move(
 
 
 @transaction.atomic
-def hold_release(*, hold: Hold, actor: AbstractBaseUser, reason: str) -> Hold:
+def hold_release(*, hold: Hold, actor: User, reason: str) -> Hold:
     """Give back what the hold still holds: ``held`` → its source; the hold ends."""
     hold, dispute = _lock_hold(hold)
     _require_acting(actor, dispute)
@@ -961,7 +962,7 @@ def hold_release(*, hold: Hold, actor: AbstractBaseUser, reason: str) -> Hold:
 def hold_redirect(
     *,
     hold: Hold,
-    actor: AbstractBaseUser,
+    actor: User,
     to_recipient: str,
     reason: str,
     amount: int | None = None,
@@ -1049,7 +1050,7 @@ def entries_parse(*, text: str) -> list[EntryInput]:
 def table_correct(
     *,
     dispute: Dispute,
-    actor: AbstractBaseUser,
+    actor: User,
     entries: Sequence[EntryInput],
     reason: str,
     owner_key: str = "",
@@ -1068,7 +1069,7 @@ def table_correct(
     owner_key = (
         owner_key
         or dispute.table_owner
-        or (f"project:{dispute.project.slug}" if dispute.project_id else "")
+        or (f"project:{dispute.project.slug}" if dispute.project is not None else "")
     )
     if not owner_key:
         raise ValidationError({"owner_key": "This dispute is not about a share table."})
@@ -1133,7 +1134,7 @@ def table_correct(
 def project_stewards_set(
     *,
     dispute: Dispute,
-    actor: AbstractBaseUser,
+    actor: User,
     project: Project,
     stewards: Sequence[str],
     reason: str,
@@ -1145,7 +1146,6 @@ def project_stewards_set(
 
     Invariant: the project keeps at least one steward.
     """
-    User = get_user_model()
     dispute = _lock(dispute)
     _require_acting(actor, dispute)
     reason = _reason(reason)
@@ -1175,12 +1175,12 @@ def project_stewards_set(
                 m.save(update_fields=["role"])
     by_user = {m.user_id: m for m in rows}
     for n in names:
-        m = by_user.get(users[n].pk)
-        if m is None:
+        membership = by_user.get(users[n].pk)
+        if membership is None:
             Membership.objects.create(project=project, user=users[n], role=Membership.Role.STEWARD)
-        elif m.role != Membership.Role.STEWARD:
-            m.role = Membership.Role.STEWARD
-            m.save(update_fields=["role"])
+        elif membership.role != Membership.Role.STEWARD:
+            membership.role = Membership.Role.STEWARD
+            membership.save(update_fields=["role"])
     claimed = False
     if project.status == Project.Status.UNCLAIMED:
         project.status = Project.Status.CLAIMED
@@ -1225,9 +1225,7 @@ def _no_active_holds(dispute: Dispute) -> None:
 
 
 @transaction.atomic
-def dispute_resolve(
-    *, dispute: Dispute, actor: AbstractBaseUser, outcome: str, resolution: str
-) -> Dispute:
+def dispute_resolve(*, dispute: Dispute, actor: User, outcome: str, resolution: str) -> Dispute:
     """Decide the dispute (upheld, rejected or settled) with a written resolution, mailed
     to every party. Preconditions: an acting ombudsman who is not a party; no active
     holds. Afterwards each party may appeal once within ``FAIROSS_DISPUTE_APPEAL_DAYS``."""
@@ -1273,7 +1271,7 @@ def appeal_deadline(*, dispute: Dispute) -> dt.datetime | None:
 
 
 @transaction.atomic
-def appeal_file(*, dispute: Dispute, appellant: AbstractBaseUser, reason: str) -> Appeal:
+def appeal_file(*, dispute: Dispute, appellant: User, reason: str) -> Appeal:
     """A party appeals the resolution: once per party, within the window. The dispute goes
     to an ombudsman other than the one who resolved it (the least busy one)."""
     dispute = _lock(dispute)
@@ -1339,7 +1337,7 @@ def appeal_file(*, dispute: Dispute, appellant: AbstractBaseUser, reason: str) -
 def appeal_decide(
     *,
     dispute: Dispute,
-    actor: AbstractBaseUser,
+    actor: User,
     decision: str,
     text: str,
     outcome: str = "",

@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from projects.auth import signed_in_user
+
 from . import selectors, services
 from .forms import AppealForm, DisputeFileForm, RespondForm
 from .models import Dispute, Evidence, Hold
@@ -33,7 +35,11 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "disputes/list.html",
-        {"disputes": selectors.disputes_for_user(user=request.user).select_related("project")},
+        {
+            "disputes": selectors.disputes_for_user(user=signed_in_user(request)).select_related(
+                "project"
+            )
+        },
     )
 
 
@@ -62,7 +68,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 dispute = services.dispute_file(
-                    filer=request.user,
+                    filer=signed_in_user(request),
                     target=form.cleaned_data["target"],
                     kind=form.cleaned_data["kind"],
                     title=form.cleaned_data["title"],
@@ -94,7 +100,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
 
 
 def _context(request: HttpRequest, dispute: Dispute, **extra: object) -> dict[str, object]:
-    user = request.user
+    user = signed_in_user(request)
     is_ombudsman = selectors.user_is_ombudsman(user=user)
     is_party = selectors.dispute_is_party(dispute=dispute, user=user)
     trail = selectors.audit_trail(dispute=dispute)
@@ -143,7 +149,7 @@ def dispute_respond(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.dispute_respond(
                 dispute=dispute,
-                author=request.user,
+                author=signed_in_user(request),
                 body=form.cleaned_data["body"],
                 links=form.link_list(),
                 files=form.cleaned_data["files"],
@@ -168,7 +174,9 @@ def dispute_appeal(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.appeal_file(
-                dispute=dispute, appellant=request.user, reason=form.cleaned_data["reason"]
+                dispute=dispute,
+                appellant=signed_in_user(request),
+                reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
             _add_errors(form, exc)
