@@ -5,12 +5,17 @@ import re
 from companies.pdf import pdf_document
 
 
+def _found(match: re.Match[bytes] | None) -> re.Match[bytes]:
+    assert match is not None
+    return match
+
+
 def check_pdf(data: bytes) -> int:
     """Check the header, every xref offset and the trailer; returns the page count."""
     assert data.startswith(b"%PDF-1.4\n") and data.rstrip().endswith(b"%%EOF")
-    startxref = int(re.search(rb"startxref\n(\d+)\n", data).group(1))
+    startxref = int(_found(re.search(rb"startxref\n(\d+)\n", data)).group(1))
     assert data[startxref : startxref + 4] == b"xref"
-    header = re.match(rb"xref\n0 (\d+)\n", data[startxref:])
+    header = _found(re.match(rb"xref\n0 (\d+)\n", data[startxref:]))
     count = int(header.group(1))
     table = data[startxref + header.end() :].split(b"\n")[:count]
     for n, row in enumerate(table[1:], start=1):
@@ -19,7 +24,7 @@ def check_pdf(data: bytes) -> int:
     for stream in re.finditer(rb"<< /Length (\d+) >>\nstream\n", data):
         length = int(stream.group(1))
         assert data[stream.end() + length : stream.end() + length + 10] == b"\nendstream"
-    return int(re.search(rb"/Type /Pages /Kids \[[^\]]*\] /Count (\d+)", data).group(1))
+    return int(_found(re.search(rb"/Type /Pages /Kids \[[^\]]*\] /Count (\d+)", data)).group(1))
 
 
 def test_a_short_document_is_one_valid_page():

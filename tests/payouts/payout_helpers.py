@@ -21,7 +21,7 @@ def credit(
     recipient: str, amount: int, *, purpose: str = "available", currency: str = "usd"
 ) -> None:
     """Put money in ``recipient``'s account the way a run does: inflow → pool → recipient."""
-    company = CompanyFactory(slug="acme")
+    company = CompanyFactory.create(slug="acme")
     ref = f"test-{next(_refs)}-{time.monotonic_ns()}"
     services.inflow_record(company=company, amount=amount, currency=currency, reference=ref)
     ledger_post(

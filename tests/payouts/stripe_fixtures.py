@@ -141,6 +141,7 @@ class WebhookReceiver:
     def url(self) -> str:
         """Where to point webhook endpoints."""
         host, port = self._httpd.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}/webhooks/stripe/"
 
     def wait_for(

@@ -2,7 +2,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from companies.models import Company
-from payouts.ledger import Leg, LedgerError, ledger_post, ledger_reverse
+from payouts.ledger import LedgerError, Leg, ledger_post, ledger_reverse
 from payouts.models import Inflow, LedgerTransaction, Posting
 from payouts.selectors import account_balance
 from payouts.services import inflow_record
@@ -33,7 +33,8 @@ def test_post_is_idempotent_by_key():
         [Leg("a", "pool", "usd", 5), Leg("b", "pool", "usd", -4)],
         [Leg("a", "pool", "usd", 5), Leg("b", "pool", "eur", -5)],
         [Leg("a", "pool", "USD", 5), Leg("b", "pool", "USD", -5)],
-        [Leg("a", "pool", "usd", 1.5), Leg("b", "pool", "usd", -1.5)],
+        # Deliberately not whole cents: Leg must refuse floats at runtime.
+        [Leg("a", "pool", "usd", 1.5), Leg("b", "pool", "usd", -1.5)],  # type: ignore[arg-type]
         [],
     ],
 )
@@ -59,13 +60,12 @@ def test_database_refuses_an_unbalanced_insert():
     account = Posting.objects.first().account
     with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic():
         Posting.objects.create(transaction=txn, account=account, amount=1, currency="usd")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO payouts_posting (transaction_id, account_id, amount, currency) "
-                "VALUES (%s, %s, 7, 'eur'), (%s, %s, -7, 'eur')",
-                [txn.pk, account.pk, txn.pk, account.pk],
-            )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO payouts_posting (transaction_id, account_id, amount, currency) "
+            "VALUES (%s, %s, 7, 'eur'), (%s, %s, -7, 'eur')",
+            [txn.pk, account.pk, txn.pk, account.pk],
+        )
 
 
 def test_reversal_is_a_new_transaction():
