@@ -38,7 +38,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class PostingInline(admin.TabularInline):
     model = Posting
     fields = ["account", "amount", "currency"]
-    readonly_fields = fields
+    readonly_fields = ["account", "amount", "currency"]
     extra = 0
     can_delete = False
 
@@ -85,7 +85,7 @@ class ClaimedIdentityAdmin(ReadOnlyAdmin):
 class AllocationInline(admin.TabularInline):
     model = RunAllocation
     fields = ["recipient", "purpose", "currency", "amount"]
-    readonly_fields = fields
+    readonly_fields = ["recipient", "purpose", "currency", "amount"]
     extra = 0
     can_delete = False
     max_num = 0
@@ -186,7 +186,7 @@ class TaxFormAdmin(admin.ModelAdmin):
 class PayoutInline(admin.TabularInline):
     model = Payout
     fields = ["id", "recipient", "amount", "currency", "status", "stripe_transfer_id"]
-    readonly_fields = fields
+    readonly_fields = ["id", "recipient", "amount", "currency", "status", "stripe_transfer_id"]
     extra = 0
     can_delete = False
     max_num = 0

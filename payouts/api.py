@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from companies.models import Company
+from projects.auth import signed_in_user
 from projects.recipients import RecipientError, parse_recipient
 
 from . import runs, selectors, services
@@ -41,7 +42,7 @@ class InflowsView(APIView):
             amount=data.validated_data["amount"],
             currency=data.validated_data["currency"],
             reference=data.validated_data["reference"],
-            recorded_by=request.user,
+            recorded_by=signed_in_user(request),
         )
         body = {
             "id": inflow.pk,
@@ -86,7 +87,7 @@ class DistributionsView(APIView):
     )
     def post(self, request: Request) -> Response:
         try:
-            run = runs.distribution_run_start(started_by=request.user)
+            run = runs.distribution_run_start(started_by=signed_in_user(request))
         except runs.RunInProgress as exc:
             return Response(
                 {"detail": f"Run {exc.run.pk} is still {exc.run.status}; runs never overlap."},
@@ -161,7 +162,7 @@ class PayoutRunsView(APIView):
     )
     def post(self, request: Request) -> Response:
         try:
-            run = services.payout_run_start(started_by=request.user)
+            run = services.payout_run_start(started_by=signed_in_user(request))
         except services.PayoutRunInProgress as exc:
             return Response(
                 {"detail": f"Payout run {exc.run.pk} is still running; runs never overlap."},

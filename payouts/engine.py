@@ -84,11 +84,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.linalg import splu
 
 from payouts.graph import (
@@ -190,6 +190,23 @@ class FlowGraph:
     node_ids: tuple[str, ...] | None = None
     terminal_ids: tuple[str, ...] | None = None
     reserve_millibips: NDArray[np.int64] = field(init=False, repr=False)
+
+    if TYPE_CHECKING:
+        # The generated __init__ takes any integer arrays: __post_init__ checks them and
+        # converts each to the dtype of its field above. Spelled out for the type checker only.
+        def __init__(
+            self,
+            node_indptr: ArrayLike,
+            node_targets: ArrayLike,
+            node_millibips: ArrayLike,
+            terminal_indptr: ArrayLike,
+            terminal_targets: ArrayLike,
+            terminal_millibips: ArrayLike,
+            reserve_terminals: ArrayLike,
+            n_terminals: int,
+            node_ids: tuple[str, ...] | None = None,
+            terminal_ids: tuple[str, ...] | None = None,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

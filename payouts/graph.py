@@ -53,7 +53,7 @@ def row_sums(*, indptr: NDArray[np.integer], values: NDArray[np.integer]) -> NDA
     return running[indptr[1:]] - running[indptr[:-1]]
 
 
-def edge_ranges(*, starts: NDArray[np.int64], lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+def edge_ranges(*, starts: NDArray[np.integer], lengths: NDArray[np.integer]) -> NDArray[np.int64]:
     """Concatenation of ``range(s, s + l)`` for each pair (the CSR slots of some rows)."""
     total = int(lengths.sum())
     if total == 0:

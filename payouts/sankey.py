@@ -50,7 +50,7 @@ def sankey_svg(*, flows: Sequence[dict[str, object]], currency: str) -> str:
     x_of = {c: 10 + c * (WIDTH - 220 - NODE_W) / max(n_cols - 1, 1) for c in columns}
     y_top: dict[str, float] = {}
     for col in columns.values():
-        y = PAD
+        y: float = PAD
         for n in col:
             y_top[n] = y
             y += max(size[n] * scale, 2) + PAD

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from typing import TYPE_CHECKING, TypedDict
 
+from django.contrib.auth.models import User
 from django.db.models import Q, Sum
 
 from .models import Account, LedgerTransaction, Posting
+
+if TYPE_CHECKING:
+    from .models import ConnectedAccount, Payout
+
+
+class PayoutCandidate(TypedDict):
+    recipient: str
+    currency: str
+    amount: int
+    account: ConnectedAccount | None
+
+
+class StatementLine(TypedDict):
+    date: dt.date
+    kind: str
+    reference: str
+    description: str
+    currency: str
+    received: int
+    paid_out: int
+
 
 BALANCE_PURPOSES = ("available", "escrow", "held", "paid_out")
 
@@ -81,7 +105,7 @@ def accounts_of(*, owner: str) -> list[Account]:
 # --- payouts (issue 6) ------------------------------------------------------------------------
 
 
-def payout_candidates() -> list[dict[str, object]]:
+def payout_candidates() -> list[PayoutCandidate]:
     """Every person's positive available balance: ``{"recipient", "currency", "amount",
     "account"}`` (account: their ConnectedAccount or None), sorted by recipient and currency
     (the fixed order a payout run locks accounts in)."""
@@ -89,14 +113,13 @@ def payout_candidates() -> list[dict[str, object]]:
 
     from .models import ConnectedAccount
 
-    rows = (
+    rows = list(
         Posting.objects.filter(account__purpose="available", account__owner__startswith="user:")
         .values("account__owner", "account__currency")
         .annotate(total=Sum("amount"))
         .filter(total__gt=0)
         .order_by("account__owner", "account__currency")
     )
-    rows = list(rows)
     usernames = {r["account__owner"].split(":", 1)[1] for r in rows}
     users = get_user_model().objects.filter(username__in=usernames)
     accounts = {
@@ -114,7 +137,7 @@ def payout_candidates() -> list[dict[str, object]]:
     ]
 
 
-def paid_in_year(*, user: object, currency: str, year: int) -> int:
+def paid_in_year(*, user: User, currency: str, year: int) -> int:
     """Sent and in-flight payouts of ``user`` in ``currency`` created in calendar ``year``."""
     from .models import Payout
 
@@ -247,7 +270,7 @@ def escrow_notices(*, owner_key: str) -> list[dict[str, object]]:
     return notices
 
 
-def payouts_of_user(*, user: object, limit: int = 50) -> list[object]:
+def payouts_of_user(*, user: User, limit: int = 50) -> list[Payout]:
     from .models import Payout
 
     return list(Payout.objects.filter(user=user).order_by("-id")[:limit])
@@ -260,7 +283,7 @@ def statement_years(*, recipient: str) -> list[int]:
     return [d.year for d in years]
 
 
-def statement_lines(*, recipient: str, year: int) -> list[dict[str, object]]:
+def statement_lines(*, recipient: str, year: int) -> list[StatementLine]:
     """A person's statement for calendar ``year``: what was received (distribution runs,
     claimed escrow, released holds, reversed transfers) and paid out, one line per ledger
     transaction and currency, oldest first. Movements into and out of "in transit" (a payout
@@ -275,7 +298,7 @@ def statement_lines(*, recipient: str, year: int) -> list[dict[str, object]]:
         .select_related("transaction", "account")
         .order_by("transaction__created_at", "transaction_id", "id")
     )
-    lines = []
+    lines: list[StatementLine] = []
     for p in rows:
         txn = p.transaction
         received = p.amount if p.account.purpose == "available" else 0

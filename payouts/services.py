@@ -10,8 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -64,7 +63,7 @@ def inflow_record(
     reference: str,
     source: str = Inflow.Source.WIRE,
     received_at: dt.datetime | None = None,
-    recorded_by: AbstractBaseUser | None = None,
+    recorded_by: User | None = None,
 ) -> tuple[Inflow, bool]:
     """Record money received for ``company``; returns ``(inflow, created)``.
 
@@ -426,7 +425,11 @@ def payouts_resume_stale() -> int:
         .values_list("pk", flat=True)
     )
     for pk in ids:
-        transaction.on_commit(lambda pk=pk: payout_send_task.delay(pk))
+
+        def send(pk: int = pk) -> None:
+            payout_send_task.delay(pk)
+
+        transaction.on_commit(send)
     return len(ids)
 
 
@@ -1098,7 +1101,6 @@ def _stripe_event_dispatch(event: Mapping[str, Any], created: dt.datetime | None
 
 def users_for_identities(*, identities: Iterable[str]) -> dict[str, Any]:
     """{identity: user} for claimed identities (for display)."""
-    User = get_user_model()
     rows = ClaimedIdentity.objects.filter(identity__in=list(identities)).values_list(
         "identity", "user_id"
     )

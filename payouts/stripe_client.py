@@ -52,7 +52,15 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
         super().__init__(**kwargs)
         self.limiter = limiter
 
-    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Any,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,  # in the base class's signature; unused there too
+    ) -> Any:
         self.limiter.acquire()
         return super().request(method, url, headers, post_data)
 

@@ -14,6 +14,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from projects.auth import signed_in_user
+
 from . import runs, selectors, services
 from .models import ConnectedAccount, DistributionRun, RunAllocation, TaxForm
 from .sankey import sankey_svg
@@ -46,8 +48,8 @@ def earnings(request: HttpRequest) -> HttpResponse:
             "recipient": recipient,
             "balances": selectors.recipient_balances(recipient=recipient),
             "received": received_lines(recipient=recipient),
-            "account": ConnectedAccount.objects.filter(user=request.user).first(),
-            "payouts": selectors.payouts_of_user(user=request.user),
+            "account": ConnectedAccount.objects.filter(user=signed_in_user(request)).first(),
+            "payouts": selectors.payouts_of_user(user=signed_in_user(request)),
             "claimable": selectors.claimable_escrow(user=request.user),
             "years": selectors.statement_years(recipient=recipient),
         },
@@ -90,7 +92,7 @@ def _stripe_failed(request: HttpRequest, exc: Exception) -> HttpResponseRedirect
 @login_required
 def get_paid(request: HttpRequest) -> HttpResponse:
     """Payout status, the onboarding button, the payout threshold and the tax-form status."""
-    account = ConnectedAccount.objects.filter(user=request.user).first()
+    account = ConnectedAccount.objects.filter(user=signed_in_user(request)).first()
     error = ""
     if request.method == "POST":
         if account is None:
@@ -113,7 +115,7 @@ def get_paid(request: HttpRequest) -> HttpResponse:
             "threshold": services.payout_threshold_of(account=account),
             "threshold_min": settings.FAIROSS_PAYOUT_THRESHOLD_MIN,
             "threshold_error": error,
-            "tax_form": TaxForm.objects.filter(user=request.user).first(),
+            "tax_form": TaxForm.objects.filter(user=signed_in_user(request)).first(),
             "tax_threshold": settings.FAIROSS_TAX_FORM_THRESHOLD,
         },
         status=400 if error else 200,
@@ -155,7 +157,7 @@ def connect_refresh(request: HttpRequest) -> HttpResponse:
     """Stripe sends people here when an onboarding link expired or was used: make a new one."""
     import stripe
 
-    account = ConnectedAccount.objects.filter(user=request.user).first()
+    account = ConnectedAccount.objects.filter(user=signed_in_user(request)).first()
     if account is None:
         return HttpResponseRedirect(reverse("payouts:get_paid"))
     try:
@@ -169,7 +171,7 @@ def connect_return(request: HttpRequest) -> HttpResponse:
     """Back from onboarding: fetch the account's status from Stripe."""
     import stripe
 
-    account = ConnectedAccount.objects.filter(user=request.user).first()
+    account = ConnectedAccount.objects.filter(user=signed_in_user(request)).first()
     if account is None:
         return HttpResponseRedirect(reverse("payouts:get_paid"))
     try:
@@ -220,7 +222,7 @@ def statement(request: HttpRequest, year: int, fmt: str) -> HttpResponse:
         for line in lines:
             writer.writerow(
                 [
-                    line["date"].isoformat(),  # type: ignore[attr-defined]
+                    line["date"].isoformat(),
                     line["kind"],
                     _csv_safe(str(line["description"])),
                     _csv_safe(str(line["reference"])),
@@ -242,8 +244,8 @@ def statement(request: HttpRequest, year: int, fmt: str) -> HttpResponse:
         for line in lines:
             cur = str(line["currency"])
             t = totals.setdefault(cur, [0, 0])
-            t[0] += int(line["received"])  # type: ignore[call-overload]
-            t[1] += int(line["paid_out"])  # type: ignore[call-overload]
+            t[0] += int(line["received"])
+            t[1] += int(line["paid_out"])
             amount = (
                 f"received {money(line['received'], cur)}"
                 if line["received"]
