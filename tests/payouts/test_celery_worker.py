@@ -52,6 +52,8 @@ def worker(local_stripe):
         "STRIPE_API_BASE": local_stripe.url,
     }
     app.control.purge()
+    # var/ is git-ignored, so a fresh clone does not have it yet.
+    (ROOT / "var").mkdir(exist_ok=True)
     log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [
