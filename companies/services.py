@@ -36,6 +36,7 @@ from django.utils import timezone
 from payouts.models import Inflow
 from payouts.services import MAX_AMOUNT, amount_clean, currency_clean, inflow_record
 from projects.models import slug_validator
+from projects.selectors import invitation_is_for
 
 from . import terms
 from .models import (
@@ -321,16 +322,6 @@ def company_invite(*, company: Company, actor: User, target: str, role: str) -> 
     return invitation
 
 
-def _invitation_is_for(invitation: CompanyInvitation, user: User) -> bool:
-    from allauth.account.models import EmailAddress
-
-    if invitation.user_id is not None:
-        return invitation.user_id == user.pk
-    return EmailAddress.objects.filter(
-        user=user, email__iexact=invitation.email, verified=True
-    ).exists()
-
-
 @transaction.atomic
 def company_invitation_answer(
     *, invitation: CompanyInvitation, user: User, accept: bool
@@ -339,7 +330,7 @@ def company_invitation_answer(
     invitation = CompanyInvitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != CompanyInvitation.Status.PENDING:
         raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
-    if not _invitation_is_for(invitation, user):
+    if not invitation_is_for(invitation=invitation, user=user):
         raise PermissionDenied(
             "This invitation is for someone else: sign in as the invited person, or verify "
             "the invited email address."

@@ -23,7 +23,7 @@ from projects.auth import signed_in_user
 from projects.importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
 from projects.models import Project, TableVersion
 from projects.services.tables import table_roles
-from projects.table_views import _pct, _rows_from_post, percent_to_millibips
+from projects.table_views import percent_to_millibips, table_editor_page
 
 from . import selectors, services
 from .forms import (
@@ -355,62 +355,19 @@ def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
             "Only the company's owners and finance members (with MFA when the company requires "
             "it) can edit its table."
         )
-    errors: list[str] = []
-    if request.method == "POST":
-        rows, errors = _rows_from_post(request)
-        if not errors:
-            try:
-                version = table_services.table_propose(
-                    owner_key=owner_key,
-                    actor=signed_in_user(request),
-                    entries=rows,
-                    source=request.POST.get("source", "editor")[:60] or "editor",
-                    note=request.POST.get("version_note", ""),
-                )
-            except ValidationError as exc:
-                errors = exc.messages
-            else:
-                if version.status == TableVersion.Status.ACTIVE:
-                    messages.success(request, f"Version {version.number} is active.")
-                else:
-                    messages.success(
-                        request,
-                        f"Version {version.number} is proposed; it becomes active when enough "
-                        "owners approve it.",
-                    )
-                return redirect("companies:table_history", slug=slug)
-        initial = [
-            {"recipient": r, "percent": p, "note": n}
-            for r, p, n in zip(
-                request.POST.getlist("recipient"),
-                request.POST.getlist("percent"),
-                request.POST.getlist("note") + [""] * len(request.POST.getlist("recipient")),
-                strict=False,
-            )
-        ]
-    else:
-        view = table_selectors.table_view(owner_key=owner_key)
-        initial = [
-            {"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note}
-            for r in view.rows
-        ]
-    return render(
+    return table_editor_page(
         request,
-        "projects/table_edit.html",
-        {
+        owner_key=owner_key,
+        roles=roles,
+        history_url=reverse("companies:table_history", kwargs={"slug": slug}),
+        approvers_noun="owners",
+        context={
             "owner_name": company.name,
             "owner_noun": "company",
             "owner_value": "money",
             "approvers_noun": "owners",
             "import_url": reverse("companies:table_import", kwargs={"slug": slug}),
             "cancel_url": reverse("companies:dashboard", kwargs={"slug": slug}),
-            "rows_json": initial,
-            "errors": errors,
-            "warnings": [],
-            "source": request.POST.get("source", "editor")
-            if request.method == "POST"
-            else "editor",
-            "can_approve": roles.can_approve,
         },
     )
 

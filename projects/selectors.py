@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -23,6 +24,18 @@ def user_is_member(*, user: User | AnonymousUser, project: Project) -> bool:
     if not user.is_authenticated:
         return False
     return Membership.objects.filter(project=project, user=user).exists()
+
+
+def invitation_is_for(*, invitation: Invitation | Any, user: User) -> bool:
+    """Whether an invitation (a project's or a company's: both have ``user_id`` and
+    ``email``) is addressed to ``user``: by account, or by one of their verified addresses."""
+    from allauth.account.models import EmailAddress
+
+    if invitation.user_id is not None:
+        return bool(invitation.user_id == user.pk)
+    return EmailAddress.objects.filter(
+        user=user, email__iexact=invitation.email, verified=True
+    ).exists()
 
 
 def project_list() -> QuerySet[Project]:

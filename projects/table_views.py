@@ -19,7 +19,7 @@ from .auth import signed_in_user
 from .faiross_toml import table_to_toml
 from .importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
 from .models import Project, TableVersion
-from .services.tables import EntryInput, table_roles
+from .services.tables import EntryInput, TableRoles, table_roles
 
 PREVIEW_SESSION_KEY = "table_preview"
 FUNDING_NAMES = re.compile(r"^(funding\.json|funding\.ya?ml)$", re.IGNORECASE)
@@ -65,12 +65,20 @@ def _rows_from_post(request: HttpRequest) -> tuple[list[EntryInput], list[str]]:
     return rows, errors
 
 
-@login_required
-def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    project, owner_key = _owner(slug)
-    roles = table_roles(owner_key=owner_key, user=request.user)
-    if not roles.can_propose:
-        raise PermissionDenied("Only the project's stewards and maintainers can edit its table.")
+def table_editor_page(
+    request: HttpRequest,
+    *,
+    owner_key: str,
+    roles: TableRoles,
+    history_url: str,
+    approvers_noun: str,
+    context: dict[str, object],
+) -> HttpResponse:
+    """The share-table editor for any owner (projects, companies): show the active rows or an
+    import preview, or save the posted rows as a new version and go to the history.
+
+    Precondition: ``roles.can_propose`` was checked by the caller.
+    """
     errors: list[str] = []
     warnings: list[str] = []
     if request.method == "POST":
@@ -94,15 +102,17 @@ def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
                     messages.success(
                         request,
                         f"Version {version.number} is proposed; it becomes active when enough "
-                        "stewards approve it.",
+                        f"{approvers_noun} approve it.",
                     )
-                return redirect("projects:table_history", slug=slug)
+                return redirect(history_url)
+        # Show the user's rows again, as typed, with the errors.
+        recipients = request.POST.getlist("recipient")
         initial = [
             {"recipient": r, "percent": p, "note": n}
             for r, p, n in zip(
-                request.POST.getlist("recipient"),
+                recipients,
                 request.POST.getlist("percent"),
-                request.POST.getlist("note") + [""] * len(request.POST.getlist("recipient")),
+                request.POST.getlist("note") + [""] * len(recipients),
                 strict=False,
             )
         ]
@@ -124,13 +134,29 @@ def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "projects/table_edit.html",
         {
-            "project": project,
+            **context,
             "rows_json": initial,
             "errors": errors,
             "warnings": warnings,
             "source": source,
             "can_approve": roles.can_approve,
         },
+    )
+
+
+@login_required
+def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    project, owner_key = _owner(slug)
+    roles = table_roles(owner_key=owner_key, user=request.user)
+    if not roles.can_propose:
+        raise PermissionDenied("Only the project's stewards and maintainers can edit its table.")
+    return table_editor_page(
+        request,
+        owner_key=owner_key,
+        roles=roles,
+        history_url=reverse("projects:table_history", kwargs={"slug": slug}),
+        approvers_noun="stewards",
+        context={"project": project},
     )
 
 

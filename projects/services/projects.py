@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ..models import Invitation, Membership, Project, ProjectPurl, slug_validator
 from ..purls import PurlError, purl_normalize
-from ..selectors import user_is_steward
+from ..selectors import invitation_is_for, user_is_steward
 
 MAX_PURLS = 50
 
@@ -298,23 +298,13 @@ def project_invite(*, project: Project, actor: User, target: str, role: str) -> 
     return invitation
 
 
-def _invitation_is_for(invitation: Invitation, user: User) -> bool:
-    from allauth.account.models import EmailAddress
-
-    if invitation.user_id is not None:
-        return invitation.user_id == user.pk
-    return EmailAddress.objects.filter(
-        user=user, email__iexact=invitation.email, verified=True
-    ).exists()
-
-
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """Accept a pending invitation addressed to ``user`` (by name or verified email)."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
         raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
-    if not _invitation_is_for(invitation, user):
+    if not invitation_is_for(invitation=invitation, user=user):
         raise PermissionDenied(
             "This invitation is for someone else: sign in as the invited person, or verify "
             "the invited email address in your account settings."
@@ -334,7 +324,7 @@ def invitation_decline(*, invitation: Invitation, user: User) -> None:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
         raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
-    if not _invitation_is_for(invitation, user):
+    if not invitation_is_for(invitation=invitation, user=user):
         raise PermissionDenied("This invitation is for someone else.")
     invitation.status = Invitation.Status.DECLINED
     invitation.answered_at = timezone.now()
