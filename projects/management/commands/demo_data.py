@@ -157,5 +157,36 @@ class Command(BaseCommand):
             inflow_record(
                 company=company, amount=1_000_000, currency="usd", reference="DEMO-WIRE-1"
             )
+            self._pledge(company, users)
             run = runs.distribution_run_create()
             runs.distribution_run_execute(run_id=run.pk)
+
+    def _pledge(self, company: Company, users: dict) -> None:  # type: ignore[type-arg]
+        """An Open Source Pledge: $2,000 per developer per year for 3 developers, signed by
+        carol, countersigned by staff, its first invoice paid by wire."""
+        import datetime as dt
+
+        from companies import services as company_services
+
+        agreement = company_services.agreement_create(
+            company=company,
+            actor=users["carol"],
+            kind="pledge",
+            terms_data={
+                "currency": "usd",
+                "start_date": dt.date.today().replace(day=1).isoformat(),
+                "amount": 200_000,
+                "developers": 3,
+                "period": "yearly",
+            },
+        )
+        company_services.agreement_sign(
+            agreement=agreement, actor=users["carol"], ip_address="127.0.0.1", user_agent="demo"
+        )
+        company_services.agreement_countersign(agreement=agreement, staff=users["admin"])
+        company_services.pledge_invoices_issue(agreement_ids=[agreement.pk])
+        invoice = agreement.invoices.order_by("pk").first()
+        if invoice is not None:
+            company_services.invoice_wire_received(
+                invoice=invoice, staff=users["admin"], reference="DEMO-PLEDGE-1"
+            )
