@@ -58,3 +58,17 @@ def test_bulk_postgres_path_builds_the_same_graph_as_the_plain_one():
         "reserve_terminals",
     ):
         assert np.array_equal(getattr(bulk, name), getattr(plain, name)), name
+
+
+def test_lookup_by_id_dense_and_sparse_agree():
+    from payouts.graph_loader import _ById
+
+    ids = np.array([5, 3, 9], dtype=np.int64)
+    values = np.array([50, 30, 90], dtype=np.int64)
+    query = np.array([9, 3, 5, 5], dtype=np.int64)
+    assert _ById(ids, values).dense
+    assert _ById(ids, values)[query].tolist() == [90, 30, 50, 50]
+    sparse_ids = ids * 10**9
+    sparse = _ById(sparse_ids, values)
+    assert not sparse.dense
+    assert sparse[query * 10**9].tolist() == [90, 30, 50, 50]
