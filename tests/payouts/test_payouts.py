@@ -296,7 +296,9 @@ def test_two_concurrent_task_runs_make_one_transfer(stripe_settings):
         t.start()
     for t in threads:
         t.join(30)
-    assert sorted(results) == ["busy", "sent"]
+    # The second task either finds the row locked ("busy") or, when the thread scheduler
+    # starts it after the first committed, already sent: never a second transfer.
+    assert sorted(results) in (["busy", "sent"], ["sent", "sent"])
     assert_paid_once(payout)
     call_command("ledger_check", stdout=StringIO())
 
