@@ -443,3 +443,33 @@ def run_explain(*, run: DistributionRun, recipient: str, top_k: int = 3) -> list
                 )
     routes.sort(key=lambda r: -float(r["amount"]))  # type: ignore[arg-type]
     return routes[: top_k * 3]
+
+
+EXPLAIN_MAX_TABLES = 5_000
+"""Routes are explained for runs up to this many tables; a larger run would be recomputed in
+full for each page view, so its lines show the amount without routes."""
+
+
+def received_lines(*, recipient: str, limit: int = 10) -> list[dict[str, object]]:
+    """'Received from run N' lines of a person or a project, with the routes ("hops") that
+    brought the money when the run is small enough to explain on a page view."""
+    lines: list[dict[str, object]] = []
+    allocations = (
+        RunAllocation.objects.filter(recipient=recipient, run__status=DistributionRun.Status.DONE)
+        .select_related("run")
+        .order_by("-run_id", "currency")[:limit]
+    )
+    for allocation in allocations:
+        routes: list[dict[str, object]] = []
+        snapshot = allocation.run.snapshot or {}
+        if len(snapshot.get("versions", {})) <= EXPLAIN_MAX_TABLES:
+            try:
+                routes = [
+                    r
+                    for r in run_explain(run=allocation.run, recipient=recipient)
+                    if r["currency"] == allocation.currency
+                ]
+            except Exception:  # an explanation is a courtesy; the amount stands without it
+                log.exception("could not explain run %s for %s", allocation.run_id, recipient)
+        lines.append({"allocation": allocation, "routes": routes})
+    return lines

@@ -17,25 +17,8 @@ from django.views.decorators.http import require_POST
 from projects.auth import signed_in_user
 
 from . import runs, selectors, services
-from .models import ConnectedAccount, DistributionRun, RunAllocation, TaxForm
+from .models import ConnectedAccount, DistributionRun, TaxForm
 from .sankey import sankey_svg
-
-
-def received_lines(*, recipient: str, limit: int = 10) -> list[dict[str, object]]:
-    """'Received from run N' lines with the hops that brought the money."""
-    lines = []
-    allocations = (
-        RunAllocation.objects.filter(recipient=recipient, run__status="done")
-        .select_related("run")
-        .order_by("-run_id")[:limit]
-    )
-    for allocation in allocations:
-        try:
-            routes = runs.run_explain(run=allocation.run, recipient=recipient)
-        except Exception:  # an explanation is a courtesy; the amount stands without it
-            routes = []
-        lines.append({"allocation": allocation, "routes": routes})
-    return lines
 
 
 @login_required
@@ -47,7 +30,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
         {
             "recipient": recipient,
             "balances": selectors.recipient_balances(recipient=recipient),
-            "received": received_lines(recipient=recipient),
+            "received": runs.received_lines(recipient=recipient),
             "account": ConnectedAccount.objects.filter(user=signed_in_user(request)).first(),
             "payouts": selectors.payouts_of_user(user=signed_in_user(request)),
             "claimable": selectors.claimable_escrow(user=request.user),

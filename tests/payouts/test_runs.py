@@ -265,3 +265,12 @@ def test_admin_starts_a_run_and_ledger_is_read_only(
     assert client.get("/admin/payouts/posting/add/").status_code == 403
     txn = Posting.objects.first().transaction
     assert client.get(f"/admin/payouts/ledgertransaction/{txn.pk}/change/").status_code == 200
+
+
+def test_project_page_shows_what_it_received_and_the_route(graph, client):
+    inflow_record(company=graph, amount=100_000, currency="usd", reference="W1")
+    run = run_all()
+    page = client.get("/projects/numpy/").content.decode()
+    assert "Received from distribution runs" in page
+    assert f"run {run.pk}" in page
+    assert 'company:acme</span> → <span class="mono">project:numpy' in page
