@@ -840,6 +840,52 @@ def _due_clean(due: int, field: str) -> None:
         )
 
 
+def _share_event_record(
+    *,
+    agreement: Agreement,
+    kind: str,
+    actor: User,
+    amount: object,
+    currency: object,
+    on: object,
+    on_field: str,
+    model: type[DividendDeclaration] | type[CarryDistribution],
+    source_prefix: str,
+    describe: str,
+) -> DividendDeclaration | CarryDistribution:
+    """Record money an agreement shares in (a dividend, realised carry); FairOSS's part
+    ``floor(amount x share / 10,000,000)`` is invoiced once, under ``<source_prefix>:<id>``."""
+    agreement = _active_agreement(agreement=agreement, kind=kind)
+    require_money_actor(company=agreement.company, user=actor, allow_staff=True)
+    amount, day = _event_values(
+        agreement=agreement,
+        amount=amount,
+        currency=currency,
+        on=on,
+        field="amount",
+        on_field=on_field,
+    )
+    due = terms.share_of(amount=amount, millibips=agreement.share_millibips or 0)
+    _due_clean(due, "amount")
+    record = model.objects.create(
+        agreement=agreement,
+        amount=amount,
+        currency=agreement.currency,
+        due_amount=due,
+        recorded_by=actor,
+        **{on_field: day},
+    )
+    if due > 0:
+        record.invoice, _ = _invoice_create(
+            agreement=agreement,
+            source_key=f"{source_prefix}:{record.pk}",
+            description=describe.format(reference=agreement.reference, day=day),
+            amount=due,
+        )
+        record.save(update_fields=["invoice"])
+    return record
+
+
 @transaction.atomic
 def dividend_declare(
     *,
@@ -851,35 +897,20 @@ def dividend_declare(
 ) -> DividendDeclaration:
     """Record a dividend the company declared; FairOSS's part
     ``floor(amount x share / 10,000,000)`` is invoiced once."""
-    agreement = _active_agreement(agreement=agreement, kind=Agreement.Kind.DIVIDEND)
-    require_money_actor(company=agreement.company, user=actor, allow_staff=True)
-    amount, day = _event_values(
+    record = _share_event_record(
         agreement=agreement,
+        kind=Agreement.Kind.DIVIDEND,
+        actor=actor,
         amount=amount,
         currency=currency,
         on=declared_on,
-        field="amount",
         on_field="declared_on",
+        model=DividendDeclaration,
+        source_prefix="dividend",
+        describe="Dividend share, {reference}: declared {day}",
     )
-    due = terms.share_of(amount=amount, millibips=agreement.share_millibips or 0)
-    _due_clean(due, "amount")
-    declaration = DividendDeclaration.objects.create(
-        agreement=agreement,
-        declared_on=day,
-        amount=amount,
-        currency=agreement.currency,
-        due_amount=due,
-        recorded_by=actor,
-    )
-    if due > 0:
-        declaration.invoice, _ = _invoice_create(
-            agreement=agreement,
-            source_key=f"dividend:{declaration.pk}",
-            description=f"Dividend share, {agreement.reference}: declared {day}",
-            amount=due,
-        )
-        declaration.save(update_fields=["invoice"])
-    return declaration
+    assert isinstance(record, DividendDeclaration)
+    return record
 
 
 @transaction.atomic
@@ -979,34 +1010,19 @@ def carry_distribution_record(
 ) -> CarryDistribution:
     """Record realised carried interest; FairOSS's part
     ``floor(amount x share / 10,000,000)`` is invoiced once."""
-    agreement = _active_agreement(agreement=agreement, kind=Agreement.Kind.CARRY)
-    require_money_actor(company=agreement.company, user=actor, allow_staff=True)
-    amount, day = _event_values(
+    record = _share_event_record(
         agreement=agreement,
+        kind=Agreement.Kind.CARRY,
+        actor=actor,
         amount=amount,
         currency=currency,
         on=distributed_on,
-        field="amount",
         on_field="distributed_on",
+        model=CarryDistribution,
+        source_prefix="carry",
+        describe="Carried interest, {reference}: {day}",
     )
-    due = terms.share_of(amount=amount, millibips=agreement.share_millibips or 0)
-    _due_clean(due, "amount")
-    record = CarryDistribution.objects.create(
-        agreement=agreement,
-        distributed_on=day,
-        amount=amount,
-        currency=agreement.currency,
-        due_amount=due,
-        recorded_by=actor,
-    )
-    if due > 0:
-        record.invoice, _ = _invoice_create(
-            agreement=agreement,
-            source_key=f"carry:{record.pk}",
-            description=f"Carried interest, {agreement.reference}: {day}",
-            amount=due,
-        )
-        record.save(update_fields=["invoice"])
+    assert isinstance(record, CarryDistribution)
     return record
 
 
