@@ -20,11 +20,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from faiross.kernel.http import client_ip
+from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean
+from payouts import services as payouts_services
 from projects import table_api
 from projects.auth import signed_in_user
 
@@ -138,10 +141,6 @@ def _body(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
         raise ValidationError({"non_field_errors": "Send a JSON object."})
     return dict(request.data)
-
-
-def _client_ip(request: Request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 Obj = OpenApiTypes.OBJECT
@@ -381,7 +380,7 @@ class AgreementSignView(APIView):
         services.agreement_sign(
             agreement=agreement,
             actor=signed_in_user(request),
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
         agreement.refresh_from_db()
@@ -400,7 +399,7 @@ class AgreementCountersignView(APIView):
         agreement = services.agreement_countersign(
             agreement=agreement,
             staff=signed_in_user(request),
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
         return Response(agreement_data(agreement))
@@ -668,8 +667,6 @@ class PreviewView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         """How ``amount`` would flow down the company's table today (nothing is stored)."""
-        from payouts.services import amount_clean, currency_clean
-
         company, _ = selectors.company_for_member(slug=slug, user=request.user)
         raw = request.query_params.get("amount", "")
         try:
@@ -677,7 +674,9 @@ class PreviewView(APIView):
         except ValueError:
             amount = raw
         amount = amount_clean(amount=amount)
-        currency = currency_clean(currency=request.query_params.get("currency", ""))
+        currency = currency_clean(
+            currency=request.query_params.get("currency", "")
+        )
         rows = selectors.flow_preview(owner_key=company.owner_key, amount=amount, currency=currency)
         return Response(
             {
@@ -690,3 +689,41 @@ class PreviewView(APIView):
                 ],
             }
         )
+
+
+# --- money received (staff) ---------------------------------------------------------------
+
+
+class InflowInput(serializers.Serializer):
+    company = serializers.CharField(max_length=50)
+    amount = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT)
+    currency = serializers.CharField(max_length=3)
+    reference = serializers.CharField(max_length=200)
+
+
+class InflowsView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=InflowInput, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = InflowInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        company = Company.objects.filter(slug=data.validated_data["company"]).first()
+        if company is None:
+            return Response({"company": ["There is no company with this slug."]}, status=400)
+        inflow, created = payouts_services.inflow_record(
+            company=company,
+            amount=data.validated_data["amount"],
+            currency=data.validated_data["currency"],
+            reference=data.validated_data["reference"],
+            recorded_by=signed_in_user(request),
+        )
+        body = {
+            "id": inflow.pk,
+            "company": company.slug,
+            "amount": inflow.amount,
+            "currency": inflow.currency,
+            "reference": inflow.reference,
+            "created": created,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -8,6 +8,7 @@ C = "companies/<str:slug>/"
 A = C + "agreements/<int:pk>/"
 
 urlpatterns = [
+    path("inflows/", api.InflowsView.as_view(), name="api-inflows"),
     path("companies/", api.CompanyListView.as_view()),
     path(C, api.CompanyDetailView.as_view()),
     path(C + "invitations/", api.CompanyInvitationsView.as_view()),

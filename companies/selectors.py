@@ -10,6 +10,9 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 
+from payouts.models import DistributionRun, RunAllocation
+from payouts.runs import distribution_preview, run_compute
+
 from .models import Agreement, Company, CompanyInvitation, CompanyMember, Invoice
 
 MONEY_ROLES = (CompanyMember.Role.OWNER, CompanyMember.Role.FINANCE)
@@ -32,6 +35,10 @@ def user_has_mfa(*, user: User | AnonymousUser) -> bool:
     from allauth.mfa.utils import is_mfa_enabled
 
     return bool(is_mfa_enabled(user))
+
+
+def company_exists(*, slug: str) -> bool:
+    return Company.objects.filter(slug=slug).exists()
 
 
 def company_table_roles(*, slug: str, user: User | AnonymousUser) -> tuple[bool, bool, int]:
@@ -126,7 +133,6 @@ def is_groundwater_company(*, company: Company) -> bool:
 def project_received(*, slug: str) -> dict[str, int]:
     """{currency: minor units} distribution runs credited to a project (its reserve or
     escrow) or passed through it, from the run allocations; empty when nothing."""
-    from payouts.models import RunAllocation
 
     rows = (
         RunAllocation.objects.filter(recipient=f"project:{slug}", run__status="done")
@@ -138,7 +144,6 @@ def project_received(*, slug: str) -> dict[str, int]:
 
 def groundwater_projects(*, limit: int = 200) -> list[tuple[str, dict[str, int]]]:
     """Projects that received money from distribution runs, most first (per currency sum)."""
-    from payouts.models import RunAllocation
 
     rows = (
         RunAllocation.objects.filter(recipient__startswith="project:", run__status="done")
@@ -176,12 +181,6 @@ def company_money_reached(*, company: Company) -> list[FlowRow]:
     """Where the company's distributed money went: the final recipients of its inflows in
     every finished distribution run, computed again from each run's snapshot with the
     company's inflows alone (so another company's money never shows here)."""
-    from payouts.models import DistributionRun
-
-    try:
-        from payouts.runs import run_compute
-    except ImportError:  # the runs module is not there yet
-        return []
     key = company.owner_key
     totals: dict[tuple[str, str, str], int] = defaultdict(int)
     runs = DistributionRun.objects.filter(
@@ -203,39 +202,9 @@ def company_money_reached(*, company: Company) -> list[FlowRow]:
 
 def flow_preview(*, owner_key: str, amount: int, currency: str) -> list[FlowRow]:
     """How ``amount`` entering at ``owner_key`` would flow today, by the active tables."""
-    try:
-        from payouts.runs import distribution_preview
-    except ImportError:
-        return _flow_preview_local(owner_key=owner_key, amount=amount, currency=currency)
     result = distribution_preview(owner_key=owner_key, amount=amount, currency=currency)
     return sorted(
         (FlowRow(o, p, currency, v) for (o, p), v in result.items() if v),
-        key=lambda r: (-r.amount, r.recipient),
-    )
-
-
-def _flow_preview_local(*, owner_key: str, amount: int, currency: str) -> list[FlowRow]:
-    from payouts.engine import FlowGraph, Inflow, compute_distribution
-    from projects.selectors import table_view
-
-    tables: dict[str, dict[str, int]] = {}
-    pending = [owner_key]
-    while pending:
-        key = pending.pop()
-        if key in tables:
-            continue
-        view = table_view(owner_key=key)
-        tables[key] = {r.recipient: r.millibips for r in view.rows}
-        pending += [r for r in tables[key] if r.startswith("project:") and r not in tables]
-    graph = FlowGraph.from_tables(tables=tables)
-    index = graph.node_index(owner_key)
-    dist = compute_distribution(graph=graph, inflows=[Inflow(index, currency, amount)])
-    nodes = set(tables)
-    return sorted(
-        (
-            FlowRow(t, "reserve" if t in nodes else "available", currency, v)
-            for t, v in dist.recipient_amounts(graph=graph, currency=currency).items()
-        ),
         key=lambda r: (-r.amount, r.recipient),
     )
 

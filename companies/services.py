@@ -34,7 +34,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from payouts.models import Inflow
-from payouts.services import MAX_AMOUNT, amount_clean, currency_clean, inflow_record
+from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean
+from payouts.services import inflow_record
+from payouts.stripe_client import stripe_client
 from projects.models import slug_validator
 from projects.selectors import invitation_is_for
 
@@ -1145,7 +1147,6 @@ def invoice_void(*, invoice: Invoice, staff: User) -> Invoice:
 
 
 def _stripe() -> Any:
-    from payouts.stripe_client import stripe_client
 
     return stripe_client()
 

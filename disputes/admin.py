@@ -21,7 +21,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from payouts.selectors import recipient_balances
 from projects.auth import signed_in_user
+from projects.models import Membership, TableVersion
 
 from . import forms, selectors, services
 from .models import (
@@ -359,7 +361,6 @@ ACTIONS: dict[str, tuple[str, type, Handler, bool]] = {
 
 
 def _initial(action: str, dispute: Dispute, hold: Hold | None) -> dict[str, Any]:
-    from projects.models import Membership, TableVersion
 
     if action == "assign":
         return {"assignee": str(dispute.assigned_to_id or "")}
@@ -574,7 +575,6 @@ class DisputeAdmin(OmbudsmanOnly, admin.ModelAdmin):
 
 
 def _balances(dispute: Dispute, hold: Hold | None, action: str) -> dict[str, Any] | None:
-    from payouts.selectors import recipient_balances
 
     recipient = hold.recipient if hold else dispute.recipient
     if action not in ("hold", "release", "redirect") or not recipient:

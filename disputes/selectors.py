@@ -9,6 +9,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
+from companies.models import CompanyMember
+from payouts.models import RunAllocation
 from projects.models import Membership, Project, TableEntry, TableVersion
 
 from .models import AuditEvent, Dispute, DisputeParty, Hold
@@ -191,7 +193,6 @@ def _claimed_identity_user(identity: str) -> User | None:
 
 
 def _company_owners(*, slug: str) -> list[PartyRef]:
-    from companies.models import CompanyMember
 
     owners = CompanyMember.objects.filter(
         company__slug=slug, role=CompanyMember.Role.OWNER
@@ -286,8 +287,6 @@ def target_describe(*, target: str) -> Target:
         t.parties = _owner_parties(f"project:{project.slug}")
         return t
     if kind == "distribution_line":
-        from payouts.models import RunAllocation
-
         line = RunAllocation.objects.filter(pk=int(ident)).first()
         if line is None:
             raise _bad(f"There is no distribution line {ident}.")

@@ -36,11 +36,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from companies.models import Company
+from faiross.kernel.recipients import RecipientError, canonical_recipient, parse_recipient
 from payouts.ledger import LedgerError, Leg, ledger_post
 from payouts.models import Account, LedgerTransaction
 from payouts.selectors import account_balance
-from projects.models import Membership, Project
-from projects.recipients import RecipientError, canonical_recipient, parse_recipient
+from faiross.kernel.money import MAX_AMOUNT, currency_clean
+from projects.models import Membership, Project, TableVersion
 from projects.services.tables import EntryInput, table_propose
 
 from . import selectors
@@ -59,7 +60,6 @@ from .models import (
 
 MAX_TEXT = 10_000
 MAX_REASON = 2_000
-MAX_AMOUNT = 10**12
 HOLD_SOURCES = ("available", "escrow", "reserve")
 
 
@@ -120,7 +120,6 @@ def _amount(value: object, *, field: str = "amount", allow_zero: bool = False) -
 
 
 def _currency(value: object, *, field: str = "currency") -> str:
-    from payouts.services import currency_clean
 
     return currency_clean(currency=value, field=field)
 
@@ -1061,7 +1060,6 @@ def table_correct(
     Every table rule holds as for any version (sum ≤ 100%, recipients exist, no closed
     cycle); a refused table changes nothing.
     """
-    from projects.models import TableVersion
 
     dispute = _lock(dispute)
     _require_acting(actor, dispute)

@@ -12,47 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from companies.models import Company
+from faiross.kernel.recipients import RecipientError, parse_recipient
 from projects.auth import signed_in_user
-from projects.recipients import RecipientError, parse_recipient
 
 from . import runs, selectors, services
 from .models import DistributionRun, PayoutRun
-
-
-class InflowInput(serializers.Serializer):
-    company = serializers.CharField(max_length=50)
-    amount = serializers.IntegerField(min_value=1, max_value=services.MAX_AMOUNT)
-    currency = serializers.CharField(max_length=3)
-    reference = serializers.CharField(max_length=200)
-
-
-class InflowsView(APIView):
-    permission_classes = [IsAdminUser]
-
-    @extend_schema(request=InflowInput, responses={201: OpenApiTypes.OBJECT})
-    def post(self, request: Request) -> Response:
-        data = InflowInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        company = Company.objects.filter(slug=data.validated_data["company"]).first()
-        if company is None:
-            return Response({"company": ["There is no company with this slug."]}, status=400)
-        inflow, created = services.inflow_record(
-            company=company,
-            amount=data.validated_data["amount"],
-            currency=data.validated_data["currency"],
-            reference=data.validated_data["reference"],
-            recorded_by=signed_in_user(request),
-        )
-        body = {
-            "id": inflow.pk,
-            "company": company.slug,
-            "amount": inflow.amount,
-            "currency": inflow.currency,
-            "reference": inflow.reference,
-            "created": created,
-        }
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+from .owners import owner_exists
 
 
 def run_data(run: DistributionRun) -> dict[str, Any]:
@@ -113,7 +78,7 @@ class BalancesView(APIView):
         if recipient.startswith("company:"):
             # A company keeps what its table does not pass on (its reserve).
             key = recipient
-            if not Company.objects.filter(slug=recipient.split(":", 1)[1]).exists():
+            if not owner_exists(owner_key=recipient):
                 return Response({"recipient": ["There is no company with this slug."]}, status=404)
         else:
             try:

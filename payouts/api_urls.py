@@ -5,7 +5,6 @@ from django.urls import path
 from . import api
 
 urlpatterns = [
-    path("inflows/", api.InflowsView.as_view(), name="api-inflows"),
     path("distributions/", api.DistributionsView.as_view(), name="api-distributions"),
     path("distributions/<int:pk>/", api.DistributionDetailView.as_view(), name="api-distribution"),
     path("payout-runs/", api.PayoutRunsView.as_view(), name="api-payout-runs"),

@@ -5,4 +5,5 @@ class PayoutsConfig(AppConfig):
     name = "payouts"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401
+        # Importing declares the slots the higher apps fill (checked at start-up).
+        from . import holds, receivers, webhook_handlers  # noqa: F401

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, TypedDict
 from django.contrib.auth.models import User
 from django.db.models import Q, Sum
 
+from projects.models import TableEntry
+
 from .models import Account, LedgerTransaction, Posting
 
 if TYPE_CHECKING:
@@ -168,7 +170,6 @@ def identities_of_user(*, user: object) -> list[str]:
 def claimable_escrow(*, user: object) -> list[dict[str, object]]:
     """Escrow waiting for the identities ``user`` has proven (any spelling, any table):
     ``{"identity", "currency", "amount", "claimed_by", "tables"}``, positive balances only."""
-    from projects.models import TableEntry
 
     from .models import ClaimedIdentity
 
@@ -211,8 +212,6 @@ def escrow_notices(*, owner_key: str) -> list[dict[str, object]]:
 
     from django.conf import settings
     from django.utils import timezone
-
-    from projects.models import TableEntry
 
     from .models import ClaimedIdentity
 

@@ -7,7 +7,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -18,9 +18,12 @@ from django.db.models import F, Max, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from companies.models import Company
+from faiross.kernel.allocation import allocate
+from projects.models import TableEntry
 
-from .allocation import allocate
+from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean
+
+from .holds import held_recipients, recipient_is_held
 from .ledger import PLATFORM, Leg, accounts_get_or_create, ledger_post
 from .models import (
     Account,
@@ -35,29 +38,23 @@ from .models import (
     Posting,
     StripeEvent,
 )
-
-MAX_AMOUNT = 10**12  # minor units; 10 billion in a 2-decimal currency
-
-
-def currency_clean(*, currency: object, field: str = "currency") -> str:
-    if not isinstance(currency, str) or currency.lower() not in settings.FAIROSS_CURRENCIES:
-        supported = ", ".join(settings.FAIROSS_CURRENCIES)
-        raise ValidationError({field: f"Use one of the supported currencies: {supported}."})
-    return currency.lower()
+from .webhook_handlers import handler_for
 
 
-def amount_clean(*, amount: object, field: str = "amount") -> int:
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise ValidationError({field: "Give a whole number of minor units (cents), e.g. 250000."})
-    if not 0 < amount <= MAX_AMOUNT:
-        raise ValidationError({field: f"The amount must be from 1 to {MAX_AMOUNT:,} minor units."})
-    return amount
+class InflowSource(Protocol):
+    """Whom money is received for: a company (the companies app's model)."""
+
+    pk: Any
+    name: str
+
+    @property
+    def owner_key(self) -> str: ...
 
 
 @transaction.atomic
 def inflow_record(
     *,
-    company: Company,
+    company: InflowSource,
     amount: int,
     currency: str,
     reference: str,
@@ -100,7 +97,7 @@ def inflow_record(
     try:
         with transaction.atomic():
             inflow = Inflow.objects.create(
-                company=company,
+                company_id=company.pk,
                 amount=amount,
                 currency=currency,
                 reference=reference,
@@ -122,7 +119,6 @@ def inflow_record(
 
 log = logging.getLogger(__name__)
 
-PAYMENT_EVENT_PREFIXES = ("checkout.session.", "payment_intent.", "charge.")
 STALE_RUN = dt.timedelta(hours=1)
 RESUME_PENDING_AFTER = dt.timedelta(minutes=10)
 FAIL_UNREACHABLE_AFTER = dt.timedelta(days=3)
@@ -301,27 +297,6 @@ def payout_threshold_of(*, account: ConnectedAccount | None) -> int:
     return max(int(value), settings.FAIROSS_PAYOUT_THRESHOLD_MIN)
 
 
-# --- holds (disputes) ---------------------------------------------------------------------
-
-
-def _held_recipients() -> set[str] | None:
-    """Held recipients, or None while the disputes app has no selector (nobody is held)."""
-    try:
-        from disputes.selectors import held_recipients
-    except ImportError:
-        return None
-    return set(held_recipients())
-
-
-def recipient_is_held(*, recipient: str) -> bool:
-    """Money rule 7. Tolerates a disputes app without the selector (then nobody is held)."""
-    try:
-        from disputes.selectors import recipient_is_held as held
-    except ImportError:
-        return False
-    return bool(held(recipient=recipient))
-
-
 # --- payout runs --------------------------------------------------------------------------
 
 
@@ -371,7 +346,7 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
     try:
         summary["claims_swept"] = len(claims_sweep())
         summary["resumed"] = payouts_resume_stale()
-        held = _held_recipients()
+        held = held_recipients()
         from .selectors import payout_candidates
 
         for candidate in payout_candidates():
@@ -383,10 +358,7 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
             if candidate["amount"] < payout_threshold_of(account=account):
                 summary["skipped_threshold"] += 1
                 continue
-            is_held = (
-                recipient in held if held is not None else recipient_is_held(recipient=recipient)
-            )
-            if is_held:
+            if recipient in held:
                 summary["skipped_held"] += 1
                 continue
             payout, reason = payout_create(account=account, currency=candidate["currency"], run=run)
@@ -741,7 +713,6 @@ def payout_transfer_event(*, transfer: Mapping[str, Any], reversed_event: bool) 
 def identity_spellings(*, identity: str) -> list[str]:
     """Every spelling of ``identity`` in escrow accounts or table entries (case-insensitive),
     plus the identity itself, sorted (a fixed lock order)."""
-    from projects.models import TableEntry
 
     found = {identity}
     found |= set(
@@ -1089,14 +1060,11 @@ def _stripe_event_dispatch(event: Mapping[str, Any], created: dt.datetime | None
         return StripeEvent.Status.PROCESSED
     if kind in ("transfer.created", "transfer.updated", "transfer.reversed"):
         return payout_transfer_event(transfer=obj, reversed_event=kind == "transfer.reversed")
-    if kind.startswith(PAYMENT_EVENT_PREFIXES):
-        try:
-            from companies.services import stripe_payment_event_handle
-        except ImportError:
-            return StripeEvent.Status.NO_HANDLER
-        stripe_payment_event_handle(event=dict(event))
-        return StripeEvent.Status.PROCESSED
-    return StripeEvent.Status.IGNORED
+    handler = handler_for(kind)
+    if handler is None:
+        return StripeEvent.Status.IGNORED
+    handler(event=dict(event))
+    return StripeEvent.Status.PROCESSED
 
 
 def users_for_identities(*, identities: Iterable[str]) -> dict[str, Any]:

@@ -7,3 +7,7 @@ class ProjectsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers  # noqa: F401
+        from .services.tables import project_table_roles
+        from .tables_registry import table_owner_policies
+
+        table_owner_policies.register("project", project_table_roles)

@@ -10,8 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from payouts.runs import received_lines
-
 from . import selectors, services
 from .auth import signed_in_user
 from .forms import (
@@ -148,7 +146,6 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "is_steward": is_steward,
         "is_member": selectors.user_is_member(user=request.user, project=project),
         "table": selectors.table_view(owner_key=f"project:{project.slug}"),
-        "received": received_lines(recipient=f"project:{project.slug}", limit=5),
     }
     if is_steward:
         context["invite_form"] = InviteForm()

@@ -26,16 +26,21 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from static files
     "django_celery_beat",
     "allauth",
     "allauth.account",
     "allauth.mfa",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
+    # In layer order: each app may import only those above it in this list (import-linter).
     "projects",
-    "companies",
     "payouts",
+    "companies",
     "disputes",
+    "devtools",
+    # Last: verifies at start-up that every registry a lower app declared was filled.
+    "faiross.apps.FairossConfig",
 ]
 
 MIDDLEWARE = [
@@ -151,13 +156,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "projects.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "faiross.kernel.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FairOSS API",
     "DESCRIPTION": "API v1: projects, share tables, companies, inflows, distributions, balances.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ and /api/redoc/ load their JavaScript from our static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: with no REDIS_URL tasks run in-process (the embedded default).
@@ -179,6 +188,12 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 
 # Project rules (documented in the README).
 FAIROSS_MAX_PURLS_PER_PROJECT = 50
+
+# Client IP of signature records (faiross.kernel.http.client_ip; README "Production"): how many
+# reverse proxies in front of FairOSS append to X-Forwarded-For. 0 = REMOTE_ADDR only.
+FAIROSS_TRUSTED_PROXY_COUNT = env.int("FAIROSS_TRUSTED_PROXY_COUNT", default=0)
+# Optional: their addresses or networks, one per hop, the one nearest the client first.
+FAIROSS_TRUSTED_PROXIES = env.list("FAIROSS_TRUSTED_PROXIES", default=[])
 
 LOGGING = {
     "version": 1,

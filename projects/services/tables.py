@@ -28,12 +28,15 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from payouts.graph import find_closed_cycle
+from faiross.kernel.allocation import allocate
+from faiross.kernel.recipients import RecipientError, parse_recipient
 
+from ..cycles import find_closed_cycle
 from ..models import (
     MILLIBIPS_TOTAL,
     Approval,
     KnownDependency,
+    Membership,
     Project,
     ProjectPurl,
     RecipientKey,
@@ -42,7 +45,7 @@ from ..models import (
     TableVersion,
 )
 from ..purls import PurlError, purl_normalize
-from ..recipients import RecipientError, parse_recipient
+from ..tables_registry import table_owner_policies
 
 MAX_ENTRIES = 500
 
@@ -72,28 +75,28 @@ def owner_key_for_project(project: Project) -> str:
     return f"project:{project.slug}"
 
 
+def project_table_roles(*, slug: str, user: User | AnonymousUser) -> tuple[bool, bool, int]:
+    """(can propose, can approve, approvers) on a project's table: members propose,
+    stewards approve."""
+    stewards = Membership.objects.filter(project__slug=slug, role=Membership.Role.STEWARD)
+    approvers = stewards.count()
+    if not user.is_authenticated:
+        return False, False, approvers
+    role = (
+        Membership.objects.filter(project__slug=slug, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return role is not None, role == Membership.Role.STEWARD, approvers
+
+
 def table_roles(*, owner_key: str, user: User | AnonymousUser) -> TableRoles:
-    """Who may propose and approve on a table: the owner kind decides."""
+    """Who may propose and approve on a table: the owner kind's registered policy decides."""
     kind, _, ident = owner_key.partition(":")
-    if kind == "project":
-        from ..models import Membership
-
-        stewards = Membership.objects.filter(project__slug=ident, role=Membership.Role.STEWARD)
-        approvers = stewards.count()
-        if not user.is_authenticated:
-            return TableRoles(False, False, approvers)
-        role = (
-            Membership.objects.filter(project__slug=ident, user=user)
-            .values_list("role", flat=True)
-            .first()
-        )
-        return TableRoles(role is not None, role == Membership.Role.STEWARD, approvers)
-    if kind == "company":
-        from companies.selectors import company_table_roles
-
-        can_propose, can_approve, approvers = company_table_roles(slug=ident, user=user)
-        return TableRoles(can_propose, can_approve, approvers)
-    raise ValueError(f"unknown table owner {owner_key!r}")
+    policy = table_owner_policies.find(kind)
+    if policy is None:
+        raise ValueError(f"unknown table owner {owner_key!r}")
+    return TableRoles(*policy(slug=ident, user=user))
 
 
 def quorum_needed(*, table: ShareTable, approvers: int) -> int:
@@ -278,8 +281,6 @@ def default_table_entries(
     the project's known dependencies; the rest is the project's reserve (escrow for an
     unclaimed project, until it is claimed).
     """
-    from payouts.allocation import allocate
-
     known = KnownDependency.objects.filter(project=project)
     if at is not None:
         known = known.filter(created_at__lte=at)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def open_page(url, form=None):
-    # imported late: tests/payouts/test_stripe_server.py registers the module for assert
+    # imported late: tests/local_stripe/test_server.py registers the module for assert
     # rewriting, which must happen before anything imports it
     from tests.payouts.stripe_fixtures import open_page as _open_page
 

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import pytest
 import stripe
 
-from payouts.stripe_server import LocalStripeServer, ServerConfig
+from local_stripe import LocalStripeServer, ServerConfig
 
 TEST_KEY = "sk_test_faiross_local"
 

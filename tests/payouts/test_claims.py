@@ -18,6 +18,7 @@ from payouts.models import ClaimedIdentity, LedgerTransaction
 from payouts.selectors import account_balance, claimable_escrow, escrow_notices
 from projects.services.tables import EntryInput, table_propose
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.pdf_helpers import pdf_text
 from tests.payouts.payout_helpers import credit
 
 pytest_plugins = ["tests.payouts.payout_fixtures"]
@@ -236,7 +237,7 @@ def test_statement_csv_and_pdf(db, ledger_checked, client, settings, monkeypatch
     assert lines[0] == "date,kind,description,reference,currency,received,paid_out"
     assert lines[1].endswith(",usd,2500,0")
     pdf = client.get(f"/payouts/statements/{year}.pdf")
-    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-1.4")
-    assert b"25.00 USD" in pdf.content
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    assert "25.00 USD" in pdf_text(pdf.content)
     assert client.get("/payouts/statements/1999.csv").status_code == 404
     assert client.get(f"/payouts/statements/{year}.xls").status_code == 404

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from payouts.allocation import allocate
+from faiross.kernel.allocation import allocate
 from payouts.bench_graph import build_synthetic_graph, build_synthetic_inflows
 from payouts.engine import (
     WHOLE,
@@ -28,7 +28,7 @@ from payouts.engine import (
     explain_paths,
     round_largest_remainder,
 )
-from payouts.graph import find_closed_cycle, find_closed_set
+from projects.cycles import find_closed_cycle, find_closed_set
 
 Tables = dict[str, dict[str, int]]
 

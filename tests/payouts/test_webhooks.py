@@ -166,7 +166,7 @@ def test_events_from_the_local_server_are_accepted(
     live_server, stripe_settings, settings, ledger_checked
 ):
     """End to end: the local server signs and delivers account.updated to the endpoint."""
-    from payouts.stripe_server import LocalStripeServer, ServerConfig
+    from local_stripe import LocalStripeServer, ServerConfig
     from tests.payouts.payout_helpers import onboarded
     from tests.payouts.stripe_fixtures import Control
 

@@ -25,7 +25,7 @@ from projects.faiross_toml import (
     table_to_toml,
     toml_string,
 )
-from projects.recipients import (
+from faiross.kernel.recipients import (
     RecipientError,
     canonical_recipient,
     is_valid_email,

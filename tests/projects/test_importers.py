@@ -25,7 +25,7 @@ from projects.importers import (
 )
 from projects.importers.base import propagate_kinds
 from projects.importers.python import requirements_kind
-from projects.recipients import parse_recipient
+from faiross.kernel.recipients import parse_recipient
 
 FIXTURES = Path("/work/shared/fixtures/real-world")
 DEPENDENCY_KINDS = ("pyproject", "requirements", "package-json", "cargo", "cyclonedx", "spdx")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payouts.graph import WHOLE, ClosedCycleError, find_closed_cycle, find_closed_set
+from projects.cycles import WHOLE, ClosedCycleError, find_closed_cycle, find_closed_set
 
 
 def trapped_nodes(edges: dict[str, dict[str, int]]) -> set[str]:

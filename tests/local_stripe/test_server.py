@@ -1,7 +1,7 @@
 """The local Stripe test server, driven through the official ``stripe`` library.
 
 Run without Django: ``.venv/bin/python -m pytest -p no:django --noconftest
-tests/payouts/test_stripe_server.py -q`` (the suite's conftest imports Django models).
+tests/local_stripe/test_server.py -q`` (the suite's conftest imports Django models).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import stripe
 
-from payouts.stripe_server import DEFAULT_WEBHOOK_SECRET, LocalStripeServer
-from payouts.stripe_server.params import decode_form
+from local_stripe import DEFAULT_WEBHOOK_SECRET, LocalStripeServer
+from local_stripe.params import decode_form
 
 # The helpers module is also loaded as a plugin (below); let pytest rewrite its asserts.
 pytest.register_assert_rewrite("tests.payouts.stripe_fixtures")
@@ -655,7 +655,7 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "payouts.stripe_server",
+            "local_stripe",
             "--port",
             "0",
             "--data-file",

@@ -72,7 +72,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from payouts.stripe_server import LocalStripeServer, ServerConfig
+        from local_stripe import LocalStripeServer, ServerConfig
 
         logging.getLogger("stripe").setLevel(logging.WARNING)
         n = int(options["payouts"])

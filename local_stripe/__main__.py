@@ -1,4 +1,4 @@
-"""``python -m payouts.stripe_server``: run the local Stripe test server."""
+"""``python -m local_stripe``: run the local Stripe test server."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .server import LocalStripeServer
 def build_parser() -> argparse.ArgumentParser:
     """The command line; webhook settings default to environment variables."""
     env = os.environ
-    parser = argparse.ArgumentParser(prog="python -m payouts.stripe_server", description=TITLE)
+    parser = argparse.ArgumentParser(prog="python -m local_stripe", description=TITLE)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free one)")
     parser.add_argument(

@@ -6,7 +6,7 @@ payouts, customers, PaymentIntents, Checkout, events and signed webhooks), with 
 idempotency semantics and fault switches for tests. The official ``stripe`` library talks to it
 through its API base. Only the standard library is used.
 
-Run it with ``python -m payouts.stripe_server --port 12111``; embed it with
+Run it with ``python -m local_stripe --port 12111``; embed it with
 :class:`LocalStripeServer`. See ``docs/local-stripe.md``.
 """
 

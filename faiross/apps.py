@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class FairossConfig(AppConfig):
+    """Installed last, so its ``ready`` runs after every app has filled its registries."""
+
+    name = "faiross"
+    verbose_name = "FairOSS"
+
+    def ready(self) -> None:
+        from faiross.kernel.registry import registries_verify
+
+        registries_verify()
