@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from faiross.kernel.http import client_ip
 from projects.auth import signed_in_user
 
 from . import services
@@ -118,7 +119,7 @@ class AgreementAdmin(admin.ModelAdmin):
             lambda a: services.agreement_countersign(
                 agreement=a,
                 staff=user,
-                ip_address=request.META.get("REMOTE_ADDR"),
+                ip_address=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             ),
             "Countersigned",

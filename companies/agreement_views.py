@@ -3,8 +3,6 @@ OCF export, paying by Stripe Checkout."""
 
 from __future__ import annotations
 
-import re
-from html.parser import HTMLParser
 from typing import Any
 
 from django.contrib import messages
@@ -12,10 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from faiross.kernel.forms import form_add_service_errors
+from faiross.kernel.http import client_ip
+from faiross.kernel.pdf import pdf_render
 from projects.auth import signed_in_user
 
 from . import selectors, services
@@ -25,7 +27,6 @@ from .forms import (
     DeclarationForm,
     EndForm,
     LiquidityForm,
-    add_service_errors,
     error_text,
 )
 from .models import (
@@ -37,17 +38,12 @@ from .models import (
     LiquidityEvent,
 )
 from .ocf import ocf_export
-from .pdf import pdf_document
 
 
 def _agreement(request: HttpRequest, slug: str, pk: int) -> tuple[Company, str | None, Agreement]:
     company, role = selectors.company_for_member(slug=slug, user=request.user)
     agreement = get_object_or_404(Agreement, pk=pk, company=company)
     return company, role, agreement
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 @login_required
@@ -215,7 +211,7 @@ def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                     distributed_on=data["distributed_on"],
                 )
         except ValidationError as exc:
-            add_service_errors(form, exc)
+            form_add_service_errors(form, exc)
         except PermissionDenied as exc:
             messages.error(request, error_text(exc))
             return redirect("companies:agreement", slug=slug, pk=pk)
@@ -251,59 +247,22 @@ def agreement_document(request: HttpRequest, slug: str, pk: int) -> HttpResponse
     )
 
 
-class _TextBlocks(HTMLParser):
-    """The document's HTML as (style, text) blocks for the PDF writer."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.blocks: list[tuple[str, str]] = []
-        self._style = "p"
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        if tag in ("h1", "h2", "p", "li"):
-            self._flush()
-            self._style = "p" if tag == "li" else tag
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("h1", "h2", "p", "li"):
-            self._flush()
-
-    def handle_data(self, data: str) -> None:
-        self._text.append(data)
-
-    def _flush(self) -> None:
-        text = re.sub(r"\s+", " ", "".join(self._text)).strip()
-        if text:
-            self.blocks.append((self._style, text))
-        self._text = []
-        self._style = "p"
-
-
 @login_required
 def agreement_pdf(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    _, _, agreement = _agreement(request, slug, pk)
-    parser = _TextBlocks()
-    parser.feed(agreement.document_html or services.agreement_document_html(agreement=agreement))
-    parser.close()
-    blocks = parser.blocks
-    signatures = list(agreement.signatures.select_related("user"))
-    if signatures or agreement.document_sha256:
-        blocks.append(("h2", "Signature records"))
-        for s in signatures:
-            blocks.append(
-                (
-                    "p",
-                    f"{s.get_party_display()}: {s.user.get_username()}, "
-                    f"{s.signed_at:%Y-%m-%d %H:%M:%S} UTC, from {s.ip_address or 'unknown'}, "
-                    f"{s.user_agent[:120]}",
-                )
-            )
-        blocks.append(("p", f"Document SHA-256: {agreement.document_sha256}"))
-    else:
-        blocks.append(("p", "DRAFT - not signed."))
-    body = pdf_document(title=f"FairOSS {agreement.reference}", blocks=blocks)
-    response = HttpResponse(body, content_type="application/pdf")
+    """The document as a PDF: the frozen HTML (what the signatures' SHA-256 covers) verbatim,
+    then the signature records, rendered by WeasyPrint."""
+    company, _, agreement = _agreement(request, slug, pk)
+    html = render_to_string(
+        "companies/agreement_pdf.html",
+        {
+            "company": company,
+            "agreement": agreement,
+            "document": agreement.document_html
+            or services.agreement_document_html(agreement=agreement),
+            "signatures": list(agreement.signatures.select_related("user")),
+        },
+    )
+    response = HttpResponse(pdf_render(html=html), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="faiross-{agreement.reference}.pdf"'
     return response
 

@@ -6,7 +6,7 @@ staff) only: anyone else gets 404. Owners and finance members act on money; view
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from faiross.kernel.http import client_ip
 from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean
-from payouts import services as payouts_services
+from payouts.inflows import inflow_record
 from projects import table_api
 from projects.auth import signed_in_user
 
@@ -450,91 +450,74 @@ def _event_response(record: Any) -> Response:
     )
 
 
-class DeclarationsView(APIView):
+# POST an event of an agreement: the body's ``fields`` go to the ``record`` service, which
+# records the event and invoices FairOSS's part. A subclass names the fields, the service, and
+# its ``operation_id`` and request ``serializer`` for the schema. (A comment, not a docstring:
+# a docstring would become the operations' description in the API schema.)
+class _AgreementEventView(APIView):
     permission_classes = [IsAuthenticated]
+    fields: dict[str, serializers.Field] = {}
+    record: Callable[..., Any]  # a service, as a staticmethod
 
-    @extend_schema(
-        operation_id="companies_agreements_declarations_create",
-        request=inline_serializer(
-            "DividendDeclarationCreate",
-            {
-                "amount": serializers.IntegerField(),
-                "currency": serializers.CharField(),
-                "declared_on": serializers.DateField(),
-            },
-        ),
-        responses={201: Obj},
-    )
+    def __init_subclass__(cls, *, operation_id: str, serializer: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        extend_schema_view(
+            post=extend_schema(
+                operation_id=operation_id,
+                request=inline_serializer(serializer, cls.fields),
+                responses={201: Obj},
+            )
+        )(cls)
+
     def post(self, request: Request, slug: str, pk: int) -> Response:
         data = _body(request)
-        record = services.dividend_declare(
+        record = self.record(
             agreement=_agreement(request, slug, pk),
             actor=signed_in_user(request),
-            amount=data.get("amount"),
-            currency=data.get("currency"),
-            declared_on=data.get("declared_on"),
+            **{name: data.get(name) for name in self.fields},
         )
         return _event_response(record)
 
 
-class LiquidityEventsView(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        operation_id="companies_agreements_liquidity_events_create",
-        request=inline_serializer(
-            "LiquidityEventCreate",
-            {
-                "kind": serializers.ChoiceField(
-                    choices=["acquisition", "ipo", "secondary", "buyback"]
-                ),
-                "occurred_on": serializers.DateField(),
-                "proceeds": serializers.IntegerField(),
-                "currency": serializers.CharField(),
-                "portion_millibips": serializers.IntegerField(required=False),
-            },
-        ),
-        responses={201: Obj},
-    )
-    def post(self, request: Request, slug: str, pk: int) -> Response:
-        data = _body(request)
-        record = services.liquidity_event_record(
-            agreement=_agreement(request, slug, pk),
-            actor=signed_in_user(request),
-            kind=data.get("kind"),  # type: ignore[arg-type]
-            occurred_on=data.get("occurred_on"),
-            proceeds=data.get("proceeds"),
-            currency=data.get("currency"),
-            portion_millibips=data.get("portion_millibips"),
-        )
-        return _event_response(record)
+class DeclarationsView(
+    _AgreementEventView,
+    operation_id="companies_agreements_declarations_create",
+    serializer="DividendDeclarationCreate",
+):
+    fields = {
+        "amount": serializers.IntegerField(),
+        "currency": serializers.CharField(),
+        "declared_on": serializers.DateField(),
+    }
+    record = staticmethod(services.dividend_declare)
 
 
-class CarryDistributionsView(APIView):
-    permission_classes = [IsAuthenticated]
+class LiquidityEventsView(
+    _AgreementEventView,
+    operation_id="companies_agreements_liquidity_events_create",
+    serializer="LiquidityEventCreate",
+):
+    fields = {
+        "kind": serializers.ChoiceField(choices=["acquisition", "ipo", "secondary", "buyback"]),
+        "occurred_on": serializers.DateField(),
+        "proceeds": serializers.IntegerField(),
+        "currency": serializers.CharField(),
+        "portion_millibips": serializers.IntegerField(required=False),
+    }
+    record = staticmethod(services.liquidity_event_record)
 
-    @extend_schema(
-        operation_id="companies_agreements_carry_distributions_create",
-        request=inline_serializer(
-            "CarryDistributionCreate",
-            {
-                "amount": serializers.IntegerField(),
-                "currency": serializers.CharField(),
-                "distributed_on": serializers.DateField(),
-            },
-        ),
-        responses={201: Obj},
-    )
-    def post(self, request: Request, slug: str, pk: int) -> Response:
-        data = _body(request)
-        record = services.carry_distribution_record(
-            agreement=_agreement(request, slug, pk),
-            actor=signed_in_user(request),
-            amount=data.get("amount"),
-            currency=data.get("currency"),
-            distributed_on=data.get("distributed_on"),
-        )
-        return _event_response(record)
+
+class CarryDistributionsView(
+    _AgreementEventView,
+    operation_id="companies_agreements_carry_distributions_create",
+    serializer="CarryDistributionCreate",
+):
+    fields = {
+        "amount": serializers.IntegerField(),
+        "currency": serializers.CharField(),
+        "distributed_on": serializers.DateField(),
+    }
+    record = staticmethod(services.carry_distribution_record)
 
 
 class AgreementOcfView(APIView):
@@ -674,9 +657,7 @@ class PreviewView(APIView):
         except ValueError:
             amount = raw
         amount = amount_clean(amount=amount)
-        currency = currency_clean(
-            currency=request.query_params.get("currency", "")
-        )
+        currency = currency_clean(currency=request.query_params.get("currency", ""))
         rows = selectors.flow_preview(owner_key=company.owner_key, amount=amount, currency=currency)
         return Response(
             {
@@ -711,7 +692,7 @@ class InflowsView(APIView):
         company = Company.objects.filter(slug=data.validated_data["company"]).first()
         if company is None:
             return Response({"company": ["There is no company with this slug."]}, status=400)
-        inflow, created = payouts_services.inflow_record(
+        inflow, created = inflow_record(
             company=company,
             amount=data.validated_data["amount"],
             currency=data.validated_data["currency"],

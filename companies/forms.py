@@ -1,52 +1,57 @@
 """Page forms: they parse what people type (money, percentages, lines); rules live in
-services, whose errors are shown on the named fields (``add_service_errors``)."""
+services, whose errors are shown on the named fields (``form_add_service_errors``)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
-from projects.forms import add_service_errors  # noqa: F401  (re-exported for views)
-from projects.table_views import percent_to_millibips
+from faiross.kernel.money import amount_parse
+from faiross.kernel.shares import FULL_SHARE, percent_to_millibips
 
 from .models import Agreement, Company, CompanyMember, LiquidityEvent
 
 
-def money_to_minor(text: str) -> int:
-    """'2,000.50' → 200050 minor units, exactly (at most 2 decimals)."""
-    cleaned = (text or "").strip().replace(",", "").replace("_", "").replace(" ", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError("is not an amount, e.g. 2000 or 2000.50") from None
-    if not value.is_finite():
-        raise ValueError("is not an amount")
-    minor = value * 100
-    if minor != minor.to_integral_value():
-        raise ValueError("has more than 2 decimals")
-    return int(minor)
-
-
 class MoneyField(forms.CharField):
+    """An amount as typed in currency units (``2,000.50``; ``2.000,50`` in German). Its
+    currency is the form's ``currency`` field, so :class:`MoneyForm` turns the text into
+    minor units (:func:`~faiross.kernel.money.amount_parse`) once both are clean."""
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 30)
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
         super().__init__(**kwargs)
 
-    def clean(self, value: Any) -> int | None:  # type: ignore[override]
-        text = super().clean(value)
-        if not text:
-            return None
-        try:
-            return money_to_minor(text)
-        except ValueError as exc:
-            raise forms.ValidationError(f"'{text}' {exc}.") from None
+
+class MoneyForm(forms.Form):
+    """A form with :class:`MoneyField` s and a ``currency`` field: ``cleaned_data`` holds each
+    amount as int minor units of that currency (None when left empty)."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        currency = data.get("currency") or "usd"
+        for name, field in self.fields.items():
+            text = data.get(name)
+            if not isinstance(field, MoneyField) or name in self.errors:
+                continue
+            if not text:
+                data[name] = None
+                continue
+            try:
+                data[name] = amount_parse(text=text, currency=currency, field=name)
+            except ValidationError as exc:
+                data.pop(name, None)
+                self.add_error(name, exc.message_dict[name])
+        return data
 
 
 class PercentField(forms.CharField):
+    """A percentage as typed (up to 5 decimals) → int millibips
+    (:func:`~faiross.kernel.shares.percent_to_millibips`); None when left empty."""
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 20)
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
@@ -57,9 +62,9 @@ class PercentField(forms.CharField):
         if not text:
             return None
         try:
-            return percent_to_millibips(text)
-        except ValueError as exc:
-            raise forms.ValidationError(f"'{text}' {exc}.") from None
+            return percent_to_millibips(text=text)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
 
 
 def currency_choices() -> list[tuple[str, str]]:
@@ -96,7 +101,7 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(choices=CompanyMember.Role.choices, initial="finance")
 
 
-class AgreementForm(forms.Form):
+class AgreementForm(MoneyForm):
     """One form per kind: only the kind's fields are shown and read."""
 
     currency = forms.ChoiceField(choices=currency_choices)
@@ -170,11 +175,10 @@ class AgreementForm(forms.Form):
             if not sep:
                 raise forms.ValidationError(f"line {i}: write 'percent; title'.")
             try:
-                rows.append({"title": title.strip(), "millibips": percent_to_millibips(pct)})
-            except ValueError as exc:
-                raise forms.ValidationError(
-                    f"line {i}: the percent '{pct.strip()}' {exc}."
-                ) from None
+                millibips = percent_to_millibips(text=pct, field="milestones")
+            except ValidationError as exc:
+                raise forms.ValidationError(f"line {i}: {' '.join(exc.messages)}") from None
+            rows.append({"title": title.strip(), "millibips": millibips})
         return rows
 
     def terms(self) -> dict[str, Any]:
@@ -190,7 +194,7 @@ class AgreementForm(forms.Form):
             value = data.get(name)
             if value is None or value == "":
                 if name in ("time_vesting",):
-                    value = 0 if data.get("milestones") else 10_000_000
+                    value = 0 if data.get("milestones") else FULL_SHARE
                 elif name in ("cliff_months", "vesting_months"):
                     value = 0
                 else:
@@ -204,7 +208,7 @@ class AgreementForm(forms.Form):
         )
 
 
-class DeclarationForm(forms.Form):
+class DeclarationForm(MoneyForm):
     declared_on = forms.DateField(
         label="Declared on", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -212,7 +216,7 @@ class DeclarationForm(forms.Form):
     currency = forms.ChoiceField(choices=currency_choices)
 
 
-class LiquidityForm(forms.Form):
+class LiquidityForm(MoneyForm):
     kind = forms.ChoiceField(choices=LiquidityEvent.Kind.choices)
     occurred_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     proceeds = MoneyField(label="Proceeds for 100% of the fully diluted shares")
@@ -224,7 +228,7 @@ class LiquidityForm(forms.Form):
     )
 
 
-class CarryForm(forms.Form):
+class CarryForm(MoneyForm):
     distributed_on = forms.DateField(
         label="Distributed on", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -236,7 +240,7 @@ class EndForm(forms.Form):
     reason = forms.CharField(max_length=500)
 
 
-class PreviewForm(forms.Form):
+class PreviewForm(MoneyForm):
     amount = MoneyField(label="Amount")
     currency = forms.ChoiceField(choices=currency_choices)
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from projects.models import slug_validator
+from faiross.kernel.recipients import company_key
+from projects.models import InvitationBase, MemberBase, slug_validator
 
 
 class Company(models.Model):
@@ -37,10 +38,10 @@ class Company(models.Model):
 
     @property
     def owner_key(self) -> str:
-        return f"company:{self.slug}"
+        return company_key(self.slug)
 
 
-class CompanyMember(models.Model):
+class CompanyMember(MemberBase):
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
         FINANCE = "finance", "Finance"
@@ -51,7 +52,6 @@ class CompanyMember(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="company_memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["company", "user__username"]
@@ -59,21 +59,15 @@ class CompanyMember(models.Model):
             models.UniqueConstraint(fields=["company", "user"], name="companymember_unique")
         ]
 
-    def __str__(self) -> str:
-        return f"{self.user} ({self.role}) at {self.company}"
+    @property
+    def group(self) -> Company:
+        return self.company
 
 
-class CompanyInvitation(models.Model):
+class CompanyInvitation(InvitationBase):
     """An invitation to join a company, by username or by email address."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACCEPTED = "accepted", "Accepted"
-        DECLINED = "declined", "Declined"
-        REVOKED = "revoked", "Revoked"
-
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="invitations")
-    email = models.EmailField(blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -82,23 +76,10 @@ class CompanyInvitation(models.Model):
         related_name="company_invitations",
     )
     role = models.CharField(max_length=10, choices=CompanyMember.Role.choices)
-    token = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.target} as {self.role} at {self.company}"
 
     @property
-    def target(self) -> str:
-        return self.user.get_username() if self.user_id and self.user else self.email
+    def group(self) -> Company:
+        return self.company
 
 
 class Agreement(models.Model):

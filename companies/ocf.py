@@ -19,6 +19,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from faiross.kernel.money import minor_to_decimal_str
+from faiross.kernel.shares import FULL_SHARE, format_percent
+
 from .models import Agreement, LiquidityEvent
 
 OCF_VERSION = "1.2.0"
@@ -35,12 +38,12 @@ def _ratio(numerator: int, denominator: int) -> dict[str, str]:
 
 
 def _fraction(millibips: int) -> dict[str, str]:
-    return _ratio(millibips, 10_000_000)
+    return _ratio(millibips, FULL_SHARE)
 
 
 def _money(minor: int, currency: str) -> dict[str, str]:
-    whole, rest = divmod(minor, 100)
-    return {"amount": f"{whole}.{rest:02d}", "currency": currency.upper()}
+    """OCF's Monetary: a decimal string in the currency's units and an upper-case code."""
+    return {"amount": minor_to_decimal_str(minor, currency), "currency": currency.upper()}
 
 
 def canonical(data: Any) -> bytes:
@@ -56,7 +59,7 @@ def ocf_export(*, agreement: Agreement) -> dict[str, Any]:
     share_millibips = agreement.share_millibips or 0
     share_count = agreement.share_count or 0
     # Fully diluted shares implied by the stake: count / (millibips / 10^7), rounded down.
-    fully_diluted = share_count * 10_000_000 // share_millibips if share_millibips else 0
+    fully_diluted = share_count * FULL_SHARE // share_millibips if share_millibips else 0
     issuer_id = _id("issuer", company.slug)
     stakeholder_id = _id("stakeholder", "faiross")
     class_id = _id("class", agreement.pk)
@@ -84,7 +87,7 @@ def ocf_export(*, agreement: Agreement) -> dict[str, Any]:
                 {
                     "id": "cliff",
                     "description": f"{cliff} month cliff",
-                    "portion": _ratio(time_part * cliff, 10_000_000 * months),
+                    "portion": _ratio(time_part * cliff, FULL_SHARE * months),
                     "trigger": {
                         "type": "VESTING_SCHEDULE_RELATIVE",
                         "period": {
@@ -103,7 +106,7 @@ def ocf_export(*, agreement: Agreement) -> dict[str, Any]:
                 {
                     "id": "monthly",
                     "description": "Monthly thereafter",
-                    "portion": _ratio(time_part, 10_000_000 * months),
+                    "portion": _ratio(time_part, FULL_SHARE * months),
                     "trigger": {
                         "type": "VESTING_SCHEDULE_RELATIVE",
                         "period": {
@@ -175,7 +178,7 @@ def ocf_export(*, agreement: Agreement) -> dict[str, Any]:
                 }
             )
     for event in agreement.liquidity_events.order_by("occurred_on", "id"):
-        quantity = share_count * event.portion_millibips // 10_000_000
+        quantity = share_count * event.portion_millibips // FULL_SHARE
         price = event.proceeds // fully_diluted if fully_diluted else 0
         common = {
             "id": _id("liquidity", event.pk),
@@ -248,7 +251,8 @@ def ocf_export(*, agreement: Agreement) -> dict[str, Any]:
                     "id": terms_id,
                     "name": f"{agreement.reference} vesting",
                     "description": (
-                        f"{time_part / 100_000:g}% over {months} months with a {cliff} month "
+                        f"{format_percent(millibips=time_part, locale='en')} over {months} "
+                        f"months with a {cliff} month "
                         f"cliff; {len(milestones)} milestone(s)."
                     ),
                     "allocation_type": "CUMULATIVE_ROUND_DOWN",

@@ -10,8 +10,10 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 
+from faiross.kernel.recipients import project_key
+from payouts.distribution.explain import distribution_preview
+from payouts.distribution.runs import run_compute
 from payouts.models import DistributionRun, RunAllocation
-from payouts.runs import distribution_preview, run_compute
 
 from .models import Agreement, Company, CompanyInvitation, CompanyMember, Invoice
 
@@ -135,7 +137,7 @@ def project_received(*, slug: str) -> dict[str, int]:
     escrow) or passed through it, from the run allocations; empty when nothing."""
 
     rows = (
-        RunAllocation.objects.filter(recipient=f"project:{slug}", run__status="done")
+        RunAllocation.objects.filter(recipient=project_key(slug), run__status="done")
         .values("currency")
         .annotate(total=Sum("amount"))
     )

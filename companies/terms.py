@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-WHOLE = 10_000_000  # millibips in 100%
+from faiross.kernel.shares import FULL_SHARE
 
 PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
 
@@ -19,20 +19,20 @@ PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
 def share_of(*, amount: int, millibips: int) -> int:
     """FairOSS's part of ``amount`` for a share of ``millibips``: exact, rounded down.
 
-    Preconditions: ``amount >= 0``; ``0 <= millibips <= WHOLE``. Invariant: the result is the
-    largest integer not above ``amount * millibips / WHOLE``.
+    Preconditions: ``amount >= 0``; ``0 <= millibips <= FULL_SHARE``. Invariant: the result is the
+    largest integer not above ``amount * millibips / FULL_SHARE``.
     """
-    if amount < 0 or not 0 <= millibips <= WHOLE:
+    if amount < 0 or not 0 <= millibips <= FULL_SHARE:
         raise ValueError("amount must be >= 0 and millibips within 0..10,000,000")
-    return amount * millibips // WHOLE
+    return amount * millibips // FULL_SHARE
 
 
 def share_of_share(*, amount: int, millibips: int, portion_millibips: int) -> int:
-    """``floor(amount * millibips/WHOLE * portion/WHOLE)``, computed in one integer division
-    (rounding once, not twice)."""
-    if amount < 0 or not 0 <= millibips <= WHOLE or not 0 <= portion_millibips <= WHOLE:
+    """``floor(amount * millibips/FULL_SHARE * portion/FULL_SHARE)``, computed in one integer
+    division (rounding once, not twice)."""
+    if amount < 0 or not 0 <= millibips <= FULL_SHARE or not 0 <= portion_millibips <= FULL_SHARE:
         raise ValueError("amount must be >= 0 and millibips within 0..10,000,000")
-    return amount * millibips * portion_millibips // (WHOLE * WHOLE)
+    return amount * millibips * portion_millibips // (FULL_SHARE * FULL_SHARE)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

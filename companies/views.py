@@ -17,13 +17,16 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
+from faiross.kernel.forms import form_add_service_errors
+from faiross.kernel.money import MAX_AMOUNT, money_format
+from faiross.kernel.shares import FULL_SHARE, percent_to_millibips
 from projects import selectors as table_selectors
 from projects import services as table_services
 from projects.auth import signed_in_user
 from projects.importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
 from projects.models import Project, TableVersion
 from projects.services.tables import table_roles
-from projects.table_views import percent_to_millibips, table_editor_page
+from projects.table_views import table_editor_page
 
 from . import selectors, services
 from .forms import (
@@ -31,7 +34,6 @@ from .forms import (
     CompanySettingsForm,
     InviteForm,
     PreviewForm,
-    add_service_errors,
     error_text,
 )
 from .models import Company, CompanyInvitation, CompanyMember, Invoice
@@ -64,7 +66,7 @@ def company_new(request: HttpRequest) -> HttpResponse:
                     creator=signed_in_user(request), **form.cleaned_data
                 )
             except ValidationError as exc:
-                add_service_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(
                     request,
@@ -90,7 +92,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     preview = None
     if request.GET and preview_form.is_valid():
         amount = preview_form.cleaned_data["amount"]
-        if not 0 < amount <= services.MAX_AMOUNT:
+        if not 0 < amount <= MAX_AMOUNT:
             preview_form.add_error("amount", "Enter an amount from 0.01 to 10,000,000,000.")
         else:
             preview = {
@@ -157,7 +159,7 @@ def _chart_svg(months: list[tuple[str, str, int]]) -> str:
             parts.append(
                 f'<rect x="{x:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                 f'fill="{colours[j % len(colours)]}"><title>{escape(label)}: '
-                f"{value // 100:,}.{value % 100:02d} {escape(currency.upper())}</title></rect>"
+                f"{escape(money_format(amount=value, currency=currency))}</title></rect>"
             )
         parts.append(
             f'<text x="{x0 + slot / 2:.1f}" y="{height + 16}" font-size="11" '
@@ -245,7 +247,7 @@ def company_settings(request: HttpRequest, slug: str) -> HttpResponse:
                     company=company, actor=signed_in_user(request), **form.cleaned_data
                 )
             except ValidationError as exc:
-                add_service_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, "Company saved.")
                 return redirect("companies:dashboard", slug=slug)
@@ -382,11 +384,11 @@ def table_import(request: HttpRequest, slug: str) -> HttpResponse:
     errors: list[str] = []
     if request.method == "POST":
         upload = request.FILES.get("file")
-        share = 10_000_000
+        share = FULL_SHARE
         try:
-            share = percent_to_millibips(request.POST.get("share", "100") or "0")
-        except ValueError as exc:
-            errors.append(f"Dependency share: the value {exc}.")
+            share = percent_to_millibips(text=request.POST.get("share", "100") or "0")
+        except ValidationError as exc:
+            errors.append(f"Dependency share: {' '.join(exc.messages)}")
         if upload is None:
             errors.append("Choose a file to upload.")
         elif upload.size and upload.size > MAX_FILE_BYTES:

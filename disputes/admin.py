@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,6 +26,7 @@ from projects.auth import signed_in_user
 from projects.models import Membership, TableVersion
 
 from . import forms, selectors, services
+from .forms import service_call
 from .models import (
     Appeal,
     AuditEvent,
@@ -223,39 +224,32 @@ class AssignedFilter(admin.SimpleListFilter):
 
 
 Handler = Callable[[HttpRequest, Dispute, Any, Any], str]
+T = TypeVar("T")
+
+
+def _call(service: Callable[..., T], request: HttpRequest, f: Any, *fields: str, **kw: Any) -> T:
+    """Call ``service`` as the signed-in ombudsman with the form's ``fields`` and ``kw``."""
+    return service(actor=signed_in_user(request), **{n: f.cleaned_data[n] for n in fields}, **kw)
 
 
 def _do_assign(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     assignee = f.assignee_user()
-    services.dispute_assign(
-        dispute=d, actor=signed_in_user(request), assignee=assignee, reason=f.cleaned_data["reason"]
-    )
+    _call(services.dispute_assign, request, f, "reason", dispute=d, assignee=assignee)
     return f"Assigned to {assignee.get_username() if assignee else 'nobody'}."
 
 
 def _do_deadline(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    services.dispute_deadline_set(
-        dispute=d,
-        actor=signed_in_user(request),
-        deadline=f.cleaned_data["deadline"],
-        reason=f.cleaned_data["reason"],
-    )
+    _call(services.dispute_deadline_set, request, f, "deadline", "reason", dispute=d)
     return "Deadline set."
 
 
 def _do_stake(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    services.dispute_stake_set(
-        dispute=d,
-        actor=signed_in_user(request),
-        amount=f.cleaned_data["amount"],
-        currency=f.cleaned_data["currency"],
-        reason=f.cleaned_data["reason"],
-    )
+    _call(services.dispute_stake_set, request, f, "amount", "currency", "reason", dispute=d)
     return "Money at stake set."
 
 
 def _do_note(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    services.dispute_note_add(dispute=d, actor=signed_in_user(request), body=f.cleaned_data["body"])
+    _call(services.dispute_note_add, request, f, "body", dispute=d)
     return "Internal note added."
 
 
@@ -265,15 +259,8 @@ def _do_message(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 
 
 def _do_hold(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    h = services.hold_place(
-        dispute=d,
-        actor=signed_in_user(request),
-        recipient=f.cleaned_data["recipient"],
-        source=f.cleaned_data["source"],
-        amount=f.cleaned_data["amount"],
-        currency=f.cleaned_data["currency"],
-        reason=f.cleaned_data["reason"],
-    )
+    fields = ("recipient", "source", "amount", "currency", "reason")
+    h = _call(services.hold_place, request, f, *fields, dispute=d)
     if not h.amount:
         return f"Payouts to {h.recipient} are frozen."
     return f"{money(h.amount, h.currency)} of {h.recipient} is on hold."
@@ -281,29 +268,19 @@ def _do_hold(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 
 def _do_release(request: HttpRequest, d: Dispute, hold: Hold, f: Any) -> str:
     amount = hold.remaining
-    services.hold_release(hold=hold, actor=signed_in_user(request), reason=f.cleaned_data["reason"])
+    _call(services.hold_release, request, f, "reason", hold=hold)
     return f"Released {money(amount, hold.currency)} to {hold.recipient}."
 
 
 def _do_redirect(request: HttpRequest, d: Dispute, hold: Hold, f: Any) -> str:
-    mv = services.hold_redirect(
-        hold=hold,
-        actor=signed_in_user(request),
-        to_recipient=f.cleaned_data["to_recipient"],
-        amount=f.cleaned_data.get("amount"),
-        reason=f.cleaned_data["reason"],
-    )
+    mv = _call(services.hold_redirect, request, f, "to_recipient", "amount", "reason", hold=hold)
     return f"Redirected {money(mv.amount, hold.currency)} to {mv.to_recipient}."
 
 
 def _do_correct(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     entries = services.entries_parse(text=f.cleaned_data["entries"])
-    version = services.table_correct(
-        dispute=d,
-        actor=signed_in_user(request),
-        owner_key=f.cleaned_data["owner_key"].strip(),
-        entries=entries,
-        reason=f.cleaned_data["reason"],
+    version = _call(
+        services.table_correct, request, f, "owner_key", "reason", dispute=d, entries=entries
     )
     return f"Version {version.number} of {f.cleaned_data['owner_key']} is active."
 
@@ -311,35 +288,26 @@ def _do_correct(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
 def _do_stewards(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     if d.project is None:
         raise ValidationError({"stewards": "This dispute is not about a project."})
-    after = services.project_stewards_set(
+    after = _call(
+        services.project_stewards_set,
+        request,
+        f,
+        "former",
+        "reason",
         dispute=d,
-        actor=signed_in_user(request),
         project=d.project,
         stewards=f.names(),
-        former=f.cleaned_data["former"],
-        reason=f.cleaned_data["reason"],
     )
     return f"The stewards of {d.project.name} are now: {', '.join(after)}."
 
 
 def _do_resolve(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    services.dispute_resolve(
-        dispute=d,
-        actor=signed_in_user(request),
-        outcome=f.cleaned_data["outcome"],
-        resolution=f.cleaned_data["resolution"],
-    )
+    _call(services.dispute_resolve, request, f, "outcome", "resolution", dispute=d)
     return "Resolved; the resolution was emailed to every party."
 
 
 def _do_decide(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    services.appeal_decide(
-        dispute=d,
-        actor=signed_in_user(request),
-        decision=f.cleaned_data["decision"],
-        outcome=f.cleaned_data.get("outcome") or "",
-        text=f.cleaned_data["text"],
-    )
+    _call(services.appeal_decide, request, f, "decision", "outcome", "text", dispute=d)
     return "The appeal was decided; the dispute is closed."
 
 
@@ -375,9 +343,7 @@ def _initial(action: str, dispute: Dispute, hold: Hold | None) -> dict[str, Any]
             "amount": dispute.amount_at_stake,
         }
     if action == "correct":
-        owner = dispute.table_owner or (
-            f"project:{dispute.project.slug}" if dispute.project is not None else ""
-        )
+        owner = dispute.disputed_table
         version = TableVersion.objects.filter(table__owner_key=owner, status="active").first()
         lines = (
             [
@@ -508,20 +474,18 @@ class DisputeAdmin(OmbudsmanOnly, admin.ModelAdmin):
     def _available(self, dispute: Dispute) -> list[tuple[str, str]]:
         if dispute.status in (Dispute.Status.OPEN, Dispute.Status.IN_REVIEW):
             names = ["assign", "deadline", "stake", "note", "message", "hold"]
-            if dispute.table_owner or dispute.project_id:
-                names.append("correct")
-            if dispute.project_id:
-                names.append("stewards")
-            names.append("resolve")
+            last = "resolve"
         elif dispute.status == Dispute.Status.APPEALED:
             names = ["assign", "note", "message", "hold"]
-            if dispute.table_owner or dispute.project_id:
-                names.append("correct")
-            if dispute.project_id:
-                names.append("stewards")
-            names.append("decide")
+            last = "decide"
         else:
             names = ["note", "message"] if dispute.status == Dispute.Status.RESOLVED else ["note"]
+            return [(n, ACTIONS[n][0]) for n in names]
+        if dispute.table_owner or dispute.project_id:
+            names.append("correct")
+        if dispute.project_id:
+            names.append("stewards")
+        names.append(last)
         return [(n, ACTIONS[n][0]) for n in names]
 
     def action_view(
@@ -545,14 +509,12 @@ class DisputeAdmin(OmbudsmanOnly, admin.ModelAdmin):
         if request.method == "POST":
             form = form_class(request.POST)
             if form.is_valid():
-                try:
-                    message = handler(request, dispute, hold, form)
-                except ValidationError as exc:
-                    for field, msgs in exc.message_dict.items():
-                        form.add_error(field if field in form.fields else None, msgs)
-                except PermissionDenied as exc:
-                    form.add_error(None, str(exc) or "You may not do this.")
-                else:
+                message = service_call(
+                    form,
+                    lambda: handler(request, dispute, hold, form),
+                    denied="You may not do this.",
+                )
+                if message is not None:
                     messages.success(request, message)
                     return HttpResponseRedirect(change_url)
             status = 400

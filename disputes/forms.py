@@ -3,11 +3,33 @@ the rules are in :mod:`disputes.services`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from faiross.kernel.forms import form_add_service_errors
 
 from .models import Appeal, Dispute
+from .selectors import ombudsmen
+
+T = TypeVar("T")
+
+
+def service_call(form: forms.Form, call: Callable[[], T], *, denied: str = "") -> T | None:
+    """Run ``call`` (a service, for a valid ``form``); what it refuses goes on the form (a
+    ``ValidationError`` on the fields it names, a ``PermissionDenied`` on top, ``denied``
+    when it says nothing) and the answer is None."""
+    try:
+        return call()
+    except ValidationError as exc:
+        form_add_service_errors(form, exc)
+    except PermissionDenied as exc:
+        form.add_error(None, str(exc) or denied)
+    return None
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -26,6 +48,35 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [f for f in data if f]
         return [data] if data else []
+
+
+def _long_text(
+    label: str | None = None,
+    *,
+    rows: int,
+    help_text: str = "",
+    cols: int | None = None,
+    max_length: int = 10_000,
+) -> forms.CharField:
+    """A text area of at most ``max_length`` characters (``cols``: the admin forms' width)."""
+    attrs = {"rows": rows} if cols is None else {"rows": rows, "cols": cols}
+    return forms.CharField(
+        label=label,
+        max_length=max_length,
+        widget=forms.Textarea(attrs=attrs),
+        help_text=help_text,
+    )
+
+
+def _choices_set(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    """Choices read when the form is made (settings, users), not when the module loads."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
+
+
+def _currency_choices() -> list[tuple[str, str]]:
+    return [(c, c.upper()) for c in settings.FAIROSS_CURRENCIES]
 
 
 def _lines(text: str) -> list[str]:
@@ -58,10 +109,9 @@ class DisputeFileForm(EvidenceMixin):
     title = forms.CharField(
         max_length=200, help_text="One line, e.g. 'My work on the parser is not credited'."
     )
-    description = forms.CharField(
-        label="What happened",
-        max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 8}),
+    description = _long_text(
+        "What happened",
+        rows=8,
         help_text="Facts, dates and what you ask for. The parties and the ombudsmen read this.",
     )
     amount_at_stake = forms.IntegerField(
@@ -76,23 +126,18 @@ class DisputeFileForm(EvidenceMixin):
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        field = self.fields["currency"]
-        assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", "—")] + [(c, c.upper()) for c in settings.FAIROSS_CURRENCIES]
+        _choices_set(self, "currency", [("", "—"), *_currency_choices()])
 
 
 class RespondForm(EvidenceMixin):
-    body = forms.CharField(
-        label="Your message", max_length=10_000, widget=forms.Textarea(attrs={"rows": 5})
-    )
+    body = _long_text("Your message", rows=5)
     field_order = ["body", "links", "files"]
 
 
 class AppealForm(forms.Form):
-    reason = forms.CharField(
-        label="Why you appeal",
-        max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 5}),
+    reason = _long_text(
+        "Why you appeal",
+        rows=5,
         help_text="Another ombudsman will decide. Each party may appeal once.",
     )
 
@@ -101,16 +146,15 @@ class AppealForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
+    reason = _long_text(
+        rows=3,
+        cols=80,
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text="Required. It goes on the audit trail and, except for notes, to the parties.",
     )
 
 
 def _ombudsman_choices() -> list[tuple[str, str]]:
-    from .selectors import ombudsmen
-
     return [("", "— nobody —")] + [(str(u.pk), u.get_username()) for u in ombudsmen()]
 
 
@@ -120,9 +164,7 @@ class AssignForm(ReasonForm):
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        field = self.fields["assignee"]
-        assert isinstance(field, forms.ChoiceField)
-        field.choices = _ombudsman_choices()
+        _choices_set(self, "assignee", _ombudsman_choices())
 
     def assignee_user(self):  # type: ignore[no-untyped-def]
         pk = self.cleaned_data.get("assignee")
@@ -143,9 +185,7 @@ class CurrencyMixin(forms.Form):
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        field = self.fields["currency"]
-        assert isinstance(field, forms.ChoiceField)
-        field.choices = [(c, c.upper()) for c in settings.FAIROSS_CURRENCIES]
+        _choices_set(self, "currency", _currency_choices())
 
 
 class StakeForm(CurrencyMixin, ReasonForm):
@@ -154,19 +194,14 @@ class StakeForm(CurrencyMixin, ReasonForm):
 
 
 class NoteForm(forms.Form):
-    body = forms.CharField(
-        label="Internal note",
-        max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
-        help_text="Only ombudsmen see notes.",
-    )
+    body = _long_text("Internal note", rows=5, cols=80, help_text="Only ombudsmen see notes.")
 
 
 class MessageForm(forms.Form):
-    body = forms.CharField(
-        label="Message to the parties",
-        max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+    body = _long_text(
+        "Message to the parties",
+        rows=5,
+        cols=80,
         help_text="Shown on the dispute page and emailed to every party.",
     )
 
@@ -243,10 +278,8 @@ class StewardsForm(ReasonForm):
 
 class ResolveForm(forms.Form):
     outcome = forms.ChoiceField(choices=Dispute.Outcome.choices)
-    resolution = forms.CharField(
-        max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
-        help_text="The written resolution, emailed to every party.",
+    resolution = _long_text(
+        rows=8, cols=80, help_text="The written resolution, emailed to every party."
     )
 
 
@@ -257,9 +290,4 @@ class AppealDecideForm(forms.Form):
         required=False,
         help_text="The new outcome when you overturn the resolution.",
     )
-    text = forms.CharField(
-        label="Decision",
-        max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
-        help_text="Final; emailed to every party.",
-    )
+    text = _long_text("Decision", rows=6, cols=80, help_text="Final; emailed to every party.")

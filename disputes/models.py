@@ -6,8 +6,35 @@ PostgreSQL (and SQLite) triggers refuse every UPDATE and DELETE of it (migration
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
+
+from faiross.kernel.recipients import project_key
+
+
+def _user_fk(related_name: str = "+", *, optional: bool = False) -> models.ForeignKey:
+    """A protected foreign key to a user (``optional``: may be empty)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=optional,
+        blank=optional,
+        on_delete=models.PROTECT,
+        related_name=related_name,
+    )
+
+
+def _ledger_transaction_fk(related_name: str) -> models.OneToOneField:
+    """The ledger transaction that moved the money, if any moved."""
+    return models.OneToOneField(
+        "payouts.LedgerTransaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name=related_name,
+    )
 
 
 class Dispute(models.Model):
@@ -65,26 +92,12 @@ class Dispute(models.Model):
     )
     amount_at_stake = models.BigIntegerField(null=True, blank=True, help_text="Minor units")
     currency = models.CharField(max_length=3, blank=True)
-    filed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_filed"
-    )
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="disputes_assigned",
-    )
+    filed_by = _user_fk("disputes_filed")
+    assigned_to = _user_fk("disputes_assigned", optional=True)
     deadline = models.DateField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     resolution = models.TextField(blank=True)
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="disputes_resolved",
-    )
+    resolved_by = _user_fk("disputes_resolved", optional=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -108,8 +121,6 @@ class Dispute(models.Model):
         return f"Dispute #{self.pk}: {self.title}"
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("disputes:detail", kwargs={"pk": self.pk})
 
     @property
@@ -119,6 +130,14 @@ class Dispute(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.OPEN, self.Status.IN_REVIEW, self.Status.APPEALED)
+
+    @property
+    def disputed_table(self) -> str:
+        """Owner key of the share table this dispute concerns: the disputed table, else the
+        project's own table; empty when it concerns none."""
+        return self.table_owner or (
+            project_key(self.project.slug) if self.project is not None else ""
+        )
 
 
 class DisputeParty(models.Model):
@@ -131,13 +150,7 @@ class DisputeParty(models.Model):
         COMPANY_OWNER = "company_owner", "Company owner"
 
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="parties")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="dispute_parties",
-    )
+    user = _user_fk("dispute_parties", optional=True)
     email = models.EmailField(blank=True, help_text="For a party without an account")
     role = models.CharField(max_length=14, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -161,40 +174,38 @@ class DisputeParty(models.Model):
         return f"{self.user or self.email} ({self.role})"
 
 
-class DisputeMessage(models.Model):
-    """The conversation that the filer, the parties and the ombudsmen see."""
+class DisputeText(models.Model):
+    """What someone wrote on a dispute, in the order written (abstract: no table)."""
 
-    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="messages")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    author = _user_fk()
     body = models.TextField(max_length=10_000)
-    from_ombudsman = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["dispute", "created_at", "id"]
+
+
+class DisputeMessage(DisputeText):
+    """The conversation that the filer, the parties and the ombudsmen see."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="messages")
+    from_ombudsman = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"message {self.pk} by {self.author} on #{self.dispute_id}"
 
 
-class InternalNote(models.Model):
+class InternalNote(DisputeText):
     """An ombudsman's note: never shown to the filer or the parties."""
 
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="notes")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    body = models.TextField(max_length=10_000)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["dispute", "created_at", "id"]
 
     def __str__(self) -> str:
         return f"note {self.pk} on #{self.dispute_id}"
 
 
 def evidence_path(instance: Evidence, filename: str) -> str:
-    import secrets
-
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
     return f"disputes/{instance.dispute_id}/{secrets.token_hex(16)}.{ext}"
 
@@ -214,9 +225,7 @@ class Evidence(models.Model):
     filename = models.CharField(max_length=200, blank=True)
     content_type = models.CharField(max_length=40, blank=True)
     size = models.PositiveIntegerField(default=0)
-    added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    added_by = _user_fk()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -255,16 +264,8 @@ class Hold(models.Model):
     remaining = models.BigIntegerField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     reason = models.TextField()
-    placed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    ledger_transaction = models.OneToOneField(
-        "payouts.LedgerTransaction",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="dispute_hold",
-    )
+    placed_by = _user_fk()
+    ledger_transaction = _ledger_transaction_fk("dispute_hold")
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -296,14 +297,8 @@ class HoldMovement(models.Model):
     to_recipient = models.CharField(max_length=300)
     to_purpose = models.CharField(max_length=12)
     reason = models.TextField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    ledger_transaction = models.OneToOneField(
-        "payouts.LedgerTransaction",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="dispute_hold_movement",
-    )
+    actor = _user_fk()
+    ledger_transaction = _ledger_transaction_fk("dispute_hold_movement")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -321,26 +316,12 @@ class Appeal(models.Model):
         OVERTURNED = "overturned", "Resolution overturned"
 
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="appeals")
-    appellant = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    appellant = _user_fk()
     reason = models.TextField(max_length=10_000)
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="appeals_assigned",
-    )
+    assigned_to = _user_fk("appeals_assigned", optional=True)
     decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
     decision_text = models.TextField(blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    decided_by = _user_fk(optional=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from allauth.account.models import EmailAddress
 from django.apps import apps
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser, Permission, User
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from companies.models import CompanyMember
+from faiross.kernel.recipients import project_key, user_key
 from payouts.models import RunAllocation
 from projects.models import Membership, Project, TableEntry, TableVersion
 
@@ -54,8 +57,6 @@ def user_is_ombudsman(*, user: User | AnonymousUser | None) -> bool:
 
 def ombudsmen() -> QuerySet:
     """Active staff who hold the ombudsman permission (directly, by group, or superuser)."""
-    from django.contrib.auth.models import Permission
-
     perm = Permission.objects.filter(
         content_type__app_label="disputes", codename="act_as_ombudsman"
     ).first()
@@ -106,7 +107,7 @@ def open_dispute_count_on_table(*, owner_key: str) -> int:
 
 def open_dispute_count_on_project(*, project: Project) -> int:
     return Dispute.objects.filter(
-        Q(project=project) | Q(table_owner=f"project:{project.slug}"), status__in=ACTIVE_STATUSES
+        Q(project=project) | Q(table_owner=project_key(project.slug)), status__in=ACTIVE_STATUSES
     ).count()
 
 
@@ -164,8 +165,6 @@ def parties_of_recipient(*, recipient: str, role: str) -> list[PartyRef]:
         user = User.objects.filter(username=ident).first()
         return [PartyRef(role, user=user)] if user else []
     if kind == "email":
-        from allauth.account.models import EmailAddress
-
         address = EmailAddress.objects.filter(email__iexact=ident, verified=True).first()
         if address is not None:
             return [PartyRef(role, user=address.user)]
@@ -219,8 +218,6 @@ def target_describe(*, target: str) -> Target:
     Forms: ``table_entry:<id>``, ``table_version:<id>``, ``project:<slug>``,
     ``agreement:<id>``, ``payout:<id>``, ``distribution_line:<id>``.
     """
-    from django.urls import reverse
-
     kind, sep, ident = (target or "").strip().partition(":")
     if not sep or not ident or kind not in Dispute.TargetType.values:
         raise _bad(
@@ -284,7 +281,7 @@ def target_describe(*, target: str) -> Target:
             table_owner="",
             url=project.get_absolute_url(),
         )
-        t.parties = _owner_parties(f"project:{project.slug}")
+        t.parties = _owner_parties(project_key(project.slug))
         return t
     if kind == "distribution_line":
         line = RunAllocation.objects.filter(pk=int(ident)).first()
@@ -312,7 +309,7 @@ def target_describe(*, target: str) -> Target:
     recipient = str(getattr(obj, "recipient", "") or "")
     user = getattr(obj, "user", None)
     if not recipient and user is not None:
-        recipient = f"user:{user.get_username()}"
+        recipient = user_key(user.get_username())
     amount = getattr(obj, "amount", None)
     t = Target(
         kind,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,13 +16,8 @@ from django.views.decorators.http import require_POST
 from projects.auth import signed_in_user
 
 from . import selectors, services
-from .forms import AppealForm, DisputeFileForm, RespondForm
+from .forms import AppealForm, DisputeFileForm, RespondForm, service_call
 from .models import Dispute, Evidence, Hold
-
-
-def _add_errors(form, error: ValidationError) -> None:  # type: ignore[no-untyped-def]
-    for field, msgs in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, msgs)
 
 
 def _visible_dispute(request: HttpRequest, pk: int) -> Dispute:
@@ -66,8 +64,9 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = DisputeFileForm(request.POST, request.FILES)
         if form.is_valid():
-            try:
-                dispute = services.dispute_file(
+            dispute = service_call(
+                form,
+                lambda: services.dispute_file(
                     filer=signed_in_user(request),
                     target=form.cleaned_data["target"],
                     kind=form.cleaned_data["kind"],
@@ -77,12 +76,9 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
                     files=form.cleaned_data["files"],
                     amount_at_stake=form.cleaned_data.get("amount_at_stake"),
                     currency=form.cleaned_data.get("currency") or "",
-                )
-            except ValidationError as exc:
-                _add_errors(form, exc)
-            except PermissionDenied as exc:
-                form.add_error(None, str(exc))
-            else:
+                ),
+            )
+            if dispute is not None:
                 messages.success(
                     request,
                     f"Dispute #{dispute.pk} was filed. The parties were told; the ombudsman "
@@ -140,29 +136,43 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "disputes/detail.html", _context(request, dispute))
 
 
+def _post_on_dispute(
+    request: HttpRequest,
+    dispute: Dispute,
+    form: Form,
+    call: Callable[[], object],
+    *,
+    form_name: str,
+    done: str,
+) -> HttpResponse:
+    """Run ``call`` for a valid ``form`` posted on the dispute page: then back to the page
+    with ``done``; else the page again (400) with the form (``form_name``) and its errors."""
+    if form.is_valid() and service_call(form, call) is not None:
+        messages.success(request, done)
+        return redirect(dispute)
+    return render(
+        request, "disputes/detail.html", _context(request, dispute, **{form_name: form}), status=400
+    )
+
+
 @login_required
 @require_POST
 def dispute_respond(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = _visible_dispute(request, pk)
     form = RespondForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            services.dispute_respond(
-                dispute=dispute,
-                author=signed_in_user(request),
-                body=form.cleaned_data["body"],
-                links=form.link_list(),
-                files=form.cleaned_data["files"],
-            )
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Your message was added; the others were told by email.")
-            return redirect(dispute)
-    return render(
-        request, "disputes/detail.html", _context(request, dispute, respond_form=form), status=400
+    return _post_on_dispute(
+        request,
+        dispute,
+        form,
+        lambda: services.dispute_respond(
+            dispute=dispute,
+            author=signed_in_user(request),
+            body=form.cleaned_data["body"],
+            links=form.link_list(),
+            files=form.cleaned_data["files"],
+        ),
+        form_name="respond_form",
+        done="Your message was added; the others were told by email.",
     )
 
 
@@ -171,22 +181,15 @@ def dispute_respond(request: HttpRequest, pk: int) -> HttpResponse:
 def dispute_appeal(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = _visible_dispute(request, pk)
     form = AppealForm(request.POST)
-    if form.is_valid():
-        try:
-            services.appeal_file(
-                dispute=dispute,
-                appellant=signed_in_user(request),
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Your appeal was filed; another ombudsman will decide it.")
-            return redirect(dispute)
-    return render(
-        request, "disputes/detail.html", _context(request, dispute, appeal_form=form), status=400
+    return _post_on_dispute(
+        request,
+        dispute,
+        form,
+        lambda: services.appeal_file(
+            dispute=dispute, appellant=signed_in_user(request), reason=form.cleaned_data["reason"]
+        ),
+        form_name="appeal_form",
+        done="Your appeal was filed; another ombudsman will decide it.",
     )
 
 

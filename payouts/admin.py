@@ -7,7 +7,9 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import runs, services
+from payouts.connect import accounts, transfers, webhooks
+from payouts.distribution import runs
+
 from .models import (
     Account,
     ClaimedIdentity,
@@ -158,7 +160,7 @@ class ConnectedAccountAdmin(ReadOnlyAdmin):
         done = 0
         for account in queryset.order_by("pk"):  # type: ignore[attr-defined]
             try:
-                services.connected_account_refresh(account=account)
+                accounts.connected_account_refresh(account=account)
                 done += 1
             except stripe.StripeError as exc:
                 messages.error(request, f"{account.stripe_account_id}: {exc}")
@@ -215,8 +217,8 @@ class PayoutRunAdmin(ReadOnlyAdmin):
             messages.error(request, "Starting a payout run needs a POST by staff.")
         else:
             try:
-                run = services.payout_run_start(started_by=request.user)
-            except services.PayoutRunInProgress as exc:
+                run = transfers.payout_run_start(started_by=request.user)
+            except transfers.PayoutRunInProgress as exc:
                 messages.error(request, f"Payout run {exc.run.pk} is still running.")
             else:
                 messages.success(request, f"Payout run {run.pk} started.")
@@ -244,7 +246,7 @@ class PayoutAdmin(ReadOnlyAdmin):
     @admin.action(description="Send again now (pending payouts; never a second transfer)")
     def send_again(self, request: HttpRequest, queryset: object) -> None:
         results = [
-            services.payout_send(payout_id=pk)
+            transfers.payout_send(payout_id=pk)
             for pk in queryset.filter(status=Payout.Status.PENDING)  # type: ignore[attr-defined]
             .order_by("pk")
             .values_list("pk", flat=True)
@@ -265,5 +267,5 @@ class StripeEventAdmin(ReadOnlyAdmin):
         ids = queryset.filter(  # type: ignore[attr-defined]
             status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.NO_HANDLER]
         ).values_list("event_id", flat=True)
-        statuses = [services.stripe_event_process(event_id=i).status for i in ids]
+        statuses = [webhooks.stripe_event_process(event_id=i).status for i in ids]
         messages.info(request, f"Processed: {', '.join(statuses) or 'nothing to process'}.")

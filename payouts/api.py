@@ -12,10 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from faiross.kernel.recipients import RecipientError, parse_recipient
+from faiross.kernel.api_fields import NoNulCharField
+from faiross.kernel.recipients import MAX_RECIPIENT_LENGTH, RecipientError, parse_recipient
+from payouts.connect import transfers
+from payouts.distribution import runs
 from projects.auth import signed_in_user
 
-from . import runs, selectors, services
+from . import selectors
 from .models import DistributionRun, PayoutRun
 from .owners import owner_exists
 
@@ -70,22 +73,36 @@ class DistributionDetailView(APIView):
         return Response(run_data(get_object_or_404(DistributionRun, pk=pk)))
 
 
+class BalancesInput(serializers.Serializer):
+    """``GET /api/v1/balances/{recipient}/``: an entry recipient (``project:``, ``user:``,
+    ``github:``, ``email:``, ``purl:``) or ``company:<slug>`` (a company keeps what its table
+    does not pass on, its reserve)."""
+
+    recipient = NoNulCharField(max_length=MAX_RECIPIENT_LENGTH, trim_whitespace=False)
+
+    def validate_recipient(self, value: str) -> str:
+        kind, _, ident = value.partition(":")
+        if kind == "company":
+            if not ident:
+                raise serializers.ValidationError("'company:' needs a company slug after it.")
+            return value
+        try:
+            kind, ident = parse_recipient(value)
+        except RecipientError as exc:
+            raise serializers.ValidationError(exc.message) from None
+        return f"{kind}:{ident}"
+
+
 class BalancesView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, recipient: str) -> Response:
-        if recipient.startswith("company:"):
-            # A company keeps what its table does not pass on (its reserve).
-            key = recipient
-            if not owner_exists(owner_key=recipient):
-                return Response({"recipient": ["There is no company with this slug."]}, status=404)
-        else:
-            try:
-                kind, ident = parse_recipient(recipient)
-            except RecipientError as exc:
-                return Response({"recipient": [exc.message]}, status=400)
-            key = f"{kind}:{ident}"
+        serializer = BalancesInput(data={"recipient": recipient})
+        serializer.is_valid(raise_exception=True)
+        key = serializer.validated_data["recipient"]
+        if key.startswith("company:") and not owner_exists(owner_key=key):
+            return Response({"recipient": ["There is no company with this slug."]}, status=404)
         return Response({"recipient": key, "balances": selectors.recipient_balances(recipient=key)})
 
 
@@ -127,8 +144,8 @@ class PayoutRunsView(APIView):
     )
     def post(self, request: Request) -> Response:
         try:
-            run = services.payout_run_start(started_by=signed_in_user(request))
-        except services.PayoutRunInProgress as exc:
+            run = transfers.payout_run_start(started_by=signed_in_user(request))
+        except transfers.PayoutRunInProgress as exc:
             return Response(
                 {"detail": f"Payout run {exc.run.pk} is still running; runs never overlap."},
                 status=status.HTTP_409_CONFLICT,

@@ -6,4 +6,10 @@ class PayoutsConfig(AppConfig):
 
     def ready(self) -> None:
         # Importing declares the slots the higher apps fill (checked at start-up).
-        from . import holds, receivers, webhook_handlers  # noqa: F401
+        from . import holds, queue, receivers, tasks, webhook_handlers  # noqa: F401
+
+        # The operations hand work to the Celery tasks, which call the operations (see queue).
+        # The task is looked up at each call, as an import at the call would.
+        queue.distribution_run_enqueue.set(lambda pk: tasks.distribution_run_task.delay(pk))
+        queue.payout_run_enqueue.set(lambda pk: tasks.payout_run_task.delay(pk))
+        queue.payout_send_enqueue.set(lambda pk: tasks.payout_send_task.delay(pk))

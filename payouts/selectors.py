@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypedDict
 from django.contrib.auth.models import User
 from django.db.models import Q, Sum
 
+from faiross.kernel.recipients import email_key, github_key
 from projects.models import TableEntry
 
 from .models import Account, LedgerTransaction, Posting
@@ -161,9 +162,9 @@ def identities_of_user(*, user: object) -> list[str]:
     for social in SocialAccount.objects.filter(user=user, provider="github").order_by("pk"):
         login = (social.extra_data or {}).get("login")
         if isinstance(login, str) and login:
-            out.append(f"github:{login}")
+            out.append(github_key(login))
     for address in EmailAddress.objects.filter(user=user, verified=True).order_by("pk"):
-        out.append(f"email:{address.email}")
+        out.append(email_key(address.email))
     return out
 
 

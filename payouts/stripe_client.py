@@ -3,18 +3,28 @@
 ``STRIPE_API_BASE`` points it at the local Stripe test server (embedded default and tests);
 empty means Stripe itself. Network retries are on: every mutating call FairOSS makes carries
 an idempotency key, so a retry can never do the same thing twice. Every request first takes
-a token from a process-wide bucket (``STRIPE_RATE_LIMIT`` per second, below Stripe's limit of
-100 live / 25 test requests per second), so bursts (a payout run) are smoothed client-side.
+a token from a bucket (``STRIPE_RATE_LIMIT`` per second, below Stripe's limit of 100 live /
+25 test requests per second), so bursts (a payout run) are smoothed client-side.
+
+With ``REDIS_URL`` set, the bucket lives in Redis (key ``faiross:stripe-rate:api``), shared by
+every web and worker process, so together they stay at ``STRIPE_RATE_LIMIT``. Without it (the
+embedded default, one process) the bucket is in-process. When Redis cannot be reached, a
+call is not let through unlimited: it logs a warning (at most once a minute) and takes its
+token from the process's own bucket, so while Redis is down each process keeps to the limit.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
+import redis
 import stripe
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -45,10 +55,76 @@ class RateLimiter:
             waited += pause
 
 
+# A token bucket in Redis (a hash: tokens, ts), by Redis's own clock. A call takes one token,
+# going into debt when there is none, and returns how long the caller must wait before using
+# it: callers queue in order with one round trip each, and no process can take more than its
+# turn. The key expires once the bucket would be full again.
+_TAKE_TOKEN = """
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+local last = tonumber(redis.call('HGET', KEYS[1], 'ts'))
+if tokens == nil or last == nil then
+  tokens, last = capacity, now
+end
+tokens = math.min(capacity, tokens + math.max(0, now - last) * rate) - 1
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
+           'ts', string.format('%.6f', now))
+local wait = 0
+if tokens < 0 then wait = -tokens / rate end
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity / rate + wait) * 1000) + 1000)
+return string.format('%.6f', wait)
+"""
+
+KEY_PREFIX = "faiross:stripe-rate"
+_WARN_EVERY_SECONDS = 60.0
+
+
+class RedisRateLimiter:
+    """A token bucket shared through Redis by every process using ``key``: together they make
+    at most ``rate`` acquisitions per second (burst ``rate``). When Redis fails, the call logs
+    a warning (at most once a minute) and uses ``fallback``, this process's own bucket."""
+
+    def __init__(
+        self, rate: float, *, url: str, name: str = "api", fallback: RateLimiter | None = None
+    ) -> None:
+        self.rate = float(rate)
+        self.capacity = max(1.0, self.rate)
+        self.key = f"{KEY_PREFIX}:{name}"
+        self.fallback = fallback or RateLimiter(rate)
+        # Short timeouts: an unreachable Redis must not hold up a Stripe call for long.
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._take = self._redis.register_script(_TAKE_TOKEN)
+        self._warned_at: float | None = None
+
+    def acquire(self) -> float:
+        """Wait for a token; returns the seconds waited."""
+        if self.rate <= 0:
+            return 0.0
+        try:
+            wait = float(self._take(keys=[self.key], args=[self.rate, self.capacity]))
+        except redis.RedisError as exc:
+            now = time.monotonic()
+            if self._warned_at is None or now - self._warned_at >= _WARN_EVERY_SECONDS:
+                self._warned_at = now
+                logger.warning(
+                    "Stripe rate limit: Redis is unreachable (%s); limiting this process only "
+                    "(%s requests/second) until it is back.",
+                    exc,
+                    self.rate,
+                )
+            return self.fallback.acquire()
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+
 class RateLimitedRequestsClient(stripe.RequestsClient):
     """The library's default HTTP client, taking a token before every request (and retry)."""
 
-    def __init__(self, *, limiter: RateLimiter, **kwargs: Any) -> None:
+    def __init__(self, *, limiter: RateLimiter | RedisRateLimiter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limiter = limiter
 
@@ -65,18 +141,29 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
         return super().request(method, url, headers, post_data)
 
 
-_http: dict[tuple[float, int], RateLimitedRequestsClient] = {}
+_http: dict[tuple[float, int, str], RateLimitedRequestsClient] = {}
 _http_lock = threading.Lock()
 
 
+def rate_limiter(rate: float, redis_url: str = "") -> RateLimiter | RedisRateLimiter:
+    """The bucket for ``rate``: shared through Redis when ``redis_url`` is set."""
+    if redis_url and rate > 0:
+        return RedisRateLimiter(rate, url=redis_url)
+    return RateLimiter(rate)
+
+
 def stripe_http_client() -> RateLimitedRequestsClient:
-    """The process-wide HTTP client (one bucket per configured rate and timeout)."""
-    key = (float(settings.STRIPE_RATE_LIMIT), int(settings.STRIPE_TIMEOUT_SECONDS))
+    """The process-wide HTTP client (one per configured rate, timeout and Redis)."""
+    key = (
+        float(settings.STRIPE_RATE_LIMIT),
+        int(settings.STRIPE_TIMEOUT_SECONDS),
+        str(settings.REDIS_URL or ""),
+    )
     with _http_lock:
         client = _http.get(key)
         if client is None:
             client = _http[key] = RateLimitedRequestsClient(
-                limiter=RateLimiter(key[0]), timeout=key[1]
+                limiter=rate_limiter(key[0], key[2]), timeout=key[1]
             )
         return client
 

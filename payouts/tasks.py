@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import random
 import time
 
 from celery import shared_task
 from django.conf import settings
 
-from . import runs, services
+from payouts.connect import escrow, transfers
+from payouts.distribution import runs
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=3, default_retry_delay=30)
 def distribution_run_task(run_id: int) -> str:
     status = runs.distribution_run_execute(run_id=run_id).status
-    services.escrow_waiting_notify(run_id=run_id)
+    escrow.escrow_waiting_notify(run_id=run_id)
     return status
 
 
@@ -26,7 +26,7 @@ def scheduled_distribution() -> str:
     except runs.RunInProgress as exc:
         return f"run {exc.run.pk} still {exc.run.status}; not starting another"
     status = runs.distribution_run_execute(run_id=run.pk).status
-    services.escrow_waiting_notify(run_id=run.pk)
+    escrow.escrow_waiting_notify(run_id=run.pk)
     return f"run {run.pk}: {status}"
 
 
@@ -35,7 +35,7 @@ def scheduled_distribution() -> str:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def payout_run_task(run_id: int) -> str:
-    run = services.payout_run_execute(run_id=run_id)
+    run = transfers.payout_run_execute(run_id=run_id)
     return f"payout run {run.pk}: {run.status} {run.summary}"
 
 
@@ -43,40 +43,57 @@ def payout_run_task(run_id: int) -> str:
 def scheduled_payout_run() -> str:
     """The beat schedule's entry point (daily, after distribution runs)."""
     try:
-        run = services.payout_run_create()
-    except services.PayoutRunInProgress as exc:
+        run = transfers.payout_run_create()
+    except transfers.PayoutRunInProgress as exc:
         return f"payout run {exc.run.pk} still running; not starting another"
     return payout_run_task(run.pk)
 
 
 @shared_task(acks_late=True)
 def scheduled_escrow_return() -> str:
-    return f"{len(services.escrow_return_expired())} escrow returns"
+    return f"{len(escrow.escrow_return_expired())} escrow returns"
 
 
-def payout_retry_countdown(retries: int) -> int:
-    """Exponential backoff with jitter: 30 s, 60 s, 2 min, ... capped at one hour."""
-    base = min(30 * 2**retries, 3600)
-    return int(base + random.uniform(0, base / 4))  # jitter, not security
+class PayoutSendTransient(Exception):
+    """Raised by ``payout_send_task`` when the send may succeed later (a network error, a 429
+    or a 5xx from Stripe: ``SendResult.RETRY``); Celery's ``autoretry_for`` catches exactly
+    this and schedules the retry."""
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+# Retries: exponential backoff of 30 s, 60 s, 2 min, ... capped at one hour, with full jitter
+# (each delay is random from 0 to that bound), by Celery's autoretry (``retry_backoff``).
+PAYOUT_RETRY_BACKOFF = 30
+PAYOUT_RETRY_BACKOFF_MAX = 3600
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(PayoutSendTransient,),
+    retry_backoff=PAYOUT_RETRY_BACKOFF,
+    retry_backoff_max=PAYOUT_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    # The limit is FAIROSS_PAYOUT_MAX_RETRIES, checked in the body (read when the task runs):
+    # when it is reached the task returns and the payout stays pending, it does not fail.
+    max_retries=None,
+)
 def payout_send_task(self, payout_id: int) -> str:  # type: ignore[no-untyped-def]
     """Send one payout. Safe to run twice or concurrently (the row lock and Stripe's
     idempotency key make one transfer). Transient failures retry with backoff; after
     FAIROSS_PAYOUT_MAX_RETRIES the payout stays pending and the next payout run resumes it."""
-    result = services.payout_send(payout_id=payout_id)
+    result = transfers.payout_send(payout_id=payout_id)
     if self.request.is_eager:
         # In-process (embedded default, tests): Celery cannot delay an eager retry, so retry
         # here with a short backoff.
         for attempt in range(settings.FAIROSS_PAYOUT_MAX_RETRIES):
-            if result != services.SendResult.RETRY:
+            if result != transfers.SendResult.RETRY:
                 break
             time.sleep(min(0.05 * 2**attempt, 1.0))
-            result = services.payout_send(payout_id=payout_id)
+            result = transfers.payout_send(payout_id=payout_id)
         return result
-    if result == services.SendResult.RETRY:
+    if result == transfers.SendResult.RETRY:
         if self.request.retries >= settings.FAIROSS_PAYOUT_MAX_RETRIES:
             return "retry later (next payout run)"
-        raise self.retry(countdown=payout_retry_countdown(self.request.retries))
+        raise PayoutSendTransient(f"payout {payout_id}: Stripe failed transiently; retrying")
     return result

@@ -9,28 +9,34 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from faiross.kernel.money import amount_parse
+from faiross.kernel.pdf import pdf_render
+from faiross.kernel.recipients import user_key
+from payouts.connect import accounts, claims, webhooks
+from payouts.distribution.explain import received_lines
+from payouts.distribution.report import sankey_svg
 from projects.auth import signed_in_user
 
-from . import runs, selectors, services
+from . import selectors
 from .models import ConnectedAccount, DistributionRun, TaxForm
-from .sankey import sankey_svg
 
 
 @login_required
 def earnings(request: HttpRequest) -> HttpResponse:
-    recipient = f"user:{request.user.get_username()}"
+    recipient = user_key(request.user.get_username())
     return render(
         request,
         "payouts/earnings.html",
         {
             "recipient": recipient,
             "balances": selectors.recipient_balances(recipient=recipient),
-            "received": runs.received_lines(recipient=recipient),
+            "received": received_lines(recipient=recipient),
             "account": ConnectedAccount.objects.filter(user=signed_in_user(request)).first(),
             "payouts": selectors.payouts_of_user(user=signed_in_user(request)),
             "claimable": selectors.claimable_escrow(user=request.user),
@@ -83,8 +89,9 @@ def get_paid(request: HttpRequest) -> HttpResponse:
         else:
             raw = (request.POST.get("threshold") or "").strip()
             try:
-                cents = _parse_money(raw)
-                services.payout_threshold_set(account=account, amount=cents)
+                # One number for every currency (the page says so); read as USD.
+                cents = amount_parse(text=raw, currency="usd", field="threshold")
+                accounts.payout_threshold_set(account=account, amount=cents)
             except ValidationError as exc:
                 error = "; ".join(m for msgs in exc.message_dict.values() for m in msgs)
             else:
@@ -95,7 +102,7 @@ def get_paid(request: HttpRequest) -> HttpResponse:
         "payouts/get_paid.html",
         {
             "account": account,
-            "threshold": services.payout_threshold_of(account=account),
+            "threshold": accounts.payout_threshold_of(account=account),
             "threshold_min": settings.FAIROSS_PAYOUT_THRESHOLD_MIN,
             "threshold_error": error,
             "tax_form": TaxForm.objects.filter(user=signed_in_user(request)).first(),
@@ -105,16 +112,8 @@ def get_paid(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _parse_money(raw: str) -> int:
-    """'25' or '25.50' (major units, as typed in the form) → 2550 minor units."""
-    whole, _, frac = raw.replace(",", "").partition(".")
-    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)) or len(raw) > 15:
-        raise ValidationError({"threshold": "Give an amount like 25 or 25.50."})
-    return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
-
-
 def _onboarding_redirect(request: HttpRequest, account: ConnectedAccount) -> HttpResponseRedirect:
-    url = services.connected_account_link(
+    url = accounts.connected_account_link(
         account=account,
         return_url=request.build_absolute_uri(reverse("payouts:connect_return")),
         refresh_url=request.build_absolute_uri(reverse("payouts:connect_refresh")),
@@ -129,7 +128,7 @@ def connect_start(request: HttpRequest) -> HttpResponse:
     import stripe
 
     try:
-        account = services.connected_account_get_or_create(user=request.user)
+        account = accounts.connected_account_get_or_create(user=request.user)
         return _onboarding_redirect(request, account)
     except stripe.StripeError as exc:
         return _stripe_failed(request, exc)
@@ -158,7 +157,7 @@ def connect_return(request: HttpRequest) -> HttpResponse:
     if account is None:
         return HttpResponseRedirect(reverse("payouts:get_paid"))
     try:
-        account = services.connected_account_refresh(account=account)
+        account = accounts.connected_account_refresh(account=account)
     except stripe.StripeError as exc:
         return _stripe_failed(request, exc)
     if account.status == ConnectedAccount.Status.ENABLED:
@@ -175,7 +174,7 @@ def connect_return(request: HttpRequest) -> HttpResponse:
 def claim(request: HttpRequest) -> HttpResponse:
     identity = (request.POST.get("identity") or "").strip()[:300]
     try:
-        txns = services.identity_claim(user=request.user, identity=identity)
+        txns = claims.identity_claim(user=request.user, identity=identity)
     except ValidationError as exc:
         for msgs in exc.message_dict.values():
             for m in msgs:
@@ -216,36 +215,24 @@ def statement(request: HttpRequest, year: int, fmt: str) -> HttpResponse:
             )
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     else:
-        from companies.pdf import pdf_document
-        from projects.templatetags.faiross import cents as money
-
-        blocks: list[tuple[str, str]] = [
-            ("h1", f"FairOSS statement {year}"),
-            ("p", f"Recipient: {recipient}. Amounts in each currency; received and paid out."),
-        ]
         totals: dict[str, list[int]] = {}
         for line in lines:
-            cur = str(line["currency"])
-            t = totals.setdefault(cur, [0, 0])
+            t = totals.setdefault(str(line["currency"]), [0, 0])
             t[0] += int(line["received"])
             t[1] += int(line["paid_out"])
-            amount = (
-                f"received {money(line['received'], cur)}"
-                if line["received"]
-                else f"paid out {money(line['paid_out'], cur)}"
-            )
-            blocks.append(("line", f"{line['date']}  {line['description']}  {amount}"))
-        if not lines:
-            blocks.append(("p", "Nothing was received or paid out this year."))
-        blocks.append(("h2", "Totals"))
-        for cur, (rec, paid) in sorted(totals.items()):
-            blocks.append(
-                ("line", f"{cur.upper()}: received {money(rec, cur)}, paid out {money(paid, cur)}")
-            )
-        response = HttpResponse(
-            pdf_document(title=f"FairOSS statement {year}", blocks=blocks),
-            content_type="application/pdf",
+        username = request.user.get_username()
+        html = render_to_string(
+            "payouts/statement_pdf.html",
+            {
+                "name": signed_in_user(request).get_full_name() or username,
+                "username": username,
+                "recipient": recipient,
+                "year": year,
+                "lines": lines,
+                "totals": [(cur, rec, paid) for cur, (rec, paid) in sorted(totals.items())],
+            },
         )
+        response = HttpResponse(pdf_render(html=html), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -260,13 +247,13 @@ def _csv_safe(text: str) -> str:
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
     """Stripe (and Connect) events: verified, stored once, processed in their own transaction."""
     try:
-        event = services.stripe_event_verify(
+        event = webhooks.stripe_event_verify(
             payload=request.body, signature=request.headers.get("Stripe-Signature")
         )
-    except services.WebhookSignatureError as exc:
+    except webhooks.WebhookSignatureError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    record, _ = services.stripe_event_record(event=event)
-    record = services.stripe_event_process(event_id=record.event_id)
+    record, _ = webhooks.stripe_event_record(event=event)
+    record = webhooks.stripe_event_process(event_id=record.event_id)
     if record.status == record.Status.FAILED:
         return JsonResponse({"id": record.event_id, "status": record.status}, status=500)
     return JsonResponse({"id": record.event_id, "status": record.status})

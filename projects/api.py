@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from . import services
 from .auth import signed_in_user
 from .models import Membership, Project
-from .serializers import ProjectCreateSerializer, ProjectSerializer, ProjectUpdateSerializer
+from .serializers import ProjectCreateInput, ProjectSerializer, ProjectUpdateInput
 
 
 class ProjectViewSet(
@@ -32,14 +32,14 @@ class ProjectViewSet(
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         if self.action == "create":
-            return ProjectCreateSerializer
+            return ProjectCreateInput
         if self.action == "partial_update":
-            return ProjectUpdateSerializer
+            return ProjectUpdateInput
         return ProjectSerializer
 
-    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
+    @extend_schema(request=ProjectCreateInput, responses={201: ProjectSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
-        serializer = ProjectCreateSerializer(data=request.data)
+        serializer = ProjectCreateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = services.project_create(
             creator=signed_in_user(request), **serializer.validated_data
@@ -47,10 +47,10 @@ class ProjectViewSet(
         project = self.get_queryset().get(pk=project.pk)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ProjectUpdateSerializer, responses={200: ProjectSerializer})
+    @extend_schema(request=ProjectUpdateInput, responses={200: ProjectSerializer})
     def partial_update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         project = self.get_object()
-        serializer = ProjectUpdateSerializer(data=request.data, partial=True)
+        serializer = ProjectUpdateInput(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         services.project_update(
             project=project, actor=signed_in_user(request), **serializer.validated_data

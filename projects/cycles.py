@@ -24,8 +24,10 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-WHOLE = 10_000_000
-"""100% in millibips."""
+from faiross.kernel.shares import FULL_SHARE
+
+# Kept for payouts/distribution/engine.py, which imports it (to be moved to FULL_SHARE).
+WHOLE = FULL_SHARE
 
 
 class ClosedCycleError(ValueError):
@@ -109,7 +111,7 @@ def closed_components(
     targets = np.asarray(targets)
     millibips = np.asarray(millibips)
     labels = np.asarray(labels)
-    full = row_sums(indptr=indptr, values=millibips) == WHOLE
+    full = row_sums(indptr=indptr, values=millibips) == FULL_SHARE
     if not full.any():
         return None
     # Only components made of full nodes can be closed; usually there are few of them (nodes
@@ -215,11 +217,11 @@ def find_closed_cycle(*, edges: Mapping[str, Mapping[str, int]]) -> list[str] | 
         for value in entries.values():
             if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TypeError(f"{owner}: millibips must be ints, not {value!r}")
-        if entries and (min(entries.values()) < 0 or max(entries.values()) > WHOLE):
-            raise ValueError(f"{owner}: millibips must be in [0, {WHOLE}]")
+        if entries and (min(entries.values()) < 0 or max(entries.values()) > FULL_SHARE):
+            raise ValueError(f"{owner}: millibips must be in [0, {FULL_SHARE}]")
         total = sum(entries.values())
-        if total > WHOLE:
-            raise ValueError(f"{owner}: node entries sum to {total} > {WHOLE} millibips")
+        if total > FULL_SHARE:
+            raise ValueError(f"{owner}: node entries sum to {total} > {FULL_SHARE} millibips")
         for target in entries:
             if target not in index:
                 index[target] = len(index)

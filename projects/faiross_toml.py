@@ -29,10 +29,11 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from projects.recipients import RecipientError, canonical_recipient, parse_recipient
+from faiross.kernel.recipients import RecipientError, canonical_recipient, parse_recipient
+from faiross.kernel.shares import FULL_SHARE
+from faiross.kernel.shares import format_percent as _format_percent
 
 FORMAT_VERSION = 1
-TOTAL_MILLIBIPS = 10_000_000
 MAX_ENTRIES = 500
 MAX_NOTE_LENGTH = 500
 # 500 entries with long notes stay far below this; anything bigger is not a share table.
@@ -63,10 +64,10 @@ class ParsedTable:
     """A faiross.toml that passed every format-level check.
 
     Invariants: ``entries`` are ``(recipient, millibips)`` in file order, at most
-    :data:`MAX_ENTRIES`, each recipient valid (:func:`~projects.recipients.parse_recipient`)
+    :data:`MAX_ENTRIES`, each recipient valid (:func:`~faiross.kernel.recipients.parse_recipient`)
     and written exactly as in the file, no two the same after canonicalisation, none equal
     to ``owner``, each millibips a positive int, their sum at most
-    :data:`TOTAL_MILLIBIPS`. ``notes`` maps a recipient to its optional note.
+    :data:`FULL_SHARE`. ``notes`` maps a recipient to its optional note.
     Whether ``owner`` matches the table being imported, and whether named projects and
     users exist, is for the caller to check.
     """
@@ -93,13 +94,12 @@ def parse_owner(value: object) -> str:
 
 
 def format_percent(millibips: int) -> str:
-    """Exact percentage of ``millibips`` as text: 4_000_000 -> "40%", 1 -> "0.00001%"."""
-    sign = "-" if millibips < 0 else ""
-    whole, fraction = divmod(abs(millibips), 100_000)
-    text = f"{whole:,}"
-    if fraction:
-        text += "." + f"{fraction:05d}".rstrip("0")
-    return f"{sign}{text}%"
+    """Exact percentage of ``millibips`` as text: 4_000_000 -> "40%", 1 -> "0.00001%".
+
+    The file's comments and messages are English whatever the reader's language, so that the
+    same table always gives the same bytes: the kernel's formatter in the ``en`` locale
+    (``-``, ``,`` between thousands, ``.`` before the decimals, no space before ``%``)."""
+    return _format_percent(millibips=millibips, locale="en")
 
 
 def _format_int(value: int) -> str:
@@ -208,12 +208,12 @@ def _check_entries(
         if ok:
             assert isinstance(recipient, str) and isinstance(millibips, int)
             accepted.append((recipient, millibips))
-    if total > TOTAL_MILLIBIPS:
+    if total > FULL_SHARE:
         errors.append(
             (
                 "entries",
                 f"the entries add up to {total:,} millibips ({format_percent(total)}), more "
-                f"than {TOTAL_MILLIBIPS:,} (100%); lower some of them",
+                f"than {FULL_SHARE:,} (100%); lower some of them",
             )
         )
     return errors, accepted
@@ -235,8 +235,8 @@ def _millibips_problem(value: object) -> str | None:
         return "must be a whole number (an integer)"
     if value <= 0:
         return f"must be positive, not {value:,}; remove the entry instead of giving it 0"
-    if value > TOTAL_MILLIBIPS:
-        return f"is {value:,}; at most {TOTAL_MILLIBIPS:,} (100%)"
+    if value > FULL_SHARE:
+        return f"is {value:,}; at most {FULL_SHARE:,} (100%)"
     return None
 
 
@@ -302,7 +302,7 @@ def table_to_toml(
     if errors:
         raise ValueError("; ".join(f"{where}: {message}" for where, message in errors))
 
-    reserve = TOTAL_MILLIBIPS - sum(millibips for _, millibips in entries)
+    reserve = FULL_SHARE - sum(millibips for _, millibips in entries)
     lines = _comment_lines(
         comment if comment is not None else f"faiross.toml: share table of {owner}"
     )
@@ -341,7 +341,7 @@ def table_from_toml(*, text: str) -> ParsedTable:
     (``millibips`` an integer: floats, strings and booleans are rejected), every
     recipient valid, millibips positive and at most 100%, no duplicate recipient, the
     owner not among the entries, at most :data:`MAX_ENTRIES` entries, the sum at most
-    :data:`TOTAL_MILLIBIPS`, ``reserve_millibips`` absent or equal to the remainder,
+    :data:`FULL_SHARE`, ``reserve_millibips`` absent or equal to the remainder,
     notes text of at most :data:`MAX_NOTE_LENGTH` characters.
     Invariants: a returned table satisfies :class:`ParsedTable`'s invariants; anything
     else raises :class:`TableFileError` (and no other exception).
@@ -453,7 +453,7 @@ def table_from_toml(*, text: str) -> ParsedTable:
         if isinstance(reserve, bool) or not isinstance(reserve, int):
             errors.append(("reserve_millibips", "must be a whole number (or left out)"))
         elif not errors:
-            remainder = TOTAL_MILLIBIPS - sum(m for _, m in accepted)
+            remainder = FULL_SHARE - sum(m for _, m in accepted)
             if reserve != remainder:
                 errors.append(
                     (

@@ -48,15 +48,3 @@ class ProjectEditForm(ProjectLinksForm, ProjectPackagesForm):
 class InviteForm(forms.Form):
     target = forms.CharField(label="Username or email address", max_length=254)
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MAINTAINER)
-
-
-def add_service_errors(form: forms.Form, error: Exception) -> None:
-    """Show a service's ValidationError on the form fields it names."""
-    from django.core.exceptions import ValidationError
-
-    assert isinstance(error, ValidationError)
-    if hasattr(error, "error_dict"):
-        for field, messages in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)

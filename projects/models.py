@@ -5,6 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from faiross.kernel.shares import FULL_SHARE
+
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
 slug_validator = RegexValidator(
     SLUG_PATTERN,
@@ -54,30 +56,21 @@ class ProjectPurl(models.Model):
         return self.purl
 
 
-class Membership(models.Model):
-    class Role(models.TextChoices):
-        STEWARD = "steward", "Steward"
-        MAINTAINER = "maintainer", "Maintainer"
+class MemberBase(models.Model):
+    """The shape every membership has (a project's, a company's): a user with a role."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships"
-    )
-    role = models.CharField(max_length=12, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["role", "user__username"]
-        constraints = [
-            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")
-        ]
+        abstract = True
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.role}) in {self.project}"
+        return f"{self.user} ({self.role}) in {self.group}"  # type: ignore[attr-defined]
 
 
-class Invitation(models.Model):
-    """An invitation to join a project, by username or by email address."""
+class InvitationBase(models.Model):
+    """The shape every invitation has: to a user by username, or to whoever verifies an
+    email address; pending until answered or revoked."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -85,16 +78,7 @@ class Invitation(models.Model):
         DECLINED = "declined", "Declined"
         REVOKED = "revoked", "Revoked"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField(blank=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="project_invitations",
-    )
-    role = models.CharField(max_length=12, choices=Membership.Role.choices)
     token = models.CharField(max_length=64, unique=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     invited_by = models.ForeignKey(
@@ -104,7 +88,59 @@ class Invitation(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.target} to {self.group}"
+
+    @property
+    def group(self) -> models.Model:
+        """What the invitation is to (the project or the company)."""
+        raise NotImplementedError
+
+    @property
+    def target(self) -> str:
+        user = getattr(self, "user", None)
+        return user.get_username() if user is not None else self.email
+
+
+class Membership(MemberBase):
+    class Role(models.TextChoices):
+        STEWARD = "steward", "Steward"
+        MAINTAINER = "maintainer", "Maintainer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships"
+    )
+    role = models.CharField(max_length=12, choices=Role.choices)
+
+    class Meta:
+        ordering = ["role", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")
+        ]
+
+    @property
+    def group(self) -> Project:
+        return self.project
+
+
+class Invitation(InvitationBase):
+    """An invitation to join a project, by username or by email address."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="project_invitations",
+    )
+    role = models.CharField(max_length=12, choices=Membership.Role.choices)
+
+    class Meta(InvitationBase.Meta):
         constraints = [
             models.UniqueConstraint(
                 "project",
@@ -123,15 +159,9 @@ class Invitation(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return f"Invitation of {self.user or self.email} to {self.project}"
-
     @property
-    def target(self) -> str:
-        return self.user.username if self.user else self.email
-
-
-MILLIBIPS_TOTAL = 10_000_000
+    def group(self) -> Project:
+        return self.project
 
 
 class ShareTable(models.Model):
@@ -188,7 +218,7 @@ class TableVersion(models.Model):
                 name="tableversion_one_active",
             ),
             models.CheckConstraint(
-                condition=models.Q(reserve_millibips__lte=MILLIBIPS_TOTAL),
+                condition=models.Q(reserve_millibips__lte=FULL_SHARE),
                 name="tableversion_reserve_range",
             ),
         ]
@@ -225,7 +255,7 @@ class TableEntry(models.Model):
                 fields=["version", "recipient"], name="tableentry_unique_recipient"
             ),
             models.CheckConstraint(
-                condition=models.Q(millibips__gt=0) & models.Q(millibips__lte=MILLIBIPS_TOTAL),
+                condition=models.Q(millibips__gt=0) & models.Q(millibips__lte=FULL_SHARE),
                 name="tableentry_millibips_range",
             ),
         ]

@@ -9,7 +9,10 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from .models import MILLIBIPS_TOTAL, Invitation, Membership, Project, TableVersion
+from faiross.kernel.recipients import recipient_split
+from faiross.kernel.shares import FULL_SHARE, format_percent
+
+from .models import Invitation, Membership, Project, TableVersion
 
 
 def user_is_steward(*, user: User | AnonymousUser, project: Project) -> bool:
@@ -84,11 +87,11 @@ class TableRow:
 
     @property
     def kind(self) -> str:
-        return self.recipient.split(":", 1)[0]
+        return recipient_split(self.recipient)[0]
 
     @property
     def name(self) -> str:
-        return self.recipient.split(":", 1)[1]
+        return recipient_split(self.recipient)[1]
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class TableView:
 
     @property
     def reserve_millibips(self) -> int:
-        return MILLIBIPS_TOTAL - sum(r.millibips for r in self.rows)
+        return FULL_SHARE - sum(r.millibips for r in self.rows)
 
     @property
     def to_projects(self) -> int:
@@ -133,14 +136,14 @@ def table_view(*, owner_key: str) -> TableView:
     if project is not None:
         slugs = {}
         entries = default_table_entries(project=project)
-        for p in Project.objects.filter(slug__in=[r.split(":", 1)[1] for r, _ in entries]):
+        for p in Project.objects.filter(slug__in=[recipient_split(r)[1] for r, _ in entries]):
             slugs[p.slug] = p
-        rows = [TableRow(r, m, slugs.get(r.split(":", 1)[1])) for r, m in entries]
+        rows = [TableRow(r, m, slugs.get(recipient_split(r)[1])) for r, m in entries]
     share = settings.FAIROSS_DEFAULT_DEPENDENCY_SHARE
     unclaimed = project is not None and project.status == Project.Status.UNCLAIMED
     reason = (
         "This project has not declared a share table, so FairOSS uses its default table: "
-        f"{share / 100_000:g}% is split evenly over the dependencies FairOSS knows of "
+        f"{format_percent(millibips=share)} is split evenly over the dependencies FairOSS knows of "
         f"({len(rows)} now), and the rest is the project's reserve"
         + (", held in escrow until the project is claimed." if unclaimed else ".")
     )

@@ -1,10 +1,23 @@
-"""API shapes only: validation of business rules happens in services."""
+"""API shapes: output serializers, and the input serializers that parse every API call.
 
+Inputs are parsed here once (types, NUL characters, lengths, ranges, recipients: the kernel's
+rules via :mod:`faiross.kernel.api_fields`); business rules happen in services.
+"""
+
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
+from faiross.kernel.api_fields import MillibipsField, NoNulCharField, RecipientField
+from faiross.kernel.recipients import MAX_RECIPIENT_LENGTH
+from faiross.kernel.shares import FULL_SHARE
+
+from .importers import MAX_FILE_BYTES, SHARE_POLICIES
 from .models import Project
+from .services.projects import MAX_PURLS
+from .services.tables import MAX_ENTRIES, EntryInput
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -39,18 +52,134 @@ class ProjectSerializer(serializers.ModelSerializer):
         return [p.purl for p in obj.purls.all()]
 
 
-class ProjectCreateSerializer(ProjectSerializer):
-    purls = serializers.ListField(  # type: ignore[assignment]
-        child=serializers.CharField(max_length=255), required=False, max_length=50
+class ProjectCreateInput(serializers.Serializer):
+    """``POST /api/v1/projects/``: types and lengths; the slug, URL and purl rules (and
+    whether a slug or purl is taken) are the service's, so the API and the pages agree."""
+
+    slug = NoNulCharField(max_length=100)
+    name = NoNulCharField(max_length=120, allow_blank=True)
+    repo_url = NoNulCharField(max_length=300, required=False, allow_blank=True)
+    homepage = NoNulCharField(max_length=300, required=False, allow_blank=True)
+    description = NoNulCharField(max_length=2000, required=False, allow_blank=True)
+    purls = serializers.ListField(
+        child=NoNulCharField(max_length=255), required=False, max_length=MAX_PURLS
     )
-    repo_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    homepage = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    slug = serializers.CharField(max_length=100)
-    name = serializers.CharField(max_length=120, allow_blank=True)
 
 
-class ProjectUpdateSerializer(ProjectCreateSerializer):
-    slug = serializers.CharField(read_only=True)  # type: ignore[assignment]
+class ProjectUpdateInput(serializers.Serializer):
+    """``PATCH /api/v1/projects/{slug}/``: any of the fields; the slug never changes (ignored)."""
 
-    class Meta(ProjectSerializer.Meta):
-        read_only_fields = ["slug", "status", "stewards", "created_at"]
+    name = NoNulCharField(max_length=120, required=False, allow_blank=True)
+    repo_url = NoNulCharField(max_length=300, required=False, allow_blank=True)
+    homepage = NoNulCharField(max_length=300, required=False, allow_blank=True)
+    description = NoNulCharField(max_length=2000, required=False, allow_blank=True)
+    purls = serializers.ListField(
+        child=NoNulCharField(max_length=255), required=False, max_length=MAX_PURLS
+    )
+
+
+# --- share tables (projects/table_api.py, shared with companies) ------------------------------
+
+
+class TableEntryInput(serializers.Serializer):
+    """One row of a proposed table: ``{"recipient", "millibips", "note"?}``."""
+
+    recipient = RecipientField()
+    millibips = MillibipsField(
+        error_messages={"min_value": "Must be positive; remove the row instead of giving 0."}
+    )
+    note = NoNulCharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class TableEntriesField(serializers.ListField):
+    """The rows of a table, parsed into :class:`~projects.services.tables.EntryInput`.
+
+    Errors stay one flat list of messages under the field, each naming the row and the rule
+    (``"row 2 (project:numpy): millibips: ..."``), so a client learns every problem at once.
+    Unknown keys in a row are refused. Whether a recipient exists, is repeated or is the
+    owner, and whether the rows add up to at most 100%, are the service's rules.
+    """
+
+    default_error_messages = {
+        "not_a_list": "'entries' must be a list of objects with 'recipient' and 'millibips'.",
+        "max_length": "A table may have at most {max_length} rows.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", TableEntryInput())
+        kwargs.setdefault("max_length", MAX_ENTRIES)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[EntryInput]:  # type: ignore[override]
+        if isinstance(data, (str, Mapping)) or not isinstance(data, Sequence):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        allowed = set(TableEntryInput().fields)
+        errors: list[str] = []
+        entries: list[EntryInput] = []
+        for i, row in enumerate(data, start=1):
+            if not isinstance(row, dict):
+                errors.append(f"row {i}: must be an object with 'recipient' and 'millibips'.")
+                continue
+            recipient = row.get("recipient")
+            shown = (
+                isinstance(recipient, str)
+                and "\x00" not in recipient
+                and len(recipient) <= MAX_RECIPIENT_LENGTH
+            )
+            label = f"row {i} ({recipient})" if shown else f"row {i}"
+            unknown = sorted(str(k) for k in set(row) - allowed)
+            if unknown:
+                errors.append(f"{label}: unknown field(s) {', '.join(unknown)}.")
+                continue
+            try:
+                values = self.child.run_validation(row)
+            except serializers.ValidationError as exc:
+                detail = exc.detail if isinstance(exc.detail, dict) else {"row": exc.detail}
+                for field, messages in detail.items():
+                    for message in messages if isinstance(messages, list) else [messages]:
+                        errors.append(f"{label}: {field}: {message}")
+                continue
+            entries.append(
+                EntryInput(
+                    recipient=values["recipient"],
+                    millibips=values["millibips"],
+                    note=values.get("note", ""),
+                )
+            )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return entries
+
+
+class TableProposalInput(serializers.Serializer):
+    """``POST .../table/versions/``: the rows (the reserve is the remainder) and a note."""
+
+    entries = TableEntriesField()
+    note = NoNulCharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+def _file_size_ok(upload: UploadedFile) -> None:
+    if upload.size and upload.size > MAX_FILE_BYTES:
+        raise serializers.ValidationError(
+            f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB."
+        )
+
+
+class TableImportInput(serializers.Serializer):
+    """``POST .../table/import/`` (multipart): a faiross.toml, manifest or SBOM, and how a
+    manifest's dependencies share ``share_millibips``."""
+
+    file = serializers.FileField(
+        allow_empty_file=True,
+        validators=[_file_size_ok],
+        error_messages={"required": "Upload a file in the 'file' field."},
+    )
+    share_millibips = serializers.IntegerField(
+        min_value=0,
+        max_value=FULL_SHARE,
+        default=5_000_000,
+        error_messages={"invalid": "Give a whole number of millibips."},
+    )
+    policy = serializers.ChoiceField(choices=list(SHARE_POLICIES), default="even")

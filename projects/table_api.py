@@ -15,10 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from faiross.kernel.recipients import project_key
+
 from . import selectors, services
 from .auth import signed_in_user
 from .faiross_toml import table_to_toml
 from .models import Project, TableVersion
+from .serializers import TableImportInput, TableProposalInput
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
@@ -58,10 +61,6 @@ TableSchema = inline_serializer(
         "reserve_millibips": serializers.IntegerField(),
     },
 )
-ProposalSchema = inline_serializer(
-    "TableProposal",
-    {"entries": EntrySchema.__class__(many=True), "note": serializers.CharField(required=False)},
-)
 
 
 class OwnerMixin:
@@ -72,7 +71,7 @@ class OwnerMixin:
 
     def owner_key(self) -> str:
         get_object_or_404(Project, slug=self.kwargs["slug"])
-        return f"project:{self.kwargs['slug']}"
+        return project_key(self.kwargs["slug"])
 
 
 class TableView(OwnerMixin, APIView):
@@ -106,22 +105,17 @@ class TableVersionsView(OwnerMixin, APIView):
         page = paginator.paginate_queryset(versions, request, view=self)
         return paginator.get_paginated_response([version_data(v) for v in page or []])
 
-    @extend_schema(request=ProposalSchema, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=TableProposalInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request, slug: str) -> Response:
         owner_key = self.owner_key()
-        data = request.data if isinstance(request.data, dict) else {}
-        if "entries" not in data:
-            return Response({"entries": ["This field is required."]}, status=400)
-        note = data.get("note", "")
-        if not isinstance(note, str):
-            return Response({"note": ["Must be a string."]}, status=400)
-        entries = services.entries_from_rows(data["entries"])
+        serializer = TableProposalInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
         version = services.table_propose(
             owner_key=owner_key,
             actor=signed_in_user(request),
-            entries=entries,
+            entries=serializer.validated_data["entries"],
             source="api",
-            note=note,
+            note=serializer.validated_data["note"],
         )
         return Response(version_data(version), status=status.HTTP_201_CREATED)
 
@@ -172,42 +166,20 @@ class TableImportView(OwnerMixin, APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        request={
-            "multipart/form-data": inline_serializer(
-                "TableImport",
-                {
-                    "file": serializers.FileField(),
-                    "share_millibips": serializers.IntegerField(required=False),
-                    "policy": serializers.ChoiceField(
-                        choices=["even", "direct-weighted", "runtime-only"], required=False
-                    ),
-                },
-            )
-        },
+        request={"multipart/form-data": TableImportInput},
         responses={201: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request, slug: str) -> Response:
-        upload = request.FILES.get("file")
-        if upload is None:
-            return Response({"file": ["Upload a file in the 'file' field."]}, status=400)
-        from .importers import MAX_FILE_BYTES
-
-        if upload.size and upload.size > MAX_FILE_BYTES:
-            return Response(
-                {"file": [f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB."]},
-                status=400,
-            )
-        data = request.data if isinstance(request.data, dict) else {}
-        try:
-            share = int(data.get("share_millibips", 5_000_000))
-        except (TypeError, ValueError):
-            return Response({"share_millibips": ["Give a whole number of millibips."]}, status=400)
+        owner_key = self.owner_key()
+        serializer = TableImportInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
         version, warnings = services.table_import_file(
-            owner_key=self.owner_key(),
+            owner_key=owner_key,
             actor=signed_in_user(request),
             filename=upload.name or "upload",
             content=upload.read(),
-            share_millibips=share,
-            policy=str(data.get("policy", "even")),
+            share_millibips=serializer.validated_data["share_millibips"],
+            policy=serializer.validated_data["policy"],
         )
         return Response(version_data(version) | {"warnings": warnings}, status=201)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,6 +12,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+
+from faiross.kernel.recipients import project_key
+from faiross.kernel.shares import millibips_to_percent, percent_to_millibips
 
 from . import selectors, services
 from .auth import signed_in_user
@@ -25,23 +27,9 @@ PREVIEW_SESSION_KEY = "table_preview"
 FUNDING_NAMES = re.compile(r"^(funding\.json|funding\.ya?ml)$", re.IGNORECASE)
 
 
-def percent_to_millibips(text: str) -> int:
-    """'12.5' (percent) → 1,250,000 millibips, exactly; at most 5 decimals."""
-    try:
-        value = Decimal(text.strip().rstrip("%").strip())
-    except (InvalidOperation, AttributeError):
-        raise ValueError("is not a number") from None
-    if not value.is_finite():
-        raise ValueError("is not a number")
-    millibips = value * 100_000
-    if millibips != millibips.to_integral_value():
-        raise ValueError("has more than 5 decimals (1 millibip = 0.00001%)")
-    return int(millibips)
-
-
 def _owner(slug: str) -> tuple[Project, str]:
     project = get_object_or_404(Project, slug=slug)
-    return project, f"project:{project.slug}"
+    return project, project_key(project.slug)
 
 
 def _rows_from_post(request: HttpRequest) -> tuple[list[EntryInput], list[str]]:
@@ -57,9 +45,9 @@ def _rows_from_post(request: HttpRequest) -> tuple[list[EntryInput], list[str]]:
         if not recipient and not pct.strip():
             continue
         try:
-            millibips = percent_to_millibips(pct)
-        except ValueError as exc:
-            errors.append(f"row {i + 1} ({recipient or 'empty'}): the share '{pct}' {exc}.")
+            millibips = percent_to_millibips(text=pct, field="percent")
+        except ValidationError as exc:
+            errors.append(f"row {i + 1} ({recipient or 'empty'}): {' '.join(exc.messages)}")
             continue
         rows.append(EntryInput(recipient=recipient, millibips=millibips, note=note.strip()))
     return rows, errors
@@ -126,7 +114,11 @@ def table_editor_page(
         else:
             view = selectors.table_view(owner_key=owner_key)
             initial = [
-                {"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note}
+                {
+                    "recipient": r.recipient,
+                    "percent": millibips_to_percent(millibips=r.millibips),
+                    "note": r.note,
+                }
                 for r in view.rows
             ]
             source = "editor"
@@ -160,11 +152,6 @@ def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _pct(millibips: int) -> str:
-    whole, rest = divmod(millibips, 100_000)
-    return f"{whole}" if rest == 0 else f"{whole}.{rest:05d}".rstrip("0")
-
-
 @login_required
 def table_import(request: HttpRequest, slug: str) -> HttpResponse:
     project, owner_key = _owner(slug)
@@ -189,9 +176,9 @@ def table_import(request: HttpRequest, slug: str) -> HttpResponse:
             errors.append("Choose a file to upload, or paste its text.")
             content = b""
         try:
-            share = percent_to_millibips(request.POST.get("share", "50") or "0")
-        except ValueError as exc:
-            errors.append(f"Dependency share: the value {exc}.")
+            share = percent_to_millibips(text=request.POST.get("share", "50") or "0")
+        except ValidationError as exc:
+            errors.append(f"Dependency share: {' '.join(exc.messages)}")
             share = 0
         policy = request.POST.get("policy", "even")
         if not errors:
@@ -250,14 +237,25 @@ def _manifest_preview(
     services.tables.known_dependencies_record(project=project, rows=rows)
     view = selectors.table_view(owner_key=owner_key)
     people = [
-        {"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note}
+        {
+            "recipient": r.recipient,
+            "percent": millibips_to_percent(millibips=r.millibips),
+            "note": r.note,
+        }
         for r in view.rows
         if r.kind != "project" and not view.is_default
     ]
     request.session[PREVIEW_SESSION_KEY] = {
         "owner": owner_key,
         "rows": people
-        + [{"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note} for r in rows],
+        + [
+            {
+                "recipient": r.recipient,
+                "percent": millibips_to_percent(millibips=r.millibips),
+                "note": r.note,
+            }
+            for r in rows
+        ],
         "warnings": [f"{len(rows)} dependencies read from {filename} ({policy} split).", *warnings],
         "source": f"import:{filename.rsplit('/', 1)[-1][:50]}",
     }
@@ -279,7 +277,11 @@ def _funding_preview(
         []
         if view.is_default
         else [
-            {"recipient": r.recipient, "percent": _pct(r.millibips), "note": r.note}
+            {
+                "recipient": r.recipient,
+                "percent": millibips_to_percent(millibips=r.millibips),
+                "note": r.note,
+            }
             for r in view.rows
         ]
     )
@@ -426,7 +428,7 @@ def project_search(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "results": [
-                {"recipient": f"project:{p.slug}", "name": p.name, "status": p.status}
+                {"recipient": project_key(p.slug), "name": p.name, "status": p.status}
                 for p in found
             ]
         }

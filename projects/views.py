@@ -10,6 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from faiross.kernel.forms import form_add_service_errors
+from faiross.kernel.recipients import project_key
+
 from . import selectors, services
 from .auth import signed_in_user
 from .forms import (
@@ -18,7 +21,6 @@ from .forms import (
     ProjectEditForm,
     ProjectLinksForm,
     ProjectPackagesForm,
-    add_service_errors,
 )
 from .models import Invitation, Membership, Project
 
@@ -93,7 +95,7 @@ def project_new(request: HttpRequest, step: str = "basics") -> HttpResponse:
                 # Only the errors about this step's fields stop this step.
                 own = {f: m for f, m in exc.message_dict.items() if f in form.fields}
                 if own:
-                    add_service_errors(form, ValidationError(own))
+                    form_add_service_errors(form, ValidationError(own))
                     return _wizard_page(request, index, title, form)
             request.session[WIZARD_SESSION_KEY] = data
             if index + 1 < len(WIZARD_STEPS):
@@ -145,7 +147,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "maintainers": [m for m in members if m.role == Membership.Role.MAINTAINER],
         "is_steward": is_steward,
         "is_member": selectors.user_is_member(user=request.user, project=project),
-        "table": selectors.table_view(owner_key=f"project:{project.slug}"),
+        "table": selectors.table_view(owner_key=project_key(project.slug)),
     }
     if is_steward:
         context["invite_form"] = InviteForm()
@@ -174,7 +176,7 @@ def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
                     purls=form.purl_list(),
                 )
             except ValidationError as exc:
-                add_service_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, "Project saved.")
                 return redirect(project)

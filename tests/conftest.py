@@ -25,12 +25,19 @@ def other_user(db):
 
 
 @pytest.fixture
-def project(db, user):
-    from tests.factories import MembershipFactory, ProjectFactory
+def staff(db):
+    """FairOSS staff: sam."""
+    from tests.factories import StaffFactory
 
-    p = ProjectFactory(slug="numpy", name="NumPy")
-    MembershipFactory(project=p, user=user, role="steward")
-    return p
+    return StaffFactory(username="sam")
+
+
+@pytest.fixture
+def project(db, user):
+    """The NumPy project, alice (``user``) its steward."""
+    from tests.factories import ProjectFactory
+
+    return ProjectFactory(slug="numpy", name="NumPy", steward=user)
 
 
 @pytest.fixture

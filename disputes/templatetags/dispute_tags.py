@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from faiross.kernel.money import money_format
+from faiross.kernel.recipients import project_key
 from projects.models import Project, TableVersion
 
 from .. import selectors
@@ -14,7 +16,7 @@ register = template.Library()
 @register.inclusion_tag("disputes/_project_box.html", takes_context=True)
 def project_dispute_box(context: template.Context, project: Project) -> dict[str, object]:
     """'A dispute is open on this table' (a count, no content) and links to file one."""
-    owner_key = f"project:{project.slug}"
+    owner_key = project_key(project.slug)
     table = context.get("table")
     version = getattr(table, "version", None)
     return {
@@ -44,7 +46,7 @@ def version_dispute_box(context: template.Context, version: TableVersion) -> dic
 
 @register.filter
 def money(amount: int | None, currency: str = "usd") -> str:
+    """The kernel's money formatter (same as the ``cents`` filter of ``{% load faiross %}``)."""
     if amount is None:
         return "—"
-    whole, rest = divmod(abs(int(amount)), 100)
-    return f"{'-' if amount < 0 else ''}{whole:,}.{rest:02d} {(currency or '').upper()}"
+    return money_format(amount=int(amount), currency=currency or "")

@@ -8,10 +8,13 @@ Rendering never makes a network request: only ``file:`` and ``data:`` URLs are f
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
+
+# WeasyPrint logs every rendering step at INFO; keep its warnings (e.g. a refused URL) only.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 #: The schemes a document may load resources from (images, stylesheets); nothing else.
 ALLOWED_URL_SCHEMES = ("file", "data")
@@ -49,7 +52,7 @@ tr { page-break-inside: avoid; }
 """
 
 
-def _url_fetcher() -> Any:
+def _url_fetcher() -> URLFetcher:
     """A fetcher that refuses every scheme but ``file:`` and ``data:`` and follows no redirect."""
     return URLFetcher(allowed_protocols=ALLOWED_URL_SCHEMES, allow_redirects=False)
 

@@ -8,6 +8,10 @@ A recipient is ``<kind>:<identifier>``:
 - ``email:<address>``: a person known by email, not yet on FairOSS
 - ``purl:<package-url>``: a package not yet claimed as a FairOSS project, without version
 
+Keys are built only by the builders at the end of this module (:func:`project_key`,
+:func:`user_key`, :func:`company_key`, :func:`github_key`, :func:`email_key`,
+:func:`purl_key`) and taken apart by :func:`recipient_split`.
+
 The models, the API, the faiross.toml reader and the importers all call
 :func:`parse_recipient`, so a recipient accepted in one place is accepted everywhere.
 """
@@ -203,15 +207,62 @@ def canonical_recipient(value: str) -> str:
     """
     kind, identifier = parse_recipient(value)
     if kind == "github":
-        return f"github:{identifier.lower()}"
+        return github_key(identifier.lower())
     if kind == "email":
         local, _, domain = identifier.rpartition("@")
-        return f"email:{local}@{domain.lower()}"
+        return email_key(f"{local}@{domain.lower()}")
     if kind == "purl":
         parsed = PackageURL.from_string(identifier)
         name = canonicalize_name(parsed.name) if parsed.type.lower() == "pypi" else parsed.name
         normalized = PackageURL(
             type=parsed.type.lower(), namespace=parsed.namespace or None, name=name
         ).to_string()
-        return f"purl:{normalized}"
+        return purl_key(normalized)
     return value
+
+
+# --- Building keys -------------------------------------------------------------------------
+# The one place that spells ``<kind>:<identifier>``. The builders do not validate: they take
+# identifiers that are already valid (a saved slug or username, a verified address); untrusted
+# text goes through parse_recipient. ``company:<slug>`` is not an entry recipient but the key
+# of a company as a table owner and as a ledger account owner.
+
+
+def project_key(slug: str) -> str:
+    """``project:<slug>``: a FairOSS project as a recipient or a table owner."""
+    return f"project:{slug}"
+
+
+def user_key(username: str) -> str:
+    """``user:<username>``: a FairOSS user."""
+    return f"user:{username}"
+
+
+def company_key(slug: str) -> str:
+    """``company:<slug>``: a company as a table owner and a ledger account owner."""
+    return f"company:{slug}"
+
+
+def github_key(login: str) -> str:
+    """``github:<login>``: a GitHub account not yet on FairOSS."""
+    return f"github:{login}"
+
+
+def email_key(address: str) -> str:
+    """``email:<address>``: a person known by email, not yet on FairOSS."""
+    return f"email:{address}"
+
+
+def purl_key(purl: str) -> str:
+    """``purl:<package-url>``: a package not yet claimed as a FairOSS project."""
+    return f"purl:{purl}"
+
+
+def recipient_split(key: str) -> tuple[str, str]:
+    """``"project:numpy"`` → ``("project", "numpy")``, without validating (for keys FairOSS
+    built itself; use :func:`parse_recipient` for untrusted input). Raises ``ValueError``
+    when ``key`` has no colon."""
+    kind, colon, ident = key.partition(":")
+    if not colon:
+        raise ValueError(f"{key!r} is not a key like 'project:numpy'")
+    return kind, ident

@@ -4,6 +4,9 @@ from pathlib import Path
 
 import environ
 
+# The kernel's shares module loads no settings and no apps, so settings may import it.
+from faiross.kernel.shares import FULL_SHARE
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -203,16 +206,17 @@ LOGGING = {
 }
 # The default table of a project that declared none: this share (millibips) is split evenly
 # over its known dependencies, the rest is its reserve (escrow while unclaimed). Must stay
-# below 10,000,000 so that default tables can never close a cycle.
+# below FULL_SHARE (10,000,000 = 100%) so that default tables can never close a cycle.
 FAIROSS_DEFAULT_DEPENDENCY_SHARE = env.int("FAIROSS_DEFAULT_DEPENDENCY_SHARE", default=2_000_000)
-if not 0 <= FAIROSS_DEFAULT_DEPENDENCY_SHARE < 10_000_000:
+if not 0 <= FAIROSS_DEFAULT_DEPENDENCY_SHARE < FULL_SHARE:
     raise ValueError("FAIROSS_DEFAULT_DEPENDENCY_SHARE must be from 0 to 9,999,999 millibips")
 FAIROSS_CURRENCIES = env.list("FAIROSS_CURRENCIES", default=["usd", "eur", "gbp", "chf", "cad"])
 
 # Payouts (issue 6; documented in the README). Amounts are minor units of each currency.
 STRIPE_CONNECT_WEBHOOK_SECRET = env("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
 STRIPE_CONNECT_COUNTRY = env("STRIPE_CONNECT_COUNTRY", default="US")
-# Client-side limit on Stripe API calls per second and process (Stripe allows 100 live, 25 test).
+# Client-side limit on Stripe API calls per second (Stripe allows 100 live, 25 test): shared by
+# all processes through Redis when REDIS_URL is set, else per process (payouts/stripe_client.py).
 STRIPE_RATE_LIMIT = env.float("STRIPE_RATE_LIMIT", default=20.0)
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=30)
 FAIROSS_PAYOUT_THRESHOLD_MIN = env.int("FAIROSS_PAYOUT_THRESHOLD_MIN", default=500)

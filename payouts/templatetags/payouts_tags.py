@@ -10,7 +10,7 @@ from __future__ import annotations
 from django import template
 from django.conf import settings
 
-from payouts.runs import received_lines
+from payouts.distribution.explain import received_lines
 from payouts.selectors import escrow_notices
 
 register = template.Library()

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
-from projects.recipients import GITHUB_LOGIN_RE, is_valid_email
+from faiross.kernel.recipients import GITHUB_LOGIN_RE, email_key, github_key, is_valid_email
 
 from .base import ImportFileError, decode_text, describe_type, fail, file_label, load_json
 
@@ -144,7 +144,7 @@ def _parse_floss_fund(builder: _Builder, data: dict[str, Any]) -> None:
     if isinstance(email, str) and email.strip():
         address = email.strip()
         if is_valid_email(address):
-            builder.person(f"email:{address}")
+            builder.person(email_key(address))
         else:
             builder.warn(f"entity email {address[:100]!r} is not a valid email address")
     entity_url = _url_of(entity.get("webpageUrl"))
@@ -235,7 +235,7 @@ def _parse_github_funding(builder: _Builder, data: dict[str, Any]) -> None:
         if key_text == "github":
             for login in _values(builder, key_text, value):
                 if GITHUB_LOGIN_RE.fullmatch(login):
-                    builder.person(f"github:{login}")
+                    builder.person(github_key(login))
                     builder.link(
                         f"GitHub Sponsors: {login}", f"https://github.com/sponsors/{login}"
                     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from payouts.allocation import allocate
+from faiross.kernel.allocation import allocate
 
 from .base import KIND_BUILD, KIND_DEV, KIND_OPTIONAL, KIND_PEER, KIND_RUNTIME, Dependency
 
@@ -44,7 +44,7 @@ def split_dependency_share(
     Invariants: every part is a non-negative int; a dependency of weight 0 gets 0; when at
     least one dependency has a positive weight the parts add up exactly to
     ``total_millibips`` (largest remainder, via the project's single rounding function
-    :func:`payouts.allocation.allocate`, ties to the earlier dependency). When none has
+    :func:`faiross.kernel.allocation.allocate`, ties to the earlier dependency). When none has
     (no dependencies, or no runtime one under ``runtime-only``) every part is 0 and the
     whole stays with the owner.
     """

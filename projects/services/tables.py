@@ -29,11 +29,17 @@ from django.db.models import Max
 from django.utils import timezone
 
 from faiross.kernel.allocation import allocate
-from faiross.kernel.recipients import RecipientError, parse_recipient
+from faiross.kernel.recipients import (
+    RecipientError,
+    parse_recipient,
+    project_key,
+    purl_key,
+    recipient_split,
+)
+from faiross.kernel.shares import FULL_SHARE, format_percent
 
 from ..cycles import find_closed_cycle
 from ..models import (
-    MILLIBIPS_TOTAL,
     Approval,
     KnownDependency,
     Membership,
@@ -72,7 +78,7 @@ class TableRoles:
 
 
 def owner_key_for_project(project: Project) -> str:
-    return f"project:{project.slug}"
+    return project_key(project.slug)
 
 
 def project_table_roles(*, slug: str, user: User | AnonymousUser) -> tuple[bool, bool, int]:
@@ -213,7 +219,7 @@ def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[R
         if m <= 0:
             errors.append(f"{label}: millibips must be positive; remove the row instead of 0.")
             continue
-        if m > MILLIBIPS_TOTAL:
+        if m > FULL_SHARE:
             errors.append(f"{label}: {m:,} millibips is more than 100% (10,000,000).")
             continue
         if len(entry.note) > 200:
@@ -233,7 +239,7 @@ def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[R
                 errors.append(f"{label}: {exc}")
                 continue
             project = placeholder_project_for_purl(purl=purl)
-            recipient = f"project:{project.slug}"
+            recipient = project_key(project.slug)
         elif kind == "project":
             project = Project.objects.filter(slug=ident).first()
             if project is None:
@@ -259,10 +265,10 @@ def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[R
         seen[recipient] = i
         total += m
         resolved.append(ResolvedEntry(recipient, m, project, entry.note))
-    if total > MILLIBIPS_TOTAL:
+    if total > FULL_SHARE:
         errors.append(
-            f"The rows add up to {total:,} millibips ({total / 100_000:.5f}%), more than "
-            "10,000,000 (100%)."
+            f"The rows add up to {total:,} millibips ({format_percent(millibips=total)}), "
+            "more than 10,000,000 (100%)."
         )
     if errors:
         raise TableError({"entries": errors})
@@ -289,13 +295,13 @@ def default_table_entries(
         return []
     share = settings.FAIROSS_DEFAULT_DEPENDENCY_SHARE
     parts = allocate(total=share, weights=[1] * len(deps))
-    return [(f"project:{slug}", part) for slug, part in zip(deps, parts, strict=True) if part > 0]
+    return [(project_key(slug), part) for slug, part in zip(deps, parts, strict=True) if part > 0]
 
 
 def _project_edges(slugs: set[str]) -> dict[str, dict[str, int]]:
     """Project-to-project edges of the tables that move money now (active or default)."""
     edges: dict[str, dict[str, int]] = {s: {} for s in slugs}
-    keys = [f"project:{s}" for s in slugs]
+    keys = [project_key(s) for s in slugs]
     active = (
         TableEntry.objects.filter(
             version__status=TableVersion.Status.ACTIVE, version__table__owner_key__in=keys
@@ -309,13 +315,13 @@ def _project_edges(slugs: set[str]) -> dict[str, dict[str, int]]:
         ).values_list("table__owner_key", flat=True)
     )
     for owner, recipient, m in active:
-        edges[owner.split(":", 1)[1]][recipient.split(":", 1)[1]] = m
+        edges[recipient_split(owner)[1]][recipient_split(recipient)[1]] = m
     for slug in slugs:
-        if f"project:{slug}" not in with_table:
+        if project_key(slug) not in with_table:
             project = Project.objects.filter(slug=slug).first()
             if project is not None:
                 for recipient, m in default_table_entries(project=project):
-                    edges[slug][recipient.split(":", 1)[1]] = m
+                    edges[slug][recipient_split(recipient)[1]] = m
     return edges
 
 
@@ -325,9 +331,11 @@ def check_no_closed_cycle(*, owner_key: str, entries: Sequence[ResolvedEntry]) -
     if not owner_key.startswith("project:"):
         # A company is never named by a table, so no cycle can pass through it.
         return
-    own = owner_key.split(":", 1)[1]
+    own = recipient_split(owner_key)[1]
     graph: dict[str, dict[str, int]] = {
-        own: {e.recipient.split(":", 1)[1]: e.millibips for e in entries if e.project is not None}
+        own: {
+            recipient_split(e.recipient)[1]: e.millibips for e in entries if e.project is not None
+        }
     }
     frontier = set(graph[own]) - {own}
     while frontier:
@@ -420,7 +428,7 @@ def table_propose(
     version = TableVersion.objects.create(
         table=table,
         number=number,
-        reserve_millibips=MILLIBIPS_TOTAL - sum(e.millibips for e in resolved),
+        reserve_millibips=FULL_SHARE - sum(e.millibips for e in resolved),
         source=source[:60],
         note=(note or "")[:500],
         proposed_by=actor,
@@ -555,7 +563,7 @@ def manifest_dependency_rows(
     if (
         isinstance(share_millibips, bool)
         or not isinstance(share_millibips, int)
-        or not (0 <= share_millibips <= MILLIBIPS_TOTAL)
+        or not (0 <= share_millibips <= FULL_SHARE)
     ):
         raise ValidationError({"share_millibips": "Give a whole number from 0 to 10,000,000."})
     try:
@@ -565,7 +573,7 @@ def manifest_dependency_rows(
     own_purls = set()
     if owner_key.startswith("project:"):
         own_purls = set(
-            ProjectPurl.objects.filter(project__slug=owner_key.split(":", 1)[1]).values_list(
+            ProjectPurl.objects.filter(project__slug=recipient_split(owner_key)[1]).values_list(
                 "purl", flat=True
             )
         )
@@ -574,7 +582,7 @@ def manifest_dependency_rows(
         total_millibips=share_millibips, dependencies=deps, policy=policy
     )
     rows = [
-        EntryInput(recipient=f"purl:{d.purl}", millibips=part, note=f"{d.kind} dependency")
+        EntryInput(recipient=purl_key(d.purl), millibips=part, note=f"{d.kind} dependency")
         for d, part in zip(deps, parts, strict=True)
         if part > 0
     ]
@@ -650,7 +658,7 @@ def table_import_file(
         ]
     if owner_key.startswith("project:"):
         known_dependencies_record(
-            project=Project.objects.get(slug=owner_key.split(":", 1)[1]), rows=rows
+            project=Project.objects.get(slug=recipient_split(owner_key)[1]), rows=rows
         )
     version = table_propose(
         owner_key=owner_key,

@@ -1,24 +1,33 @@
+"""Template filters for money and shares; they call the kernel, the one formatter of each."""
+
 from django import template
+
+from faiross.kernel.money import money_format
+from faiross.kernel.shares import format_percent
 
 register = template.Library()
 
 
 @register.filter
 def percent(millibips: int | None) -> str:
-    """10,000,000 millibips = 100%; shown exactly, without trailing zeros."""
+    """Millibips as a percentage for the active language, exact: 1,250,000 → 12.5%."""
     if millibips is None:
         return "—"
-    whole, rest = divmod(int(millibips), 100_000)
-    if rest == 0:
-        return f"{whole}%"
-    return f"{whole}.{rest:05d}".rstrip("0") + "%"
+    return format_percent(millibips=int(millibips))
 
 
 @register.filter
 def cents(amount: int | None, currency: str = "usd") -> str:
-    """Integer minor units shown as money, e.g. 123456 usd → 1,234.56 USD."""
+    """Integer minor units as money for the active language: 123456 usd → $1,234.56."""
     if amount is None:
         return "—"
-    sign = "-" if amount < 0 else ""
-    whole, rest = divmod(abs(int(amount)), 100)
-    return f"{sign}{whole:,}.{rest:02d} {currency.upper()}"
+    return money_format(amount=int(amount), currency=currency or "")
+
+
+@register.filter
+def money_input(amount: int | None, currency: str = "usd") -> str:
+    """Minor units as the value of an amount input, without the currency: 2500 usd → 25.00
+    (what ``amount_parse`` reads back)."""
+    if amount is None:
+        return ""
+    return money_format(amount=int(amount), currency=currency or "", symbol=False)

@@ -1,5 +1,3 @@
-import datetime as dt
-
 import pytest
 
 from tests.factories import CompanyFactory, CompanyMemberFactory, ProjectFactory, UserFactory
@@ -21,11 +19,6 @@ def viewer(db):
 
 
 @pytest.fixture
-def staff(db):
-    return UserFactory(username="sam", is_staff=True)
-
-
-@pytest.fixture
 def outsider(db):
     """A member of another company."""
     user = UserFactory(username="oscar")
@@ -35,8 +28,8 @@ def outsider(db):
 
 @pytest.fixture
 def company(db, owner, finance, viewer):
-    c = CompanyFactory(slug="acme", name="ACME Corp", kind="startup")
-    CompanyMemberFactory(company=c, user=owner, role="owner")
+    """ACME Corp: olivia its owner, fiona finance, victor a viewer."""
+    c = CompanyFactory(slug="acme", name="ACME Corp", kind="startup", owner=owner)
     CompanyMemberFactory(company=c, user=finance, role="finance")
     CompanyMemberFactory(company=c, user=viewer, role="viewer")
     return c
@@ -44,36 +37,11 @@ def company(db, owner, finance, viewer):
 
 @pytest.fixture
 def fund(db, owner):
-    c = CompanyFactory(slug="seedfund", name="Seed Fund LP", kind="vc_fund")
-    CompanyMemberFactory(company=c, user=owner, role="owner")
-    return c
+    """A VC fund company, olivia its owner."""
+    return CompanyFactory(slug="seedfund", name="Seed Fund LP", kind="vc_fund", owner=owner)
 
 
 @pytest.fixture
 def dependency(db):
+    """The NumPy project (no members): what company tables name."""
     return ProjectFactory(slug="numpy", name="NumPy")
-
-
-TODAY = dt.date(2026, 11, 22)
-
-
-@pytest.fixture(scope="session")
-def stripe_server():
-    """One local Stripe test server for the session (see docs/local-stripe.md)."""
-    from tests.payouts.stripe_fixtures import start_server
-
-    server = start_server()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def local_stripe(stripe_server, settings):
-    """The server, reset, with FairOSS's settings pointing at it; yields its Control."""
-    from tests.payouts.stripe_fixtures import TEST_KEY, Control
-
-    control = Control(stripe_server.url)
-    control.reset()
-    settings.STRIPE_API_BASE = stripe_server.url
-    settings.STRIPE_SECRET_KEY = TEST_KEY
-    return control

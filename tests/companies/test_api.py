@@ -8,8 +8,15 @@ from rest_framework.test import APIClient
 
 from companies.models import Agreement, Invoice
 from payouts.models import Inflow, RunAllocation
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import (
+    AGREEMENT_TERMS,
+    AgreementFactory,
+    ProjectFactory,
+    TableVersionFactory,
+    UserFactory,
+)
 
+pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
 pytestmark = pytest.mark.django_db
 
 
@@ -21,20 +28,6 @@ def open_page(url, form=None):
     return _open_page(url, form)
 
 
-TERMS = {
-    "pledge": {"amount": 200_000, "developers": 3, "period": "yearly"},
-    "dividend": {"share_millibips": 100_000},
-    "equity": {
-        "share_millibips": 50_000,
-        "share_count": 5_000,
-        "share_class": "Common Stock",
-        "cliff_months": 12,
-        "vesting_months": 48,
-        "time_vesting_millibips": 7_500_000,
-        "milestones": [{"title": "Series A closed", "millibips": 2_500_000}],
-    },
-    "carry": {"share_millibips": 200_000, "fund_name": "Seed Fund I"},
-}
 EVENTS = {
     "dividend": (
         "declarations",
@@ -67,7 +60,7 @@ def as_user(user) -> APIClient:
 
 @pytest.mark.parametrize("kind", ["pledge", "dividend", "equity", "carry"])
 def test_each_kind_from_signup_to_distributed(
-    kind, local_stripe, django_capture_on_commit_callbacks
+    kind, stripe_settings, django_capture_on_commit_callbacks
 ):
     ProjectFactory(slug="numpy", name="NumPy")
     ana = UserFactory(username="ana")
@@ -94,7 +87,7 @@ def test_each_kind_from_signup_to_distributed(
 
     r = api.post(
         "/api/v1/companies/acme/agreements/",
-        {"kind": kind, "currency": "usd", "start_date": "2021-01-01", **TERMS[kind]},
+        {"kind": kind, "currency": "usd", "start_date": "2021-01-01", **AGREEMENT_TERMS[kind]},
         format="json",
     )
     assert r.status_code == 201, r.content
@@ -134,7 +127,7 @@ def test_each_kind_from_signup_to_distributed(
     inflow = Inflow.objects.get(invoice__pk=invoice["id"])
     assert inflow.amount == expected
 
-    from payouts.runs import distribution_run_start
+    from payouts.distribution.runs import distribution_run_start
 
     with django_capture_on_commit_callbacks(execute=True):
         run = distribution_run_start()
@@ -157,18 +150,7 @@ def test_each_kind_from_signup_to_distributed(
 def test_anonymous_gets_401_and_outsiders_see_nothing(company, owner, outsider, viewer, staff):
     assert APIClient().get("/api/v1/companies/").status_code == 401
     assert APIClient().get("/api/v1/companies/acme/").status_code == 401
-    api = as_user(owner)
-    r = api.post(
-        "/api/v1/companies/acme/agreements/",
-        {
-            "kind": "dividend",
-            "currency": "usd",
-            "start_date": "2025-01-01",
-            "share_millibips": 100_000,
-        },
-        format="json",
-    )
-    pk = r.json()["id"]
+    pk = AgreementFactory(company=company, actor=owner, status="draft").pk
     them = as_user(outsider)
     assert [c["slug"] for c in them.get("/api/v1/companies/").json()["results"]] == ["globex"]
     for path in (
@@ -238,19 +220,10 @@ def test_bad_input_is_400_per_field_and_nothing_stored(company, owner, staff):
     assert r.status_code == 400 and "kind" in r.json()
     assert not Agreement.objects.exists()
 
-    r = api.post(
-        "/api/v1/companies/acme/agreements/",
-        {
-            "kind": "dividend",
-            "currency": "usd",
-            "start_date": "2025-01-01",
-            "share_millibips": 100_000,
-        },
-        format="json",
+    agreement = AgreementFactory(
+        company=company, actor=owner, staff=staff, start_date=dt.date(2025, 1, 1)
     )
-    pk = r.json()["id"]
-    api.post(f"/api/v1/companies/acme/agreements/{pk}/sign/")
-    as_user(staff).post(f"/api/v1/companies/acme/agreements/{pk}/countersign/")
+    pk = agreement.pk
     url = f"/api/v1/companies/acme/agreements/{pk}/declarations/"
     r = api.post(
         url, {"amount": 100_000, "currency": "eur", "declared_on": "2025-02-01"}, format="json"
@@ -288,16 +261,16 @@ def test_invitations_over_the_api(company, owner, finance):
 
 
 def test_preview_and_ocf(company, owner, staff, dependency):
-    from tests.companies.helpers import active_agreement, company_table
-
-    company_table(company=company, actor=owner, rows=[("project:numpy", 10_000_000)])
+    TableVersionFactory(
+        owner_key=company.owner_key, actor=owner, entries=[("project:numpy", 10_000_000)]
+    )
     api = as_user(owner)
     r = api.get("/api/v1/companies/acme/preview/?amount=100001&currency=usd")
     assert r.status_code == 200
     rows = r.json()["recipients"]
     assert sum(x["amount"] for x in rows) == 100_001
     assert rows[0]["recipient"] == "project:numpy"
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="equity")
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="equity")
     r = api.get(f"/api/v1/companies/acme/agreements/{agreement.pk}/ocf/")
     assert (
         r.status_code == 200 and r.json()["Manifest.ocf.json"]["file_type"] == "OCF_MANIFEST_FILE"

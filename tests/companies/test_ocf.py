@@ -10,7 +10,7 @@ import pytest
 
 from companies import services
 from companies.ocf import canonical, ocf_export
-from tests.companies.helpers import active_agreement
+from tests.factories import AgreementFactory, LiquidityEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,19 +26,18 @@ def sample(name):
 
 @pytest.fixture
 def bundle(company, owner, staff):
-    agreement = active_agreement(
-        company=company, actor=owner, staff=staff, kind="equity", start=dt.date(2023, 1, 1)
+    agreement = AgreementFactory(
+        company=company, actor=owner, staff=staff, kind="equity", start_date=dt.date(2023, 1, 1)
     )
     services.milestone_mark_met(
         milestone=agreement.milestones.get(), staff=staff, met_on=dt.date(2024, 2, 1)
     )
-    services.liquidity_event_record(
+    LiquidityEventFactory(
         agreement=agreement,
         actor=owner,
         kind="buyback",
         occurred_on="2025-01-10",
         proceeds=2_000_000_000,
-        currency="usd",
         portion_millibips=1_000_000,
     )
     return json.loads(json.dumps(ocf_export(agreement=agreement))), agreement
@@ -131,6 +130,6 @@ def test_vesting_portions_add_up_to_the_whole(bundle):
 
 
 def test_only_equity_has_an_export(company, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
     with pytest.raises(ValueError):
         ocf_export(agreement=agreement)

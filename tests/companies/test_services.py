@@ -17,8 +17,7 @@ from companies.models import (
     LiquidityEvent,
 )
 from payouts.models import Inflow, LedgerTransaction
-from tests.companies.helpers import TERMS, active_agreement
-from tests.factories import UserFactory
+from tests.factories import AGREEMENT_TERMS, AgreementFactory, InvoiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +113,7 @@ def test_last_owner_stays(company, owner, finance, viewer):
 
 
 def create(company, actor, kind, **changes):
-    data = {"currency": "usd", "start_date": "2025-01-01", **TERMS[kind], **changes}
+    data = {"currency": "usd", "start_date": "2025-01-01", **AGREEMENT_TERMS[kind], **changes}
     return services.agreement_create(company=company, actor=actor, kind=kind, terms_data=data)
 
 
@@ -224,12 +223,12 @@ def test_lifecycle_draft_signed_active_ended(company, finance, staff, owner):
 
 
 def test_pledge_invoices_once_per_period(company, owner, staff):
-    agreement = active_agreement(
+    agreement = AgreementFactory(
         company=company,
         actor=owner,
         staff=staff,
         kind="pledge",
-        start=timezone.localdate() - dt.timedelta(days=400),
+        start_date=timezone.localdate() - dt.timedelta(days=400),
     )
     assert agreement.invoices.count() == 2
     assert all(i.amount == 600_000 for i in agreement.invoices.all())
@@ -239,7 +238,7 @@ def test_pledge_invoices_once_per_period(company, owner, staff):
 
 
 def test_dividend_declaration_is_exact_and_rounded_down(company, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
     declaration = services.dividend_declare(
         agreement=agreement,
         actor=owner,
@@ -262,7 +261,7 @@ def test_dividend_declaration_is_exact_and_rounded_down(company, owner, staff):
     ],
 )
 def test_bad_declarations_store_nothing(company, owner, staff, changes, field):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
     data = {"amount": 1_000_000, "currency": "usd", "declared_on": "2025-06-30"} | changes
     with pytest.raises(ValidationError) as exc:
         services.dividend_declare(agreement=agreement, actor=owner, **data)
@@ -276,7 +275,7 @@ def test_declarations_need_an_active_agreement_and_a_money_role(company, owner, 
         services.dividend_declare(
             agreement=draft, actor=owner, amount=100, currency="usd", declared_on="2025-02-01"
         )
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
     with pytest.raises(PermissionDenied):
         services.dividend_declare(
             agreement=agreement, actor=viewer, amount=100, currency="usd", declared_on="2025-02-01"
@@ -288,8 +287,8 @@ def test_declarations_need_an_active_agreement_and_a_money_role(company, owner, 
 
 
 def test_equity_vesting_milestones_and_liquidity(company, owner, staff):
-    agreement = active_agreement(
-        company=company, actor=owner, staff=staff, kind="equity", start=D(2024, 1, 1)
+    agreement = AgreementFactory(
+        company=company, actor=owner, staff=staff, kind="equity", start_date=D(2024, 1, 1)
     )
     assert services.equity_vested_millibips(agreement=agreement, on=D(2024, 12, 31)) == 0
     # 75% over 48 months, 12-month cliff: 18.75% at the cliff
@@ -370,7 +369,7 @@ def test_equity_vesting_milestones_and_liquidity(company, owner, staff):
 
 
 def test_carry_distribution(fund, owner, staff):
-    agreement = active_agreement(company=fund, actor=owner, staff=staff, kind="carry")
+    agreement = AgreementFactory(company=fund, actor=owner, staff=staff, kind="carry")
     record = services.carry_distribution_record(
         agreement=agreement,
         actor=owner,
@@ -382,7 +381,7 @@ def test_carry_distribution(fund, owner, staff):
 
 
 def test_a_share_rounding_to_zero_makes_no_invoice(company, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
     record = services.dividend_declare(
         agreement=agreement, actor=owner, amount=99, currency="usd", declared_on="2025-02-01"
     )
@@ -393,14 +392,8 @@ def test_a_share_rounding_to_zero_makes_no_invoice(company, owner, staff):
 
 
 def test_wire_received_makes_one_inflow(company, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
-    invoice = services.dividend_declare(
-        agreement=agreement,
-        actor=owner,
-        amount=10_000_000,
-        currency="usd",
-        declared_on="2025-02-01",
-    ).invoice
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
+    invoice = InvoiceFactory(agreement=agreement, amount=100_000)  # 1% of 10,000,000
     with pytest.raises(PermissionDenied):
         services.invoice_wire_received(invoice=invoice, staff=owner)
     services.invoice_wire_received(invoice=invoice, staff=staff, reference="BANK-1")
@@ -420,14 +413,8 @@ def test_wire_received_makes_one_inflow(company, owner, staff):
 
 
 def test_void_invoice_cannot_be_paid(company, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
-    invoice = services.dividend_declare(
-        agreement=agreement,
-        actor=owner,
-        amount=10_000_000,
-        currency="usd",
-        declared_on="2025-02-01",
-    ).invoice
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
+    invoice = InvoiceFactory(agreement=agreement, amount=100_000)  # 1% of 10,000,000
     services.invoice_void(invoice=invoice, staff=staff)
     with pytest.raises(ValidationError):
         services.invoice_wire_received(invoice=invoice, staff=staff)

@@ -6,8 +6,9 @@ from django.core.exceptions import ValidationError
 from companies import services
 from companies.models import Invoice
 from payouts.models import Inflow
-from tests.companies.helpers import active_agreement
+from tests.factories import AgreementFactory, InvoiceFactory
 
+pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
 pytestmark = pytest.mark.django_db
 
 
@@ -25,14 +26,8 @@ CANCEL = "https://faiross.test/cancel/"
 
 @pytest.fixture
 def invoice(company, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
-    return services.dividend_declare(
-        agreement=agreement,
-        actor=owner,
-        amount=25_000_000,
-        currency="usd",
-        declared_on="2025-03-31",
-    ).invoice
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
+    return InvoiceFactory(agreement=agreement, amount=250_000)
 
 
 def start(invoice, actor):
@@ -47,7 +42,7 @@ def pay(url):
     return location.rsplit("=", 1)[1]
 
 
-def test_checkout_then_return_records_one_inflow(local_stripe, invoice, finance):
+def test_checkout_then_return_records_one_inflow(stripe_settings, invoice, finance):
     url = start(invoice, finance)
     assert url == start(invoice, finance)  # a double click opens the same page
     status, page, _ = open_page(url)
@@ -65,13 +60,13 @@ def test_checkout_then_return_records_one_inflow(local_stripe, invoice, finance)
         invoice.company_id,
     )
     # creating the session carried an idempotency key
-    created = local_stripe.requests(method="POST", path_prefix="/v1/checkout/sessions")
+    created = stripe_settings.requests(method="POST", path_prefix="/v1/checkout/sessions")
     assert len(created) == 1
     with pytest.raises(ValidationError):
         start(invoice, finance)  # already paid
 
 
-def test_webhook_events_and_replays_make_one_inflow(local_stripe, invoice, finance):
+def test_webhook_events_and_replays_make_one_inflow(stripe_settings, invoice, finance):
     session_id = pay(start(invoice, finance))
     event = {
         "id": "evt_1",
@@ -92,7 +87,7 @@ def test_webhook_events_and_replays_make_one_inflow(local_stripe, invoice, finan
     assert Invoice.objects.get().status == "paid"
 
 
-def test_payload_is_not_trusted(local_stripe, invoice, finance):
+def test_payload_is_not_trusted(stripe_settings, invoice, finance):
     start(invoice, finance)
     invoice.refresh_from_db()
     # A forged "completed" event for an unpaid session: Stripe says it is open, nothing happens.
@@ -125,34 +120,25 @@ def test_payload_is_not_trusted(local_stripe, invoice, finance):
         services.invoice_checkout_confirm(invoice=invoice, session_id="../etc")
 
 
-def test_a_session_of_another_invoice_is_refused(local_stripe, company, owner, staff, finance):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
-    first, second = (
-        services.dividend_declare(
-            agreement=agreement,
-            actor=owner,
-            amount=10_000_000 * n,
-            currency="usd",
-            declared_on="2025-03-31",
-        ).invoice
-        for n in (1, 2)
-    )
+def test_a_session_of_another_invoice_is_refused(stripe_settings, company, owner, staff, finance):
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
+    first, second = (InvoiceFactory(agreement=agreement, amount=100_000 * n) for n in (1, 2))
     session_id = pay(start(first, finance))
     with pytest.raises(ValidationError):
         services.invoice_checkout_confirm(invoice=second, session_id=session_id)
     assert not Inflow.objects.exists()
 
 
-def test_expired_session_is_replaced(local_stripe, invoice, finance):
+def test_expired_session_is_replaced(stripe_settings, invoice, finance):
     first = start(invoice, finance)
-    local_stripe.advance(25 * 3600)
+    stripe_settings.advance(25 * 3600)
     second = start(invoice, finance)
     assert first != second
     invoice.refresh_from_db()
     assert invoice.checkout_attempts == 2
 
 
-def test_viewer_cannot_pay(local_stripe, invoice, viewer):
+def test_viewer_cannot_pay(stripe_settings, invoice, viewer):
     from django.core.exceptions import PermissionDenied
 
     with pytest.raises(PermissionDenied):
@@ -170,7 +156,7 @@ def signed(body: bytes, secret: str) -> str:
 
 
 def test_through_the_webhook_endpoint_twice_makes_one_inflow(
-    local_stripe, invoice, finance, client, settings
+    stripe_settings, invoice, finance, client, settings
 ):
     import json
 
@@ -198,8 +184,8 @@ def test_through_the_webhook_endpoint_twice_makes_one_inflow(
     assert Inflow.objects.count() == 1
 
 
-def test_stripe_failures_are_clear_messages(local_stripe, invoice, finance):
-    local_stripe.fault("/v1/checkout/sessions", "500", method="POST", count=5)
+def test_stripe_failures_are_clear_messages(stripe_settings, invoice, finance):
+    stripe_settings.fault("/v1/checkout/sessions", "500", method="POST", count=5)
     with pytest.raises(ValidationError) as exc:
         start(invoice, finance)
     assert "pay by wire" in exc.value.message_dict["invoice"][0]

@@ -8,24 +8,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from companies import terms
+from faiross.kernel.shares import FULL_SHARE
 
 D = dt.date
 
 
-@given(amount=st.integers(0, 10**15), millibips=st.integers(0, terms.WHOLE))
+@given(amount=st.integers(0, 10**15), millibips=st.integers(0, FULL_SHARE))
 def test_share_of_is_the_exact_share_rounded_down(amount, millibips):
-    exact = Fraction(amount * millibips, terms.WHOLE)
+    exact = Fraction(amount * millibips, FULL_SHARE)
     got = terms.share_of(amount=amount, millibips=millibips)
     assert got <= exact < got + 1
 
 
 @given(
     amount=st.integers(0, 10**15),
-    millibips=st.integers(0, terms.WHOLE),
-    portion=st.integers(0, terms.WHOLE),
+    millibips=st.integers(0, FULL_SHARE),
+    portion=st.integers(0, FULL_SHARE),
 )
 def test_share_of_share_rounds_once(amount, millibips, portion):
-    exact = Fraction(amount * millibips * portion, terms.WHOLE**2)
+    exact = Fraction(amount * millibips * portion, FULL_SHARE**2)
     got = terms.share_of_share(amount=amount, millibips=millibips, portion_millibips=portion)
     assert got <= exact < got + 1
 
@@ -38,7 +39,7 @@ def test_rounding_examples_in_faiross_disfavour():
     with pytest.raises(ValueError):
         terms.share_of(amount=-1, millibips=1)
     with pytest.raises(ValueError):
-        terms.share_of(amount=1, millibips=terms.WHOLE + 1)
+        terms.share_of(amount=1, millibips=FULL_SHARE + 1)
 
 
 def test_add_months_clamps_to_the_end_of_the_month():
@@ -61,7 +62,7 @@ def vested(on, **kw):
         "start": D(2024, 1, 15),
         "cliff_months": 12,
         "vesting_months": 48,
-        "time_millibips": terms.WHOLE,
+        "time_millibips": FULL_SHARE,
     }
     args.update(kw)
     return terms.time_vested_millibips(on=on, **args)
@@ -72,16 +73,16 @@ def test_time_vesting_cliff_then_monthly_then_all():
     assert vested(D(2025, 1, 14)) == 0  # one day before the cliff
     assert vested(D(2025, 1, 15)) == 2_500_000  # 12/48 at the cliff
     assert vested(D(2025, 2, 15)) == 10_000_000 * 13 // 48  # rounded down
-    assert vested(D(2028, 1, 15)) == terms.WHOLE
-    assert vested(D(2040, 1, 1)) == terms.WHOLE
-    assert vested(D(2024, 1, 15), vesting_months=0, cliff_months=0) == terms.WHOLE
+    assert vested(D(2028, 1, 15)) == FULL_SHARE
+    assert vested(D(2040, 1, 1)) == FULL_SHARE
+    assert vested(D(2024, 1, 15), vesting_months=0, cliff_months=0) == FULL_SHARE
     assert vested(D(2030, 1, 1), time_millibips=0) == 0
 
 
 @given(day=st.dates(D(2023, 1, 1), D(2030, 1, 1)), extra=st.integers(1, 400))
 def test_time_vesting_never_decreases(day, extra):
     later = day + dt.timedelta(days=extra)
-    assert vested(day) <= vested(later) <= terms.WHOLE
+    assert vested(day) <= vested(later) <= FULL_SHARE
 
 
 def test_pledge_periods_never_drift_and_stop_at_the_end():

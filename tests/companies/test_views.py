@@ -11,8 +11,8 @@ from django.urls import reverse
 from companies import services
 from companies.models import Agreement, Company, CompanyMember, Invoice
 from payouts.models import Inflow
-from tests.companies.helpers import active_agreement, company_table
-from tests.companies.test_pdf import check_pdf
+from tests.factories import AgreementFactory, InvoiceFactory, TableVersionFactory
+from tests.pdf_helpers import check_pdf, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_create_company_shows_rule_errors_on_fields(client, owner, company):
 
 
 def test_pages_of_a_company_are_for_members_only(client, company, outsider, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="equity")
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="equity")
     paths = [
         "",
         "export.csv",
@@ -66,12 +66,7 @@ def test_pages_of_a_company_are_for_members_only(client, company, outsider, owne
 
 
 def test_viewer_sees_but_cannot_sign_or_create(client, company, viewer, owner):
-    agreement = services.agreement_create(
-        company=company,
-        actor=owner,
-        kind="dividend",
-        terms_data={"currency": "usd", "start_date": "2025-01-01", "share_millibips": 100_000},
-    )
+    agreement = AgreementFactory(company=company, actor=owner, kind="dividend", status="draft")
     client.force_login(viewer)
     page = client.get(f"/companies/acme/agreements/{agreement.pk}/").content.decode()
     assert "Only owners and finance members can sign" in page
@@ -169,7 +164,7 @@ def test_agreement_forms_show_clear_messages(client, company, owner, kind, data,
 
 
 def test_declaration_form_messages(client, company, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
     client.force_login(owner)
     url = f"/companies/acme/agreements/{agreement.pk}/record/"
     r = client.post(
@@ -184,15 +179,19 @@ def test_declaration_form_messages(client, company, owner, staff):
 
 
 def test_document_pdf_csv_and_ocf(client, company, owner, staff, dependency):
-    company_table(company=company, actor=owner, rows=[("project:numpy", 6_000_000)])
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="equity")
+    TableVersionFactory(
+        owner_key=company.owner_key, actor=owner, entries=[("project:numpy", 6_000_000)]
+    )
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="equity")
     client.force_login(owner)
     html = client.get(f"/companies/acme/agreements/{agreement.pk}/document/").content.decode()
     assert "5000 shares of Common Stock" in html and agreement.document_sha256 in html
     r = client.get(f"/companies/acme/agreements/{agreement.pk}/document.pdf")
     assert r["Content-Type"] == "application/pdf"
     assert check_pdf(r.content) >= 1
-    assert b"Equity agreement AGR-" in r.content and b"Signature records" in r.content
+    text = pdf_text(r.content)
+    assert "Equity agreement AGR-" in text and "Signature records" in text
+    assert "5000 shares of Common Stock" in text
     r = client.get(f"/companies/acme/agreements/{agreement.pk}/ocf.json")
     bundle = json.loads(r.content)
     assert bundle["Manifest.ocf.json"]["issuer"]["legal_name"] == "ACME Corp"
@@ -202,10 +201,10 @@ def test_document_pdf_csv_and_ocf(client, company, owner, staff, dependency):
 
 
 def test_preview_on_the_dashboard(client, company, owner, dependency):
-    company_table(
-        company=company,
+    TableVersionFactory(
+        owner_key=company.owner_key,
         actor=owner,
-        rows=[("project:numpy", 6_000_000), ("github:octocat", 4_000_000)],
+        entries=[("project:numpy", 6_000_000), ("github:octocat", 4_000_000)],
     )
     client.force_login(owner)
     page = client.get("/companies/acme/?amount=1000&currency=usd").content.decode()
@@ -215,10 +214,8 @@ def test_preview_on_the_dashboard(client, company, owner, dependency):
 
 
 def test_csv_neutralises_formulas(client, company, owner, staff):
-    agreement = active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
-    services.dividend_declare(
-        agreement=agreement, actor=owner, amount=10_000, currency="usd", declared_on="2025-01-05"
-    )
+    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
+    InvoiceFactory(agreement=agreement, amount=100)
     Invoice.objects.update(description="=HYPERLINK(1)")
     client.force_login(owner)
     rows = list(csv.reader(io.StringIO(client.get("/companies/acme/export.csv").content.decode())))
@@ -228,7 +225,7 @@ def test_csv_neutralises_formulas(client, company, owner, staff):
 def test_groundwater_pages_and_badges(client, company, owner, staff):
     assert client.get("/companies/groundwater/acme/").status_code == 404
     assert client.get("/companies/groundwater/acme/badge.svg").status_code == 404
-    active_agreement(company=company, actor=owner, staff=staff, kind="dividend")
+    AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
     r = client.get("/companies/groundwater/acme/badge.svg")
     assert r.status_code == 200 and r["Content-Type"].startswith("image/svg+xml")
     assert b"Groundwater" in r.content and b"participant" in r.content
@@ -285,12 +282,7 @@ def test_company_table_editor_and_import(client, company, owner, dependency):
 def test_admin_countersign_milestone_and_wire(client, company, owner, staff):
     staff.is_superuser = True
     staff.save()
-    agreement = services.agreement_create(
-        company=company,
-        actor=owner,
-        kind="dividend",
-        terms_data={"currency": "usd", "start_date": "2025-01-01", "share_millibips": 100_000},
-    )
+    agreement = AgreementFactory(company=company, actor=owner, kind="dividend", status="draft")
     client.force_login(staff)
     url = reverse("admin:companies_agreement_changelist")
     r = client.post(url, {"action": "countersign", "_selected_action": [agreement.pk]}, follow=True)
@@ -300,9 +292,7 @@ def test_admin_countersign_milestone_and_wire(client, company, owner, staff):
     assert "Countersigned: 1" in r.content.decode()
     agreement.refresh_from_db()
     assert agreement.status == "active"
-    invoice = services.dividend_declare(
-        agreement=agreement, actor=owner, amount=1_000_000, currency="usd", declared_on="2025-02-01"
-    ).invoice
+    invoice = InvoiceFactory(agreement=agreement, amount=10_000)
     url = reverse("admin:companies_invoice_changelist")
     for _ in range(2):
         client.post(url, {"action": "wire_received", "_selected_action": [invoice.pk]})
@@ -312,7 +302,7 @@ def test_admin_countersign_milestone_and_wire(client, company, owner, staff):
         == 200
     )
 
-    equity = active_agreement(company=company, actor=owner, staff=staff, kind="equity")
+    equity = AgreementFactory(company=company, actor=owner, staff=staff, kind="equity")
     milestone = equity.milestones.get()
     r = client.post(
         reverse("admin:companies_milestone_changelist"),

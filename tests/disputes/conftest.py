@@ -1,22 +1,12 @@
 import pytest
 
-from payouts.ledger import Leg, ledger_post
-from projects.services.tables import EntryInput, table_propose
-from tests.factories import MembershipFactory, OmbudsmanFactory, ProjectFactory, UserFactory
-
-
-def fund(owner, amount, purpose="available", currency="usd", key=None):
-    """Credit ``owner`` as a distribution would: platform pool → owner's purpose."""
-    txn, _ = ledger_post(
-        idempotency_key=key or f"test-fund:{owner}:{purpose}:{currency}:{amount}",
-        kind="distribution",
-        reference="test",
-        legs=[
-            Leg("platform", "pool", currency, -amount),
-            Leg(owner, purpose, currency, amount),
-        ],
-    )
-    return txn
+from tests.factories import (
+    OmbudsmanFactory,
+    ProjectFactory,
+    TableVersionFactory,
+    UserFactory,
+    credit,
+)
 
 
 @pytest.fixture
@@ -28,15 +18,14 @@ def world(db):
     carol = UserFactory(username="carol")
     dana = OmbudsmanFactory(username="dana")
     erin = OmbudsmanFactory(username="erin")
-    project = ProjectFactory(slug="numpy", name="NumPy")
-    MembershipFactory(project=project, user=alice, role="steward")
-    version = table_propose(
-        owner_key="project:numpy",
+    project = ProjectFactory(slug="numpy", name="NumPy", steward=alice)
+    version = TableVersionFactory(
+        project=project,
         actor=alice,
-        entries=[EntryInput("user:bob", 3_000_000), EntryInput("github:octocat", 1_000_000)],
+        entries=[("user:bob", 3_000_000), ("github:octocat", 1_000_000)],
     )
     entry = version.entries.get(recipient="user:bob")
-    fund("user:bob", 50_000)
+    credit("user:bob", 50_000)
     return type(
         "World",
         (),

@@ -1,18 +1,17 @@
 import pytest
 from django.urls import reverse
 
-from disputes import services
 from disputes.models import Dispute, Hold
 from payouts.selectors import account_balance
 from projects.models import TableVersion
-from tests.factories import MembershipFactory, OmbudsmanFactory, UserFactory
+from tests.factories import DisputeFactory, MembershipFactory, OmbudsmanFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def dispute(world):
-    return services.dispute_file(
+    return DisputeFactory(
         filer=world.carol,
         target=f"table_entry:{world.entry.pk}",
         kind="missing_credit",
@@ -70,7 +69,7 @@ def test_staff_without_permission_cannot_see_or_act(client, world, dispute):
 def test_parties_do_not_see_their_dispute_in_admin(client, world, dispute):
     insider = OmbudsmanFactory(username="insider")
     MembershipFactory(project=world.project, user=insider, role="steward")
-    d2 = services.dispute_file(
+    d2 = DisputeFactory(
         filer=world.carol,
         target="project:numpy",
         kind="governance",
@@ -161,7 +160,7 @@ def test_hold_redirect_correct_resolve_through_admin(client, world, dispute):
 
 
 def test_stewards_action(client, world):
-    d = services.dispute_file(
+    d = DisputeFactory(
         filer=world.carol, target="project:numpy", kind="ownership", title="T", description="D"
     )
     client.force_login(world.dana)

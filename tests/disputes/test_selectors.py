@@ -3,16 +3,19 @@ from django.contrib.auth.models import AnonymousUser, Group, Permission
 
 from disputes import selectors, services
 from disputes.models import Dispute
-from payouts.models import RunAllocation
-from tests.factories import UserFactory
+from tests.factories import (
+    AgreementFactory,
+    CompanyFactory,
+    DisputeFactory,
+    RunAllocationFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def _file(w, target):
-    return services.dispute_file(
-        filer=w.carol, target=target, kind="other", title="t", description="d"
-    )
+    return DisputeFactory(filer=w.carol, target=target, title="t", description="d")
 
 
 def test_recipient_is_held_only_while_a_hold_is_active(world):
@@ -61,14 +64,7 @@ def test_public_counts_show_no_content(world):
 
 
 def test_target_describe_distribution_line(world):
-    from django.utils import timezone
-
-    from payouts.models import DistributionRun
-
-    run = DistributionRun.objects.create(cutoff=timezone.now(), status="done", is_open=None)
-    line = RunAllocation.objects.create(
-        run=run, recipient="user:bob", purpose="available", currency="usd", amount=1234
-    )
+    line = RunAllocationFactory(recipient="user:bob", amount=1234)
     t = selectors.target_describe(target=f"distribution_line:{line.pk}")
     assert (t.recipient, t.amount, t.currency) == ("user:bob", 1234, "usd")
     d = _file(world, f"distribution_line:{line.pk}")
@@ -104,22 +100,9 @@ def test_dispute_about_a_payout_names_its_recipient_and_amount(world, monkeypatc
 
 
 def test_dispute_about_an_agreement_names_company_owners(world):
-    import datetime as dt
-
-    from companies.models import Agreement, Company, CompanyMember
-
-    company = Company.objects.create(slug="acme", name="Acme Inc.")
     owner = UserFactory(username="olive")
-    CompanyMember.objects.create(company=company, user=owner, role="owner")
-    agreement = Agreement.objects.create(
-        company=company,
-        kind="pledge",
-        currency="usd",
-        start_date=dt.date(2026, 1, 1),
-        amount=100_000,
-        developers=1,
-        period="month",
-    )
+    company = CompanyFactory(slug="acme", name="Acme Inc.", owner=owner)
+    agreement = AgreementFactory(company=company, kind="pledge", status="draft")
     d = _file(world, f"agreement:{agreement.pk}")
     assert d.target == f"agreement:{agreement.pk}"
     assert d.parties.filter(user=owner, role="company_owner").exists()

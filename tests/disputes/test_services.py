@@ -11,10 +11,16 @@ from disputes import selectors, services
 from disputes.models import Appeal, AuditEvent, Dispute, DisputeParty, Evidence, Hold
 from payouts.models import LedgerTransaction, Posting
 from payouts.selectors import account_balance
-from projects.models import Membership, Project, TableVersion
+from projects.models import Membership, TableVersion
 from projects.services.tables import EntryInput
-from tests.disputes.conftest import fund
-from tests.factories import MembershipFactory, OmbudsmanFactory, UserFactory
+from tests.factories import (
+    DisputeFactory,
+    MembershipFactory,
+    OmbudsmanFactory,
+    ProjectFactory,
+    UserFactory,
+    credit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +39,7 @@ def file_dispute(w, **kw):
         links=["https://github.com/numpy/numpy/pull/12"],
     )
     args.update(kw)
-    return services.dispute_file(**args)
+    return DisputeFactory(**args)
 
 
 def ledger_sums_to_zero():
@@ -287,8 +293,8 @@ def test_hold_bad_input_names_the_field(world, kwargs, field):
 
 
 def test_escrow_and_reserve_are_held_from_their_accounts(world):
-    fund("github:octocat", 7_000, purpose="escrow")
-    fund("project:numpy", 9_000, purpose="reserve")
+    credit("github:octocat", 7_000, purpose="escrow")
+    credit("project:numpy", 9_000, purpose="reserve")
     d = file_dispute(world)
     h1 = services.hold_place(
         dispute=d,
@@ -459,7 +465,7 @@ def test_stewards_change_and_transfer(world):
 
 
 def test_transfer_claims_an_unclaimed_project(world):
-    placeholder = Project.objects.create(slug="leftpad", name="left-pad", status="unclaimed")
+    placeholder = ProjectFactory(slug="leftpad", name="left-pad", status="unclaimed")
     d = file_dispute(world, target="project:leftpad", kind="ownership")
     services.project_stewards_set(
         dispute=d, actor=world.dana, project=placeholder, stewards=["carol"], reason="proved"

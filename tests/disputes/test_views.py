@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from disputes import services
 from disputes.models import Dispute
-from tests.factories import UserFactory
+from tests.factories import DisputeFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def _file(w, **kw):
         description="Private details",
     )
     args.update(kw)
-    return services.dispute_file(**args)
+    return DisputeFactory(**args)
 
 
 def test_filing_page_needs_sign_in(client, world):

@@ -9,28 +9,10 @@ from django.core import mail
 from companies import services
 from companies.models import Agreement, Invoice
 from payouts.models import Inflow, RunAllocation
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import ProjectFactory, StaffFactory
 
+pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def stripe_server():
-    from tests.payouts.stripe_fixtures import start_server
-
-    server = start_server()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def local_stripe(stripe_server, settings):
-    from tests.payouts.stripe_fixtures import TEST_KEY, Control
-
-    Control(stripe_server.url).reset()
-    settings.STRIPE_API_BASE = stripe_server.url
-    settings.STRIPE_SECRET_KEY = TEST_KEY
-    return stripe_server
 
 
 def sign_up(page, username):
@@ -68,9 +50,9 @@ EVENTS = {
 
 
 @pytest.mark.parametrize("kind", ["pledge", "dividend", "equity", "carry"])
-def test_agreement_from_signup_to_money_distributed(page, live_server, local_stripe, kind):
+def test_agreement_from_signup_to_money_distributed(page, live_server, stripe_settings, kind):
     ProjectFactory(slug="numpy", name="NumPy")
-    staff = UserFactory(username="sam", is_staff=True)
+    staff = StaffFactory(username="sam")
     sign_up(page, f"cfo{kind}")  # one address per test: allauth rate-limits confirmation mail
 
     # the company
@@ -146,7 +128,7 @@ def test_agreement_from_signup_to_money_distributed(page, live_server, local_str
     assert inflow.amount == invoice.amount and inflow.source == "stripe"
 
     # distributed, and shown where it went
-    from payouts.runs import distribution_run_start
+    from payouts.distribution.runs import distribution_run_start
 
     run = distribution_run_start()
     run.refresh_from_db()

@@ -6,22 +6,19 @@ from django.db.models import Sum
 
 from disputes.models import AuditEvent, Dispute, Hold
 from disputes.selectors import recipient_is_held
-from payouts.ledger import Leg, ledger_post
 from payouts.models import Posting
 from payouts.selectors import account_balance
 from projects.models import TableVersion
-from projects.services.tables import EntryInput, table_propose
-from tests.factories import MembershipFactory, OmbudsmanFactory, ProjectFactory, UserFactory
+from tests.e2e.helpers import sign_in
+from tests.factories import (
+    OmbudsmanFactory,
+    ProjectFactory,
+    TableVersionFactory,
+    UserFactory,
+    credit,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, username, password="pw-for-tests-1"):
-    page.goto("/accounts/login/")
-    page.fill("input[name=login]", username)
-    page.fill("input[name=password]", password)
-    page.locator("main form button[type=submit]").click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
 def sign_out(page):
@@ -54,20 +51,14 @@ def test_dispute_about_a_table_entry_from_filing_to_resolution(page, settings, t
     UserFactory(username="bob")
     UserFactory(username="carol")
     OmbudsmanFactory(username="olga")
-    project = ProjectFactory(slug="numpy", name="NumPy")
-    MembershipFactory(project=project, user=alice, role="steward")
-    v1 = table_propose(
-        owner_key="project:numpy",
+    project = ProjectFactory(slug="numpy", name="NumPy", steward=alice)
+    v1 = TableVersionFactory(
+        project=project,
         actor=alice,
-        entries=[EntryInput("user:bob", 3_000_000), EntryInput("github:octocat", 1_000_000)],
+        entries=[("user:bob", 3_000_000), ("github:octocat", 1_000_000)],
     )
     entry = v1.entries.get(recipient="user:bob")
-    ledger_post(
-        idempotency_key="e2e-fund-bob",
-        kind="distribution",
-        reference="e2e",
-        legs=[Leg("platform", "pool", "usd", -50_000), Leg("user:bob", "available", "usd", 50_000)],
-    )
+    credit("user:bob", 50_000)
 
     # carol files a dispute from the table version page, about bob's entry
     sign_in(page, "carol")

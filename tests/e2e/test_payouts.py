@@ -4,53 +4,39 @@ the local Stripe test server."""
 import re
 
 import pytest
-from allauth.socialaccount.models import SocialAccount
 from django.db import transaction
 
-from companies.models import Company, CompanyMember
-from payouts import runs, services
+from payouts.connect.transfers import payout_run_start
 from payouts.models import ConnectedAccount, Payout
 from payouts.selectors import account_balance
-from projects.services.tables import EntryInput, table_propose
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    CompanyFactory,
+    DistributionRunFactory,
+    InflowFactory,
+    ProjectFactory,
+    SocialAccountFactory,
+    UserFactory,
+)
 
-pytest_plugins = ["tests.payouts.stripe_fixtures"]
+pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def stripe_server(settings, stripe_env, local_stripe):
-    settings.STRIPE_API_BASE = local_stripe.url
-    settings.STRIPE_SECRET_KEY = "sk_test_faiross_tests"
-    settings.FAIROSS_PAYOUT_THRESHOLD_DEFAULT = 1000
-    return stripe_env
-
-
-def test_github_login_claims_escrow_onboards_and_is_paid(page, live_server, stripe_server):
+def test_github_login_claims_escrow_onboards_and_is_paid(page, live_server, stripe_settings):
     # A project's table names github:octocat, who is not on FairOSS; a run puts money in escrow.
     steward = UserFactory(username="steward")
-    MembershipFactory(project=ProjectFactory(slug="numpy"), user=steward, role="steward")
-    company = Company.objects.create(slug="acme", name="Acme")
-    CompanyMember.objects.create(company=company, user=steward, role="owner")
-    table_propose(
-        owner_key="company:acme",
-        actor=steward,
-        entries=[EntryInput(recipient="project:numpy", millibips=10_000_000)],
+    ProjectFactory(slug="numpy", steward=steward, table=[("github:octocat", 5_000_000)])
+    company = CompanyFactory(
+        slug="acme", name="Acme", owner=steward, table=[("project:numpy", 10_000_000)]
     )
-    table_propose(
-        owner_key="project:numpy",
-        actor=steward,
-        entries=[EntryInput(recipient="github:octocat", millibips=5_000_000)],
-    )
-    services.inflow_record(company=company, amount=10_000, currency="usd", reference="W1")
-    runs.distribution_run_execute(run_id=runs.distribution_run_create().pk)
+    InflowFactory(company=company, amount=10_000, reference="W1")
+    DistributionRunFactory()
     assert account_balance(owner="github:octocat", purpose="escrow", currency="usd") == 5_000
 
     # Octocat signs in with GitHub (simulated: no internet; allauth's SocialAccount row).
-    octo = UserFactory(username="octo")
-    SocialAccount.objects.create(
-        user=octo, provider="github", uid="583231", extra_data={"login": "octocat"}
-    )
+    octo = SocialAccountFactory(
+        user=UserFactory(username="octo"), login="octocat", uid="583231"
+    ).user
     page.goto("/accounts/login/")
     page.fill("input[name=login]", "octo")
     page.fill("input[name=password]", "pw-for-tests-1")
@@ -81,7 +67,7 @@ def test_github_login_claims_escrow_onboards_and_is_paid(page, live_server, stri
 
     # Staff's payout run (the daily schedule does the same) pays the balance.
     with transaction.atomic():
-        services.payout_run_start()
+        payout_run_start()
     payout = Payout.objects.get()
     assert payout.status == "sent" and payout.amount == 5_000
     page.goto("/payouts/earnings/")
@@ -89,5 +75,5 @@ def test_github_login_claims_escrow_onboards_and_is_paid(page, live_server, stri
     assert "Sent" in row.inner_text() and "50.00 USD" in row.inner_text()
     assert payout.stripe_transfer_id in row.inner_text()
     assert account_balance(owner="user:octo", purpose="paid_out", currency="usd") == 5_000
-    transfers = stripe_server.requests(method="POST", path_prefix="/v1/transfers")
+    transfers = stripe_settings.requests(method="POST", path_prefix="/v1/transfers")
     assert len([r for r in transfers if r["status"] == 200 and not r["replayed"]]) == 1

@@ -1,23 +1,15 @@
 import pytest
 
 from projects.models import TableVersion
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.e2e.helpers import sign_in
+from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, username, password="pw-for-tests-1"):
-    page.goto("/accounts/login/")
-    page.fill("input[name=login]", username)
-    page.fill("input[name=password]", password)
-    page.locator("main form button[type=submit]").click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
-
-
 def test_steward_edits_table_and_sees_reserve_update_live(page):
     user = UserFactory(username="alice")
-    project = ProjectFactory(slug="numpy", name="NumPy")
-    MembershipFactory(project=project, user=user, role="steward")
+    ProjectFactory(slug="numpy", name="NumPy", steward=user)
     ProjectFactory(slug="python", name="CPython")
     sign_in(page, "alice")
     page.goto("/projects/numpy/")

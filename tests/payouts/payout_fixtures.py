@@ -24,6 +24,14 @@ def stripe_settings(settings, stripe_env, local_stripe):
 
 
 @pytest.fixture
+def payer(db):
+    """The company money comes from: acme, with no members."""
+    from tests.factories import CompanyFactory
+
+    return CompanyFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
 def ledger_checked(db):
     """``ledger_check`` must pass after the test."""
     yield

@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from typing import Any
 
 import stripe
 
-from payouts import services
-from payouts.ledger import PLATFORM, Leg, ledger_post
-from payouts.models import ConnectedAccount, LedgerTransaction, Payout
-from tests.factories import CompanyFactory, UserFactory
-
-_refs = itertools.count(1)
-
-
-def credit(
-    recipient: str, amount: int, *, purpose: str = "available", currency: str = "usd"
-) -> None:
-    """Put money in ``recipient``'s account the way a run does: inflow → pool → recipient."""
-    company = CompanyFactory.create(slug="acme")
-    ref = f"test-{next(_refs)}-{time.monotonic_ns()}"
-    services.inflow_record(company=company, amount=amount, currency=currency, reference=ref)
-    ledger_post(
-        idempotency_key=f"test-credit:{ref}",
-        kind=LedgerTransaction.Kind.DISTRIBUTION,
-        reference=f"test:{ref}",
-        legs=[Leg(PLATFORM, "pool", currency, -amount), Leg(recipient, purpose, currency, amount)],
-    )
+from payouts.connect import accounts
+from payouts.models import ConnectedAccount, Payout
+from tests.factories import UserFactory
+from tests.factories import credit as credit  # re-exported: tests import it from here
 
 
 def onboarded(username: str, control: Any, outcome: str = "complete") -> ConnectedAccount:
     """A user with a connected account on the local server, onboarded with ``outcome``."""
     user = UserFactory(username=username)
-    account = services.connected_account_get_or_create(user=user)
+    account = accounts.connected_account_get_or_create(user=user)
     control.onboard(account.stripe_account_id, outcome)
-    return services.connected_account_refresh(account=account)
+    return accounts.connected_account_refresh(account=account)
 
 
 def transfers_for(payout: Payout) -> list[Any]:

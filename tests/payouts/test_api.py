@@ -1,26 +1,13 @@
 import pytest
 
-from companies.models import Company
-from payouts.models import DistributionRun, Inflow
-from tests.factories import UserFactory
+from payouts.models import Inflow
+from tests.factories import DistributionRunFactory, UserFactory
 
+pytest_plugins = ["tests.payouts.payout_fixtures"]
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(db):
-    user = UserFactory(username="staff")
-    user.is_staff = True
-    user.save()
-    return user
-
-
-@pytest.fixture
-def company(db):
-    return Company.objects.create(slug="acme", name="Acme")
-
-
-def test_inflow_is_idempotent_by_reference(api_client, staff, company):
+def test_inflow_is_idempotent_by_reference(api_client, staff, payer):
     api_client.force_authenticate(staff)
     body = {"company": "acme", "amount": 250000, "currency": "usd", "reference": "WIRE-7"}
     first = api_client.post("/api/v1/inflows/", body, format="json")
@@ -41,14 +28,14 @@ def test_inflow_is_idempotent_by_reference(api_client, staff, company):
         ({"company": "acme", "amount": 5, "currency": "usd"}, "reference"),
     ],
 )
-def test_bad_inflows_are_400_per_field(api_client, staff, company, body, field):
+def test_bad_inflows_are_400_per_field(api_client, staff, payer, body, field):
     api_client.force_authenticate(staff)
     r = api_client.post("/api/v1/inflows/", body, format="json")
     assert r.status_code == 400 and field in r.json()
     assert not Inflow.objects.exists()
 
 
-def test_only_staff_record_inflows_and_run_distributions(api_client, company):
+def test_only_staff_record_inflows_and_run_distributions(api_client, payer):
     body = {"company": "acme", "amount": 5, "currency": "usd", "reference": "R"}
     assert api_client.post("/api/v1/inflows/", body, format="json").status_code == 401
     api_client.force_authenticate(UserFactory(username="someone"))
@@ -57,7 +44,7 @@ def test_only_staff_record_inflows_and_run_distributions(api_client, company):
 
 
 def test_distribution_run_over_the_api(
-    api_client, staff, company, django_capture_on_commit_callbacks
+    api_client, staff, payer, django_capture_on_commit_callbacks
 ):
     api_client.force_authenticate(staff)
     api_client.post(
@@ -84,7 +71,7 @@ def test_distribution_run_over_the_api(
 
 def test_overlapping_run_is_a_409(api_client, staff):
     api_client.force_authenticate(staff)
-    DistributionRun.objects.create(cutoff="2026-01-01T00:00:00Z")
+    DistributionRunFactory(status="pending")
     assert api_client.post("/api/v1/distributions/").status_code == 409
 
 

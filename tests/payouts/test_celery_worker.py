@@ -14,12 +14,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from companies.models import Company, CompanyMember
-from payouts import services, tasks
+from payouts import tasks
+from payouts.connect import transfers
 from payouts.models import DistributionRun, Payout
 from payouts.selectors import account_balance
-from projects.services.tables import EntryInput, table_propose
-from tests.factories import UserFactory
+from tests.factories import CompanyFactory, InflowFactory, UserFactory
 from tests.payouts.payout_helpers import onboarded, transfers_for
 
 pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
@@ -94,22 +93,20 @@ def test_worker_runs_scheduled_distribution_then_payout_run(worker, stripe_setti
     started = time.monotonic()
     (ROOT / "var").mkdir(exist_ok=True)
     onboarded("alice", stripe_settings)
-    owner = UserFactory(username="owner")
-    company = Company.objects.create(slug="acme", name="Acme")
-    CompanyMember.objects.create(company=company, user=owner, role="owner")
-    table_propose(
-        owner_key="company:acme",
-        actor=owner,
-        entries=[EntryInput(recipient="user:alice", millibips=10_000_000)],
+    company = CompanyFactory(
+        slug="acme",
+        name="Acme",
+        owner=UserFactory(username="owner"),
+        table=[("user:alice", 10_000_000)],
     )
-    services.inflow_record(company=company, amount=7_000, currency="usd", reference="W1")
+    InflowFactory(company=company, amount=7_000, reference="W1")
 
     tasks.scheduled_distribution.delay()
     wait_for(lambda: DistributionRun.objects.filter(status="done").exists(), 30, "the distribution")
     assert account_balance(owner="user:alice", purpose="available", currency="usd") == 7_000
 
     with transaction.atomic():
-        services.payout_run_start()  # enqueued on commit
+        transfers.payout_run_start()  # enqueued on commit
     wait_for(lambda: Payout.objects.filter(status="sent").exists(), 30, "the payout to be sent")
     payout = Payout.objects.get()
     assert len(transfers_for(payout)) == 1 and payout.amount == 7_000

@@ -6,20 +6,20 @@ import datetime as dt
 
 import pytest
 from allauth.account.models import EmailAddress
-from allauth.socialaccount.models import SocialAccount
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.template import Context, Template
 from django.utils import timezone
 
-from companies.models import Company, CompanyMember
-from payouts import runs, services, tasks
+from payouts import tasks
+from payouts.connect import claims, escrow
+from payouts.distribution import runs
+from payouts.inflows import inflow_record
 from payouts.models import ClaimedIdentity, LedgerTransaction
 from payouts.selectors import account_balance, claimable_escrow, escrow_notices
-from projects.services.tables import EntryInput, table_propose
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-from tests.pdf_helpers import pdf_text
+from tests.factories import CompanyFactory, ProjectFactory, SocialAccountFactory, UserFactory
 from tests.payouts.payout_helpers import credit
+from tests.pdf_helpers import pdf_text
 
 pytest_plugins = ["tests.payouts.payout_fixtures"]
 
@@ -29,36 +29,25 @@ def bal(owner, purpose, currency="usd"):
 
 
 def github_user(username, login, uid="1"):
-    user = UserFactory(username=username)
-    SocialAccount.objects.create(user=user, provider="github", uid=uid, extra_data={"login": login})
-    return user
+    return SocialAccountFactory(user=UserFactory(username=username), login=login, uid=uid).user
 
 
 @pytest.fixture
 def tables(db, ledger_checked):
     """acme → numpy 100%; numpy → github:Octocat 40%, email:ada@example.org 10%."""
     steward = UserFactory(username="steward")
-    MembershipFactory(project=ProjectFactory(slug="numpy"), user=steward, role="steward")
-    company = Company.objects.create(slug="acme", name="Acme")
-    CompanyMember.objects.create(company=company, user=steward, role="owner")
-    table_propose(
-        owner_key="company:acme",
-        actor=steward,
-        entries=[EntryInput(recipient="project:numpy", millibips=10_000_000)],
+    ProjectFactory(
+        slug="numpy",
+        steward=steward,
+        table=[("github:Octocat", 4_000_000), ("email:ada@example.org", 1_000_000)],
     )
-    table_propose(
-        owner_key="project:numpy",
-        actor=steward,
-        entries=[
-            EntryInput(recipient="github:Octocat", millibips=4_000_000),
-            EntryInput(recipient="email:ada@example.org", millibips=1_000_000),
-        ],
+    return CompanyFactory(
+        slug="acme", name="Acme", owner=steward, table=[("project:numpy", 10_000_000)]
     )
-    return company
 
 
 def distribute(company, amount, reference):
-    services.inflow_record(company=company, amount=amount, currency="usd", reference=reference)
+    inflow_record(company=company, amount=amount, currency="usd", reference=reference)
     run = runs.distribution_run_create()
     tasks.distribution_run_task.apply(args=[run.pk]).get()
     return run
@@ -71,7 +60,7 @@ def test_github_login_sees_and_claims_escrow_across_spellings(tables):
     (waiting,) = claimable_escrow(user=user)
     assert waiting["identity"] == "github:Octocat" and waiting["amount"] == 4_000
     assert waiting["tables"] == ["project:numpy"]
-    txns = services.identity_claim(user=user, identity="github:octocat")
+    txns = claims.identity_claim(user=user, identity="github:octocat")
     assert [t.kind for t in txns] == [LedgerTransaction.Kind.CLAIM]
     assert bal("github:Octocat", "escrow") == 0 and bal("user:octo", "available") == 4_000
     assert set(ClaimedIdentity.objects.values_list("identity", flat=True)) == {
@@ -79,41 +68,41 @@ def test_github_login_sees_and_claims_escrow_across_spellings(tables):
         "github:octocat",
     }
     # Idempotent; and the next run credits the user directly.
-    assert services.identity_claim(user=user, identity="github:octocat") == []
+    assert claims.identity_claim(user=user, identity="github:octocat") == []
     distribute(tables, 10_000, "W2")
     assert bal("github:Octocat", "escrow") == 0 and bal("user:octo", "available") == 8_000
 
 
 def test_escrow_credited_by_a_run_snapshotted_before_the_claim_is_swept(tables):
-    services.inflow_record(company=tables, amount=10_000, currency="usd", reference="W1")
+    inflow_record(company=tables, amount=10_000, currency="usd", reference="W1")
     run = runs.distribution_run_create()
     runs._stage_snapshot(run.pk)  # the snapshot predates the claim
     user = github_user("octo", "octocat")
-    services.identity_claim(user=user, identity="github:octocat")
+    claims.identity_claim(user=user, identity="github:octocat")
     runs.distribution_run_execute(run_id=run.pk)
     assert bal("github:Octocat", "escrow") == 4_000
-    assert len(services.claims_sweep()) == 1
+    assert len(claims.claims_sweep()) == 1
     assert bal("github:Octocat", "escrow") == 0 and bal("user:octo", "available") == 4_000
-    assert services.claims_sweep() == []
+    assert claims.claims_sweep() == []
 
 
 def test_only_proven_identities_can_be_claimed_and_only_once(tables):
     distribute(tables, 10_000, "W1")
     mallory = UserFactory(username="mallory")
     with pytest.raises(ValidationError, match="Sign in with that GitHub account"):
-        services.identity_claim(user=mallory, identity="github:octocat")
+        claims.identity_claim(user=mallory, identity="github:octocat")
     EmailAddress.objects.create(user=mallory, email="ada@example.org", verified=False)
     with pytest.raises(ValidationError):
-        services.identity_claim(user=mallory, identity="email:ada@example.org")
+        claims.identity_claim(user=mallory, identity="email:ada@example.org")
     ada = UserFactory(username="ada")
     EmailAddress.objects.create(user=ada, email="ada@example.org", verified=True)
-    services.identity_claim(user=ada, identity="email:ada@example.org")
+    claims.identity_claim(user=ada, identity="email:ada@example.org")
     assert bal("user:ada", "available") == 1_000
     other = github_user("octo2", "octocat", uid="2")
-    services.identity_claim(user=other, identity="github:octocat")
+    claims.identity_claim(user=other, identity="github:octocat")
     thief = github_user("octo3", "OCTOCAT", uid="3")
     with pytest.raises(ValidationError, match="already claimed"):
-        services.identity_claim(user=thief, identity="github:OCTOCAT")
+        claims.identity_claim(user=thief, identity="github:OCTOCAT")
 
 
 def test_claim_page_flow(tables, client):
@@ -144,7 +133,7 @@ def test_a_run_emails_email_identities_once(tables, django_capture_on_commit_cal
     (message,) = [m for m in mail.outbox if m.to == ["ada@example.org"]]
     assert "Money is waiting for you" in message.subject and "10.00 USD" in message.body
     with django_capture_on_commit_callbacks(execute=True):
-        services.escrow_waiting_notify(run_id=run.pk)
+        escrow.escrow_waiting_notify(run_id=run.pk)
     assert len([m for m in mail.outbox if m.to == ["ada@example.org"]]) == 1
 
 
@@ -154,28 +143,28 @@ def test_unclaimed_escrow_returns_to_the_reserve_of_the_table_that_named_it(tabl
     octo, ada = bal("github:Octocat", "escrow"), bal("email:ada@example.org", "escrow")
     reserve = bal("project:numpy", "reserve")
     # Not yet due: nothing moves, and the public notice shows the date.
-    assert services.escrow_return_expired() == []
+    assert escrow.escrow_return_expired() == []
     notices = {n["identity"]: n for n in escrow_notices(owner_key="project:numpy")}
     assert notices["github:Octocat"]["amount"] == octo
     assert (
         notices["github:Octocat"]["returns_on"].date()
         == (timezone.now() + dt.timedelta(days=30)).date()
     )
-    html = Template('{% load payouts_escrow %}{% escrow_notice "project:numpy" %}').render(
+    html = Template('{% load payouts_tags %}{% escrow_notice "project:numpy" %}').render(
         Context({})
     )
     assert "github:Octocat" in html and "returns to the reserve" in html
     # Ada claims; the rest returns after 30 days, once.
     ada_user = UserFactory(username="ada")
     EmailAddress.objects.create(user=ada_user, email="ada@example.org", verified=True)
-    services.identity_claim(user=ada_user, identity="email:ada@example.org")
+    claims.identity_claim(user=ada_user, identity="email:ada@example.org")
     later = timezone.now() + dt.timedelta(days=31)
-    (txn,) = services.escrow_return_expired(now=later)
+    (txn,) = escrow.escrow_return_expired(now=later)
     assert txn.kind == LedgerTransaction.Kind.ESCROW_RETURN
     assert bal("github:Octocat", "escrow") == 0
     assert bal("project:numpy", "reserve") == reserve + octo
     assert bal("user:ada", "available") == ada
-    assert services.escrow_return_expired(now=later) == []
+    assert escrow.escrow_return_expired(now=later) == []
     assert escrow_notices(owner_key="project:numpy") == []
 
 
@@ -184,28 +173,18 @@ def test_escrow_return_splits_between_the_tables_that_named_the_identity(
 ):
     settings.FAIROSS_ESCROW_RETURN_DAYS = 1
     steward = UserFactory(username="steward")
-    for slug in ("numpy", "scipy"):
-        MembershipFactory(project=ProjectFactory(slug=slug), user=steward, role="steward")
-    company = Company.objects.create(slug="acme", name="Acme")
-    CompanyMember.objects.create(company=company, user=steward, role="owner")
-    table_propose(
-        owner_key="company:acme",
-        actor=steward,
-        entries=[
-            EntryInput(recipient="project:numpy", millibips=5_000_000),
-            EntryInput(recipient="project:scipy", millibips=5_000_000),
-        ],
-    )
     for slug, share in (("numpy", 1_000_000), ("scipy", 3_000_000)):
-        table_propose(
-            owner_key=f"project:{slug}",
-            actor=steward,
-            entries=[EntryInput(recipient="github:octocat", millibips=share)],
-        )
+        ProjectFactory(slug=slug, steward=steward, table=[("github:octocat", share)])
+    company = CompanyFactory(
+        slug="acme",
+        name="Acme",
+        owner=steward,
+        table=[("project:numpy", 5_000_000), ("project:scipy", 5_000_000)],
+    )
     distribute(company, 1_000, "W1")
     assert bal("github:octocat", "escrow") == 200
     before = {s: bal(f"project:{s}", "reserve") for s in ("numpy", "scipy")}
-    services.escrow_return_expired(now=timezone.now() + dt.timedelta(days=2))
+    escrow.escrow_return_expired(now=timezone.now() + dt.timedelta(days=2))
     assert bal("project:numpy", "reserve") - before["numpy"] == 50
     assert bal("project:scipy", "reserve") - before["scipy"] == 150
 
@@ -220,7 +199,7 @@ def test_held_identity_is_not_returned(tables, settings, monkeypatch):
         "recipient_is_held",
         lambda *, recipient: recipient.startswith("github:"),
     )
-    returned = services.escrow_return_expired(now=timezone.now() + dt.timedelta(days=2))
+    returned = escrow.escrow_return_expired(now=timezone.now() + dt.timedelta(days=2))
     assert [t.reference for t in returned] == ["escrow_return:email:ada@example.org"]
     assert bal("github:Octocat", "escrow") == 4_000
 

@@ -16,8 +16,8 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from faiross.kernel.allocation import allocate
-from payouts.bench_graph import build_synthetic_graph, build_synthetic_inflows
-from payouts.engine import (
+from payouts.distribution.bench_graph import build_synthetic_graph, build_synthetic_inflows
+from payouts.distribution.engine import (
     WHOLE,
     ClosedCycleError,
     ConvergenceError,
@@ -622,8 +622,8 @@ def test_large_graph_paths_agree_and_conserve_money():
 
 DETERMINISM_SCRIPT = """
 import hashlib, sys
-from payouts.bench_graph import build_synthetic_graph, build_synthetic_inflows
-from payouts.engine import compute_distribution
+from payouts.distribution.bench_graph import build_synthetic_graph, build_synthetic_inflows
+from payouts.distribution.engine import compute_distribution
 graph = build_synthetic_graph(projects=5000, entries=50000, people=3000, companies=50,
                               seed=21, cycle_rate=0.05)
 inflows = build_synthetic_inflows(companies=50, inflows=500, seed=22)

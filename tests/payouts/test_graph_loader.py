@@ -1,12 +1,15 @@
 import numpy as np
 import pytest
 
-from payouts.engine import FlowGraph
-from payouts.graph_loader import load_flow_graph_pg, tables_from_snapshot
-from payouts.runs import _snapshot_at
-from projects.models import KnownDependency
-from projects.services.tables import EntryInput, table_propose
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from payouts.distribution.engine import FlowGraph
+from payouts.distribution.loader import load_flow_graph_pg, tables_from_snapshot
+from payouts.distribution.runs import _snapshot_at
+from tests.factories import (
+    KnownDependencyFactory,
+    ProjectFactory,
+    TableVersionFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -15,25 +18,15 @@ def test_bulk_postgres_path_builds_the_same_graph_as_the_plain_one():
     alice = UserFactory(username="alice")
     slugs = ["a", "b", "c", "d"]
     for slug in slugs:
-        MembershipFactory(project=ProjectFactory(slug=slug), user=alice, role="steward")
+        ProjectFactory(slug=slug, steward=alice)
     lonely = ProjectFactory(slug="zz-default")
-    KnownDependency.objects.create(project=lonely, dependency=ProjectFactory(slug="e"))
-    E = EntryInput
-    table_propose(
-        owner_key="project:a",
-        actor=alice,
-        entries=[E("project:b", 3), E("user:alice", 5), E("github:x", 7)],
-    )
-    table_propose(
-        owner_key="project:b",
-        actor=alice,
-        entries=[E("project:a", 11), E("project:c", 13), E("email:q@r.org", 2)],
-    )
-    table_propose(
-        owner_key="project:c",
-        actor=alice,
-        entries=[E("project:zz-default", 5_000_000), E("github:x", 1)],
-    )
+    KnownDependencyFactory(project=lonely, dependency=ProjectFactory(slug="e"))
+    for slug, entries in (
+        ("a", [("project:b", 3), ("user:alice", 5), ("github:x", 7)]),
+        ("b", [("project:a", 11), ("project:c", 13), ("email:q@r.org", 2)]),
+        ("c", [("project:zz-default", 5_000_000), ("github:x", 1)]),
+    ):
+        TableVersionFactory(owner_key=f"project:{slug}", actor=alice, entries=entries)
     from django.utils import timezone
 
     snapshot = _snapshot_at(cutoff=timezone.now(), inflows=[[1, "company:acme", "usd", 100]])
@@ -61,7 +54,7 @@ def test_bulk_postgres_path_builds_the_same_graph_as_the_plain_one():
 
 
 def test_lookup_by_id_dense_and_sparse_agree():
-    from payouts.graph_loader import _ById
+    from payouts.distribution.loader import _ById
 
     ids = np.array([5, 3, 9], dtype=np.int64)
     values = np.array([50, 30, 90], dtype=np.int64)

@@ -1,18 +1,13 @@
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from companies.models import Company
+from payouts.inflows import inflow_record
 from payouts.ledger import LedgerError, Leg, ledger_post, ledger_reverse
 from payouts.models import Inflow, LedgerTransaction, Posting
 from payouts.selectors import account_balance
-from payouts.services import inflow_record
 
+pytest_plugins = ["tests.payouts.payout_fixtures"]
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def company(db):
-    return Company.objects.create(slug="acme", name="Acme Inc.")
 
 
 def legs(amount=100):
@@ -76,12 +71,12 @@ def test_reversal_is_a_new_transaction():
     assert ledger_reverse(original=txn, reason="again").pk == reversal.pk
 
 
-def test_inflow_is_idempotent_by_reference(company):
+def test_inflow_is_idempotent_by_reference(payer):
     inflow, created = inflow_record(
-        company=company, amount=250_000, currency="USD", reference="WIRE-1"
+        company=payer, amount=250_000, currency="USD", reference="WIRE-1"
     )
     again, created_again = inflow_record(
-        company=company, amount=250_000, currency="usd", reference="WIRE-1"
+        company=payer, amount=250_000, currency="usd", reference="WIRE-1"
     )
     assert created and not created_again and inflow.pk == again.pk
     assert account_balance(owner="platform", purpose="pool", currency="usd") == 250_000
@@ -89,7 +84,7 @@ def test_inflow_is_idempotent_by_reference(company):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="already used"):
-        inflow_record(company=company, amount=1, currency="usd", reference="WIRE-1")
+        inflow_record(company=payer, amount=1, currency="usd", reference="WIRE-1")
     for bad in (
         {"amount": 0},
         {"amount": -5},
@@ -97,7 +92,7 @@ def test_inflow_is_idempotent_by_reference(company):
         {"currency": "xxx"},
         {"reference": ""},
     ):
-        kwargs = {"company": company, "amount": 10, "currency": "usd", "reference": "R"} | bad
+        kwargs = {"company": payer, "amount": 10, "currency": "usd", "reference": "R"} | bad
         with pytest.raises(ValidationError):
             inflow_record(**kwargs)
     assert Inflow.objects.count() == 1

@@ -5,17 +5,14 @@ from __future__ import annotations
 import pytest
 
 from payouts.models import PayoutRun, TaxForm
-from tests.factories import ConnectedAccountFactory, UserFactory
+from tests.factories import ConnectedAccountFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client(client):
-    admin = UserFactory(username="admin")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
-    client.force_login(admin)
+    client.force_login(StaffFactory(username="admin", is_superuser=True))
     return client
 
 

@@ -12,9 +12,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from payouts import services, tasks
-from payouts.models import Payout, PayoutRun, TaxForm
+from payouts import tasks
+from payouts.connect import accounts, transfers
+from payouts.models import Payout, PayoutRun
 from payouts.selectors import account_balance
+from tests.factories import TaxFormFactory
 from tests.payouts.payout_helpers import credit, onboarded, signed, transfers_for
 
 pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
@@ -29,8 +31,8 @@ def alice(db, stripe_settings, ledger_checked):
 
 def run_payouts(capture) -> PayoutRun:
     with capture(execute=True):
-        run = services.payout_run_create()
-        run = services.payout_run_execute(run_id=run.pk)
+        run = transfers.payout_run_create()
+        run = transfers.payout_run_execute(run_id=run.pk)
     return run
 
 
@@ -74,7 +76,7 @@ def test_worker_killed_after_stripe_transferred_redelivery_sends_nothing_new(
 ):
     """acks_late: the task dies after Stripe made the transfer but before the outcome was
     stored; the broker delivers the task again (simulated: the task runs a second time)."""
-    real = services._payout_mark_sent
+    real = transfers._payout_mark_sent
     calls = {"n": 0}
 
     def die_once(payout, transfer):
@@ -83,7 +85,7 @@ def test_worker_killed_after_stripe_transferred_redelivery_sends_nothing_new(
             raise SystemExit("worker killed")
         return real(payout, transfer)
 
-    monkeypatch.setattr(services, "_payout_mark_sent", die_once)
+    monkeypatch.setattr(transfers, "_payout_mark_sent", die_once)
     with pytest.raises(SystemExit):
         run_payouts(django_capture_on_commit_callbacks)
     payout = only_payout()
@@ -132,18 +134,12 @@ def test_rate_limited_and_server_errors_are_retried(
     assert sum(1 for r in posts if r["fault"]) == count
 
 
-def test_backoff_grows_and_is_capped():
-    assert 30 <= tasks.payout_retry_countdown(0) < 40
-    assert 240 <= tasks.payout_retry_countdown(3) < 300
-    assert tasks.payout_retry_countdown(20) <= 4500
-
-
 def test_refusal_fails_the_payout_and_returns_the_money(
     alice, stripe_settings, django_capture_on_commit_callbacks
 ):
     stripe_settings.onboard(alice.stripe_account_id, "restrict")  # Stripe now refuses
     with django_capture_on_commit_callbacks(execute=True):
-        payout, reason = services.payout_create(account=alice, currency="usd")
+        payout, reason = transfers.payout_create(account=alice, currency="usd")
     assert reason == ""
     payout.refresh_from_db()
     assert payout.status == Payout.Status.FAILED
@@ -159,12 +155,12 @@ def test_outcome_unknown_for_more_than_a_day_is_looked_up_not_resent(
     """The key expired at Stripe: re-sending with it would make a second transfer."""
     stripe_settings.fault("/v1/transfers", "drop_after_commit", method="POST", count=3)
     with django_capture_on_commit_callbacks(execute=False):
-        payout, _ = services.payout_create(account=alice, currency="usd")
-    assert services.payout_send(payout_id=payout.pk) == "retry"
+        payout, _ = transfers.payout_create(account=alice, currency="usd")
+    assert transfers.payout_send(payout_id=payout.pk) == "retry"
     assert len(transfers_for(payout)) == 1  # executed, answer lost
     stripe_settings.advance(25 * 3600)
     Payout.objects.filter(pk=payout.pk).update(key_since=timezone.now() - dt.timedelta(hours=25))
-    assert services.payout_send(payout_id=payout.pk) == "sent"
+    assert transfers.payout_send(payout_id=payout.pk) == "sent"
     assert_paid_once(payout)
 
 
@@ -173,11 +169,11 @@ def test_outcome_unknown_for_a_day_and_nothing_transferred_sends_with_a_new_key(
 ):
     stripe_settings.fault("/v1/transfers", "500", method="POST", count=3)
     with django_capture_on_commit_callbacks(execute=False):
-        payout, _ = services.payout_create(account=alice, currency="usd")
-    assert services.payout_send(payout_id=payout.pk) == "retry"
+        payout, _ = transfers.payout_create(account=alice, currency="usd")
+    assert transfers.payout_send(payout_id=payout.pk) == "retry"
     assert transfers_for(payout) == []
     Payout.objects.filter(pk=payout.pk).update(key_since=timezone.now() - dt.timedelta(hours=25))
-    assert services.payout_send(payout_id=payout.pk) == "sent"
+    assert transfers.payout_send(payout_id=payout.pk) == "sent"
     assert_paid_once(payout)
     payout.refresh_from_db()
     assert payout.idempotency_key == f"faiross-payout-{payout.pk}-2"
@@ -186,14 +182,14 @@ def test_outcome_unknown_for_a_day_and_nothing_transferred_sends_with_a_new_key(
 def test_replayed_webhook_changes_nothing(alice, stripe_settings, client, monkeypatch):
     """The transfer.created webhook may arrive before the task stored the outcome (it died),
     and again later: the payout is confirmed once, the ledger moved once."""
-    real = services._payout_mark_sent
+    real = transfers._payout_mark_sent
     monkeypatch.setattr(
-        services, "_payout_mark_sent", lambda p, t: (_ for _ in ()).throw(SystemExit("killed"))
+        transfers, "_payout_mark_sent", lambda p, t: (_ for _ in ()).throw(SystemExit("killed"))
     )
-    payout, _ = services.payout_create(account=alice, currency="usd")
+    payout, _ = transfers.payout_create(account=alice, currency="usd")
     with pytest.raises(SystemExit):
-        services.payout_send(payout_id=payout.pk)
-    monkeypatch.setattr(services, "_payout_mark_sent", real)
+        transfers.payout_send(payout_id=payout.pk)
+    monkeypatch.setattr(transfers, "_payout_mark_sent", real)
     import stripe
 
     (event,) = stripe.Event.list(type="transfer.created").data
@@ -206,7 +202,7 @@ def test_replayed_webhook_changes_nothing(alice, stripe_settings, client, monkey
             HTTP_STRIPE_SIGNATURE=header,
         )
         assert response.status_code == 200
-    assert services.payout_send(payout_id=payout.pk) == "sent"
+    assert transfers.payout_send(payout_id=payout.pk) == "sent"
     assert_paid_once(payout)
     assert balance("paid_out") == 12_345
     from payouts.models import StripeEvent
@@ -225,7 +221,7 @@ def test_held_person_is_skipped(alice, django_capture_on_commit_callbacks, monke
 def test_threshold_and_account_status_gate_payouts(
     alice, stripe_settings, django_capture_on_commit_callbacks
 ):
-    services.payout_threshold_set(account=alice, amount=20_000)
+    accounts.payout_threshold_set(account=alice, amount=20_000)
     assert run_payouts(django_capture_on_commit_callbacks).summary["skipped_threshold"] == 1
     onboarded("bob", stripe_settings, outcome="incomplete")
     credit("user:bob", 50_000)
@@ -233,7 +229,7 @@ def test_threshold_and_account_status_gate_payouts(
     assert run.summary["skipped_no_account"] == 1
     assert not Payout.objects.exists()
     with pytest.raises(Exception, match="threshold"):
-        services.payout_threshold_set(account=alice, amount=10)
+        accounts.payout_threshold_set(account=alice, amount=10)
 
 
 def test_tax_form_gates_payouts_above_the_yearly_threshold(
@@ -242,27 +238,24 @@ def test_tax_form_gates_payouts_above_the_yearly_threshold(
     settings.FAIROSS_TAX_FORM_THRESHOLD = 10_000
     run = run_payouts(django_capture_on_commit_callbacks)
     assert run.summary["skipped_tax_form"] == 1 and not Payout.objects.exists()
-    TaxForm.objects.create(user=alice.user, kind="w9", collected=True)
+    TaxFormFactory(user=alice.user)
     run_payouts(django_capture_on_commit_callbacks)
     assert_paid_once(only_payout())
 
 
 def test_payout_runs_never_overlap(alice):
-    first = services.payout_run_create()
-    with pytest.raises(services.PayoutRunInProgress):
-        services.payout_run_create()
+    first = transfers.payout_run_create()
+    with pytest.raises(transfers.PayoutRunInProgress):
+        transfers.payout_run_create()
     PayoutRun.objects.filter(pk=first.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
-    second = services.payout_run_create()
+    second = transfers.payout_run_create()
     first.refresh_from_db()
     assert first.status == "failed" and second.status == "running"
 
 
-def test_staff_api_starts_a_payout_run(alice, api_client, django_capture_on_commit_callbacks):
-    from tests.factories import UserFactory
-
-    staff = UserFactory(username="staff")
-    staff.is_staff = True
-    staff.save()
+def test_staff_api_starts_a_payout_run(
+    alice, api_client, staff, django_capture_on_commit_callbacks
+):
     api_client.force_authenticate(staff)
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post("/api/v1/payout-runs/")
@@ -278,7 +271,7 @@ def test_staff_api_starts_a_payout_run(alice, api_client, django_capture_on_comm
 def test_two_concurrent_task_runs_make_one_transfer(stripe_settings):
     account = onboarded("alice", stripe_settings)
     credit("user:alice", 5_000)
-    payout, _ = services.payout_create(account=account, currency="usd")
+    payout, _ = transfers.payout_create(account=account, currency="usd")
     # The transfer takes a while at Stripe, so both tasks overlap.
     stripe_settings.fault("/v1/transfers", "delay", method="POST", delay_seconds=1.0)
     results: list[str] = []
@@ -311,7 +304,7 @@ def test_two_concurrent_payout_runs_create_one_payout_per_person(stripe_settings
 
     def make():
         try:
-            results.append(services.payout_create(account=account, currency="usd"))
+            results.append(transfers.payout_create(account=account, currency="usd"))
         finally:
             connection.close()
 

@@ -6,13 +6,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from companies.models import Company
-from payouts import runs
+from payouts.distribution import explain, runs
+from payouts.inflows import inflow_record
 from payouts.models import DistributionRun, Posting, RunAllocation
 from payouts.selectors import recipient_balances
-from payouts.services import inflow_record
 from projects.services.tables import EntryInput, table_propose
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import CompanyFactory, ProjectFactory, TableVersionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,27 +27,23 @@ def graph(db):
     alice = UserFactory(username="alice")
     owner = UserFactory(username="owner")
     for slug in ("numpy", "scipy"):
-        MembershipFactory(project=ProjectFactory(slug=slug), user=alice, role="steward")
-    company = Company.objects.create(slug="acme", name="Acme")
-    from companies.models import CompanyMember
-
-    CompanyMember.objects.create(company=company, user=owner, role="owner")
-    table_propose(
-        owner_key="company:acme",
-        actor=owner,
-        entries=[E("project:numpy", 6_000_000), E("project:scipy", 3_000_000)],
-    )
-    table_propose(
+        ProjectFactory(slug=slug, steward=alice)
+    TableVersionFactory(
         owner_key="project:numpy",
         actor=alice,
         entries=[E("project:scipy", 5_000_000), E("user:alice", 2_000_000)],
     )
-    table_propose(
+    TableVersionFactory(
         owner_key="project:scipy",
         actor=alice,
         entries=[E("project:numpy", 2_500_000), E("github:octocat", 2_500_000)],
     )
-    return company
+    return CompanyFactory(
+        slug="acme",
+        name="Acme",
+        owner=owner,
+        table=[E("project:numpy", 6_000_000), E("project:scipy", 3_000_000)],
+    )
 
 
 def run_all():
@@ -90,7 +85,7 @@ def test_recompute_from_snapshot_is_identical(graph):
     # Later table changes do not affect the recomputation of a finished run.
     alice = UserFactory(username="alice")
     table_propose(owner_key="project:numpy", actor=alice, entries=[E("user:alice", 9_000_000)])
-    assert runs.run_recompute(run=run) == posted
+    assert explain.run_recompute(run=run) == posted
 
 
 def test_second_run_takes_only_new_inflows(graph):
@@ -206,7 +201,7 @@ def test_ledger_check_catches_a_broken_ledger(graph):
 
 
 def test_preview_shows_how_an_amount_would_flow(graph):
-    preview = runs.distribution_preview(owner_key="company:acme", amount=10_000, currency="usd")
+    preview = explain.distribution_preview(owner_key="company:acme", amount=10_000, currency="usd")
     assert sum(preview.values()) == 10_000
     assert ("user:alice", "available") in preview
 
@@ -246,7 +241,7 @@ def test_report_page_and_received_lines(graph, client):
     earnings = client.get("/payouts/earnings/").content.decode()
     assert f"run {run.pk}" in earnings
     assert 'company:acme</span> → <span class="mono">project:numpy' in earnings
-    routes = runs.run_explain(run=run, recipient="user:alice")
+    routes = explain.run_explain(run=run, recipient="user:alice")
     assert routes[0]["hops"][0] == "company:acme" and routes[0]["hops"][-1] == "user:alice"
 
 

@@ -31,8 +31,8 @@ def test_statement_pdf_prints_a_non_latin_name_lines_and_totals(ledger_checked, 
     assert f"FairOSS statement {year}" in text
     assert "Юлия 田中 (yulia)" in text and "user:yulia" in text
     assert "1,234.56 USD" in text and "2,000.00 USD" in text and "0.99 EUR" in text
-    assert "3,234.56 USD" in text  # the USD total
-    assert "0.00 USD" in text  # nothing paid out
+    assert "USD 3,234.56 USD 0.00 USD" in text  # the totals row: received, nothing paid out
+    assert "EUR 0.99 EUR 0.00 EUR" in text
 
 
 def test_statement_pdf_of_an_empty_year_says_so(client):

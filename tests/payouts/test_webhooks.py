@@ -197,10 +197,10 @@ def test_events_from_the_local_server_are_accepted(
 def test_an_event_older_than_the_last_fetch_changes_nothing(client, webhook_settings):
     from django.utils import timezone
 
-    from payouts import services
+    from payouts.connect import accounts
 
     account = ConnectedAccountFactory(status="onboarding", payouts_enabled=False)
-    services.connected_account_apply(
+    accounts.connected_account_apply(
         account=account,
         data=account_event("x", account.stripe_account_id, 0, payouts_enabled=True)["data"][
             "object"

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projects.cycles import WHOLE, ClosedCycleError, find_closed_cycle, find_closed_set
+from faiross.kernel.shares import FULL_SHARE
+from projects.cycles import ClosedCycleError, find_closed_cycle, find_closed_set
 
 
 def trapped_nodes(edges: dict[str, dict[str, int]]) -> set[str]:
@@ -26,7 +27,7 @@ def trapped_nodes(edges: dict[str, dict[str, int]]) -> set[str]:
         for target, value in entries.items():
             if value > 0:
                 predecessors[target].add(owner)
-    leaking = [n for n in nodes if sum(edges.get(n, {}).values()) < WHOLE]
+    leaking = [n for n in nodes if sum(edges.get(n, {}).values()) < FULL_SHARE]
     reaches_leak = set(leaking)
     stack = list(leaking)
     while stack:
@@ -42,7 +43,7 @@ def is_closed(edges: dict[str, dict[str, int]], members: list[str]) -> bool:
     inside = set(members)
     for node in members:
         entries = edges.get(node, {})
-        if sum(entries.values()) != WHOLE:
+        if sum(entries.values()) != FULL_SHARE:
             return False
         if any(v > 0 and t not in inside for t, v in entries.items()):
             return False
@@ -52,49 +53,49 @@ def is_closed(edges: dict[str, dict[str, int]], members: list[str]) -> bool:
 def test_no_edges_and_leaking_cycles_are_fine():
     assert find_closed_cycle(edges={}) is None
     assert find_closed_cycle(edges={"a": {}}) is None
-    assert find_closed_cycle(edges={"a": {"b": WHOLE}, "b": {"a": WHOLE - 1}}) is None
+    assert find_closed_cycle(edges={"a": {"b": FULL_SHARE}, "b": {"a": FULL_SHARE - 1}}) is None
     # b sends everything to c, which has no node entries at all: c leaks (people, reserve).
-    assert find_closed_cycle(edges={"a": {"b": WHOLE}, "b": {"c": WHOLE}}) is None
+    assert find_closed_cycle(edges={"a": {"b": FULL_SHARE}, "b": {"c": FULL_SHARE}}) is None
 
 
 def test_two_node_closed_cycle():
-    edges = {"project:b": {"project:a": WHOLE}, "project:a": {"project:b": WHOLE}}
+    edges = {"project:b": {"project:a": FULL_SHARE}, "project:a": {"project:b": FULL_SHARE}}
     assert find_closed_cycle(edges=edges) == ["project:a", "project:b"]
 
 
 def test_closed_cycle_split_over_members():
     edges = {
         "a": {"b": 4_000_000, "c": 6_000_000},
-        "b": {"c": WHOLE},
+        "b": {"c": FULL_SHARE},
         "c": {"a": 5_000_000, "b": 5_000_000},
     }
     assert find_closed_cycle(edges=edges) == ["a", "b", "c"]
 
 
 def test_self_entry_of_100_percent_is_closed():
-    assert find_closed_cycle(edges={"a": {"a": WHOLE}}) == ["a"]
-    assert find_closed_cycle(edges={"a": {"a": WHOLE - 1}}) is None
+    assert find_closed_cycle(edges={"a": {"a": FULL_SHARE}}) == ["a"]
+    assert find_closed_cycle(edges={"a": {"a": FULL_SHARE - 1}}) is None
 
 
 def test_feeder_is_not_part_of_the_closed_set():
     # x feeds the closed pair; x itself is trapped (all its money ends in the pair) but the
     # minimal closed set, the one to name, is the pair.
-    edges = {"x": {"p": WHOLE}, "p": {"q": WHOLE}, "q": {"p": WHOLE}}
+    edges = {"x": {"p": FULL_SHARE}, "p": {"q": FULL_SHARE}, "q": {"p": FULL_SHARE}}
     assert find_closed_cycle(edges=edges) == ["p", "q"]
 
 
 def test_zero_entries_do_not_count_as_edges():
     # The 0-millibip entry to "out" carries no money, so {a, b} is still closed.
-    edges = {"a": {"b": WHOLE, "out": 0}, "b": {"a": WHOLE}}
+    edges = {"a": {"b": FULL_SHARE, "out": 0}, "b": {"a": FULL_SHARE}}
     assert find_closed_cycle(edges=edges) == ["a", "b"]
 
 
 def test_several_closed_sets_give_the_one_with_the_smallest_id():
     edges = {
-        "m": {"n": WHOLE},
-        "n": {"m": WHOLE},
-        "c": {"d": WHOLE},
-        "d": {"c": WHOLE},
+        "m": {"n": FULL_SHARE},
+        "n": {"m": FULL_SHARE},
+        "c": {"d": FULL_SHARE},
+        "d": {"c": FULL_SHARE},
     }
     assert find_closed_cycle(edges=edges) == ["c", "d"]
     assert find_closed_cycle(edges=dict(reversed(list(edges.items())))) == ["c", "d"]
@@ -102,14 +103,14 @@ def test_several_closed_sets_give_the_one_with_the_smallest_id():
 
 def test_leak_downstream_keeps_the_cycle_open():
     # a <-> b pass 100% to each other's set, but b also gives to c which leaks.
-    edges = {"a": {"b": WHOLE}, "b": {"a": 9_000_000, "c": 1_000_000}, "c": {"a": 5_000_000}}
+    edges = {"a": {"b": FULL_SHARE}, "b": {"a": 9_000_000, "c": 1_000_000}, "c": {"a": 5_000_000}}
     assert find_closed_cycle(edges=edges) is None
 
 
 @pytest.mark.parametrize(
     ("edges", "error"),
     [
-        ({"a": {"b": WHOLE + 1}}, ValueError),
+        ({"a": {"b": FULL_SHARE + 1}}, ValueError),
         ({"a": {"b": -1}}, ValueError),
         ({"a": {"b": 6_000_000, "c": 5_000_000}}, ValueError),
         ({"a": {"b": 1.5}}, TypeError),
@@ -128,7 +129,7 @@ def test_error_message_names_the_nodes():
 
 
 NAMES = [f"p{i}" for i in range(8)]
-VALUES = st.sampled_from([0, 1, 2_500_000, 3_333_333, 5_000_000, 9_999_999, WHOLE])
+VALUES = st.sampled_from([0, 1, 2_500_000, 3_333_333, 5_000_000, 9_999_999, FULL_SHARE])
 
 
 @st.composite
@@ -137,7 +138,7 @@ def node_graphs(draw):
     edges: dict[str, dict[str, int]] = {}
     for owner in NAMES[:n]:
         targets = draw(st.lists(st.sampled_from(NAMES[:n]), unique=True, max_size=3))
-        left = WHOLE
+        left = FULL_SHARE
         entries = {}
         for target in targets:
             value = min(left, draw(VALUES))
@@ -193,9 +194,9 @@ def test_array_api_is_fast_and_finds_a_planted_cycle():
     tables = {
         i: (targets[indptr[i] : indptr[i + 1]], values[indptr[i] : indptr[i + 1]]) for i in range(n)
     }
-    tables[7] = (np.array([11]), np.array([WHOLE]))
-    tables[11] = (np.array([13]), np.array([WHOLE]))
-    tables[13] = (np.array([7, 11]), np.array([WHOLE // 2, WHOLE // 2]))
+    tables[7] = (np.array([11]), np.array([FULL_SHARE]))
+    tables[11] = (np.array([13]), np.array([FULL_SHARE]))
+    tables[13] = (np.array([7, 11]), np.array([FULL_SHARE // 2, FULL_SHARE // 2]))
     counts = [tables[i][0].size for i in range(n)]
     indptr = np.concatenate(([0], np.cumsum(counts)))
     targets = np.concatenate([tables[i][0] for i in range(n)])

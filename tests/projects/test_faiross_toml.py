@@ -14,22 +14,22 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from packageurl import PackageURL
 
+from faiross.kernel.recipients import (
+    RecipientError,
+    canonical_recipient,
+    is_valid_email,
+    parse_recipient,
+)
+from faiross.kernel.shares import FULL_SHARE
 from projects.faiross_toml import (
     MAX_ENTRIES,
     MAX_NOTE_LENGTH,
-    TOTAL_MILLIBIPS,
     ParsedTable,
     TableFileError,
     format_percent,
     table_from_toml,
     table_to_toml,
     toml_string,
-)
-from faiross.kernel.recipients import (
-    RecipientError,
-    canonical_recipient,
-    is_valid_email,
-    parse_recipient,
 )
 
 PROPERTY = settings(
@@ -84,7 +84,7 @@ def test_the_examples_in_the_docs_are_valid() -> None:
     example, email_line = re.findall(r"```toml\n(.*?)```", doc, re.S)[:2]
     parsed = table_from_toml(text=example)
     assert parsed.owner == "project:numpy"
-    assert sum(m for _, m in parsed.entries) == TOTAL_MILLIBIPS - 4_765_433
+    assert sum(m for _, m in parsed.entries) == FULL_SHARE - 4_765_433
     email = table_from_toml(text=f"format = 1\n[[entry]]\n{email_line}millibips = 1\n")
     assert email.entries == [('email:"ann lee"@example.org', 1)]
 
@@ -177,7 +177,7 @@ def test_sum_over_100_percent() -> None:
         'recipient = "project:a"\nmillibips = 6_000_000',
         'recipient = "project:b"\nmillibips = 4_000_000',
     )
-    assert sum(m for _, m in table_from_toml(text=exactly).entries) == TOTAL_MILLIBIPS
+    assert sum(m for _, m in table_from_toml(text=exactly).entries) == FULL_SHARE
 
 
 def test_duplicates_are_found_after_canonicalisation() -> None:
@@ -504,7 +504,7 @@ def valid_tables(draw: st.DrawFn) -> tuple[str, int | None, list[tuple[str, int]
         if key not in seen:
             seen.add(key)
             chosen.append(recipient)
-    budget = TOTAL_MILLIBIPS
+    budget = FULL_SHARE
     entries = []
     for recipient in chosen:
         if budget < 1:
@@ -542,7 +542,7 @@ def test_round_trip(
 
 _any_recipient = recipients | st.text(max_size=12) | st.sampled_from(["project:a", "user:a"])
 _any_millibips = (
-    st.integers(-10, TOTAL_MILLIBIPS + 10)
+    st.integers(-10, FULL_SHARE + 10)
     | st.integers(1, 3_000_000)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.booleans()
@@ -561,7 +561,7 @@ def _render(value: object) -> str:
 @PROPERTY
 @given(
     st.lists(st.tuples(_any_recipient, _any_millibips), max_size=12),
-    st.none() | st.integers(-5, TOTAL_MILLIBIPS),
+    st.none() | st.integers(-5, FULL_SHARE),
 )
 def test_any_accepted_table_sums_to_at_most_100_percent(
     rows: list[tuple[str, object]], reserve: int | None
@@ -576,12 +576,12 @@ def test_any_accepted_table_sums_to_at_most_100_percent(
     except TableFileError as exc:
         assert exc.errors and all(isinstance(w, str) and isinstance(m, str) for w, m in exc.errors)
         return
-    assert sum(m for _, m in parsed.entries) <= TOTAL_MILLIBIPS
+    assert sum(m for _, m in parsed.entries) <= FULL_SHARE
     assert all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for _, m in parsed.entries)
     keys = [canonical_recipient(r) for r, _ in parsed.entries]
     assert len(keys) == len(set(keys))
     if reserve is not None:
-        assert reserve == TOTAL_MILLIBIPS - sum(m for _, m in parsed.entries)
+        assert reserve == FULL_SHARE - sum(m for _, m in parsed.entries)
 
 
 @PROPERTY
@@ -595,4 +595,4 @@ def test_any_text_gives_a_table_or_a_table_file_error(text: str) -> None:
     except TableFileError as exc:
         assert exc.errors
         return
-    assert sum(m for _, m in parsed.entries) <= TOTAL_MILLIBIPS
+    assert sum(m for _, m in parsed.entries) <= FULL_SHARE

@@ -1,8 +1,9 @@
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from faiross.kernel.shares import percent_to_millibips
 from projects.models import TableVersion
-from projects.table_views import percent_to_millibips
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,13 +20,13 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_percent_to_millibips_is_exact(text, millibips):
-    assert percent_to_millibips(text) == millibips
+    assert percent_to_millibips(text=text) == millibips
 
 
 @pytest.mark.parametrize("text", ["abc", "0.000001", "NaN", "inf", ""])
 def test_percent_to_millibips_rejects(text):
-    with pytest.raises(ValueError):
-        percent_to_millibips(text)
+    with pytest.raises(ValidationError):
+        percent_to_millibips(text=text)
 
 
 def test_editor_saves_a_version_and_public_page_shows_it(client, user, project):
@@ -65,7 +66,7 @@ def test_editor_errors_name_the_row_and_keep_input(client, user, project):
     r = client.post(
         "/projects/numpy/table/edit/", {"recipient": ["github:a"], "percent": ["1.0000001"]}
     )
-    assert "more than 5 decimals" in r.content.decode()
+    assert "more decimals than a percentage can have (5)" in r.content.decode()
 
 
 def test_default_table_is_labelled(client, project):

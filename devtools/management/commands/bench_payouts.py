@@ -23,7 +23,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 
-from payouts import services
+from faiross.kernel.recipients import user_key
+from payouts.connect import transfers
+from payouts.connect._common import _stripe
 from payouts.ledger import PLATFORM, Leg, ledger_post
 from payouts.models import ConnectedAccount, LedgerTransaction, Payout
 
@@ -101,7 +103,7 @@ class Command(BaseCommand):
             server.stop()
 
     def _bench(self, n: int, amount: int, control: Any, options: dict[str, Any]) -> None:
-        client = services._stripe()
+        client = _stripe()
         stamp = time.strftime("%Y%m%d%H%M%S")
         self.stdout.write(f"Creating {n} onboarded connected accounts on {control.base_url} ...")
         started = time.perf_counter()
@@ -134,7 +136,7 @@ class Command(BaseCommand):
             ],
             batch_size=2000,
         )
-        legs = [Leg(f"user:{u.username}", "available", "usd", amount) for u in users]
+        legs = [Leg(user_key(u.username), "available", "usd", amount) for u in users]
         ledger_post(
             idempotency_key=f"bench:{stamp}",
             kind=LedgerTransaction.Kind.DISTRIBUTION,
@@ -143,7 +145,7 @@ class Command(BaseCommand):
         )
         payouts = []
         for account in accounts:
-            payout, reason = services.payout_create(account=account, currency="usd")
+            payout, reason = transfers.payout_create(account=account, currency="usd")
             if payout is None:
                 raise CommandError(f"payout not created: {reason}")
             payouts.append(payout)
@@ -155,9 +157,9 @@ class Command(BaseCommand):
         for i, payout in enumerate(payouts, start=1):
             if every and i % every == 0:
                 control.fault("/v1/transfers", "drop_after_commit", method="POST")
-            result = services.payout_send(payout_id=payout.pk)
-            while result == services.SendResult.RETRY:
-                result = services.payout_send(payout_id=payout.pk)
+            result = transfers.payout_send(payout_id=payout.pk)
+            while result == transfers.SendResult.RETRY:
+                result = transfers.payout_send(payout_id=payout.pk)
             results[result] += 1
         elapsed = time.perf_counter() - started
 

@@ -8,9 +8,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from companies.models import Company, CompanyMember
-from payouts import runs
+from faiross.kernel.shares import MILLIBIPS_PER_PERCENT
+from payouts.distribution import runs
+from payouts.inflows import inflow_record
 from payouts.models import DistributionRun
-from payouts.services import inflow_record
 from projects import services
 from projects.models import Project
 from projects.services.tables import EntryInput, table_propose
@@ -60,7 +61,7 @@ PROJECTS = [
 
 
 def E(recipient: str, percent: int) -> EntryInput:
-    return EntryInput(recipient=recipient, millibips=percent * 100_000)
+    return EntryInput(recipient=recipient, millibips=percent * MILLIBIPS_PER_PERCENT)
 
 
 class Command(BaseCommand):

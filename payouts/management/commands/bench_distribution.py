@@ -20,8 +20,8 @@ from django.db import connection, connections, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from payouts import runs
-from payouts.bench_graph import build_synthetic_graph, build_synthetic_inflows
+from payouts.distribution import runs
+from payouts.distribution.bench_graph import build_synthetic_graph, build_synthetic_inflows
 
 CHUNK = 500_000
 SEEDED_TABLES = (

@@ -19,7 +19,8 @@ Shape, chosen to look like a package ecosystem funded by companies:
 
 Node and people indices are shuffled so that index order says nothing about the flow, as with
 database ids. Terminals: people ``0..people-1``, then each node's reserve ``people + node``.
-Run ``python -m payouts.bench_graph`` for the benchmark figures (build, compute, peak memory).
+Run ``python -m payouts.distribution.bench_graph`` for the benchmark figures (build, compute,
+peak memory).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from payouts.engine import WHOLE, FlowGraph, Inflow, compute_distribution
+from payouts.distribution.engine import WHOLE, FlowGraph, Inflow, compute_distribution
 
 RESERVE_MIN = 100_000  # 1%
 RESERVE_MAX = 2_000_000  # 20%

@@ -4,13 +4,14 @@ A run goes ``pending → snapshot → computed → done``; each stage is one dat
 that also records the new status, so a crash at any point leaves the run at the last finished
 stage and :func:`distribution_run_execute` continues from there. The snapshot stores which
 table versions (active at the cutoff), default tables, identity claims and inflows the run
-uses, so the computation can be repeated bit-identically later (:func:`run_recompute`).
+uses, so the computation can be repeated bit-identically later
+(:func:`payouts.distribution.explain.run_recompute`). The report is written by
+:mod:`payouts.distribution.report`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
@@ -23,18 +24,23 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from payouts import queue
+from payouts.distribution.engine import (
+    ClosedCycleError,
+    Distribution,
+    FlowGraph,
+    Inflow,
+    compute_distribution,
+)
+from payouts.distribution.loader import copy_text, load_flow_graph
+from payouts.distribution.report import run_report
+from payouts.ledger import ledger_post_run
+from payouts.models import Account, ClaimedIdentity, DistributionRun, RunAllocation
+from payouts.models import Inflow as InflowRecord
 from projects.models import Project, TableVersion
 from projects.services.tables import default_table_entries
 
-from .engine import ClosedCycleError, Distribution, FlowGraph, Inflow, compute_distribution
-from .graph_loader import copy_text, load_flow_graph
-from .ledger import ledger_post_run
-from .models import Account, ClaimedIdentity, DistributionRun, RunAllocation
-from .models import Inflow as InflowRecord
-
 log = logging.getLogger(__name__)
-
-TOP_N = 50
 
 
 class RunInProgress(Exception):
@@ -71,10 +77,8 @@ def distribution_run_start(
     *, started_by: User | None = None, cutoff: dt.datetime | None = None
 ) -> DistributionRun:
     """Create a run and hand it to the task queue after commit (in-process when embedded)."""
-    from .tasks import distribution_run_task
-
     run = distribution_run_create(started_by=started_by, cutoff=cutoff)
-    transaction.on_commit(lambda: distribution_run_task.delay(run.pk))
+    transaction.on_commit(lambda: queue.distribution_run_enqueue.fn(run.pk))
     return run
 
 
@@ -230,67 +234,6 @@ def run_compute(snapshot: Mapping[str, Any]) -> Computed:
     return Computed(graph, distribution, dict(allocations))
 
 
-def _report(computed: Computed) -> dict[str, object]:
-    graph, dist = computed.graph, computed.distribution
-    ids = graph.node_ids or ()
-    report: dict[str, object] = {}
-    for currency, result in dist.currencies.items():
-        mine = [(v, o, p) for (o, p, c), v in computed.allocations.items() if c == currency]
-        top_recipients = heapq.nlargest(TOP_N, mine)
-        # Node indices follow sorted ids, so a stable sort breaks ties by id.
-        order = np.argsort(-result.pass_through, kind="stable")[:TOP_N].tolist()
-        nodes = [
-            {
-                "node": ids[i],
-                "inflow": int(result.inflow[i]),
-                "pass_through": int(result.pass_through[i]),
-                "kept": int(result.kept[i]),
-            }
-            for i in order[:TOP_N]
-            if result.pass_through[i] > 0
-        ]
-        report[currency] = {
-            "total": result.total_cents,
-            "recipients": len(mine),
-            "error_bound_cents": result.error_bound_cents,
-            "top_recipients": [
-                {"recipient": o, "purpose": p, "amount": v} for v, o, p in top_recipients
-            ],
-            "nodes": nodes,
-            "flows": _top_flows(graph, result.pass_through, ids),
-        }
-    return report
-
-
-def _top_flows(graph: FlowGraph, pass_through, ids) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    """The largest edges (node → node or node → terminal) by money, for the Sankey diagram."""
-    import numpy as np
-
-    flows: list[tuple[float, str, str]] = []
-    x = pass_through.astype(np.float64)
-    terms = graph.terminal_ids or ()
-    for i in np.argsort(-x, kind="stable")[: 4 * TOP_N]:
-        if x[i] <= 0:
-            break
-        s, e = graph.node_indptr[i], graph.node_indptr[i + 1]
-        for t, m in zip(
-            graph.node_targets[s:e].tolist(), graph.node_millibips[s:e].tolist(), strict=True
-        ):
-            flows.append((x[i] * m / 1e7, ids[i], ids[t]))
-        s, e = graph.terminal_indptr[i], graph.terminal_indptr[i + 1]
-        for t, m in zip(
-            graph.terminal_targets[s:e].tolist(),
-            graph.terminal_millibips[s:e].tolist(),
-            strict=True,
-        ):
-            flows.append((x[i] * m / 1e7, ids[i], terms[t]))
-        reserve = graph.reserve_millibips[i]
-        if reserve > 0:
-            flows.append((x[i] * int(reserve) / 1e7, ids[i], f"{ids[i]} (reserve)"))
-    flows.sort(key=lambda f: (-f[0], f[1], f[2]))
-    return [{"source": s, "target": t, "amount": round(v)} for v, s, t in flows[:TOP_N] if v >= 0.5]
-
-
 def _write_allocations(
     run: DistributionRun, allocations: Mapping[tuple[str, str, str], int]
 ) -> None:
@@ -323,7 +266,11 @@ def _stage_compute(run_id: int) -> None:
     computed = run_compute(run.snapshot)  # type: ignore[arg-type]
     _write_allocations(run, computed.allocations)
     run.totals = {c: r.total_cents for c, r in computed.distribution.currencies.items()}
-    run.report = _report(computed)
+    run.report = run_report(
+        graph=computed.graph,
+        distribution=computed.distribution,
+        allocations=computed.allocations,
+    )
     run.status = DistributionRun.Status.COMPUTED
     run.progress = f"computed: {len(computed.allocations)} allocations"
     run.save(update_fields=["totals", "report", "status", "progress"])
@@ -384,92 +331,10 @@ def _fail(run_id: int, exc: Exception) -> None:
     run.save(update_fields=["status", "is_open", "error", "finished_at", "progress"])
 
 
-def run_recompute(*, run: DistributionRun) -> dict[tuple[str, str, str], int]:
-    """Compute a finished run again from its snapshot (for audits); must equal its postings."""
-    return run_compute(run.snapshot).allocations  # type: ignore[arg-type]
-
-
-def distribution_preview(
-    *, owner_key: str, amount: int, currency: str
-) -> dict[tuple[str, str], int]:
-    """How ``amount`` entering at ``owner_key`` would flow today: {(owner, purpose): cents}."""
-    snapshot = _snapshot_at(cutoff=timezone.now(), inflows=[[0, owner_key, currency, amount]])
-    computed = run_compute(snapshot)
-    return {(o, p): v for (o, p, _), v in computed.allocations.items()}
-
-
 __all__ = [
     "RunInProgress",
-    "distribution_preview",
     "distribution_run_create",
     "distribution_run_execute",
     "distribution_run_start",
     "run_compute",
-    "run_recompute",
 ]
-
-
-def run_explain(*, run: DistributionRun, recipient: str, top_k: int = 3) -> list[dict[str, object]]:
-    """The main routes ("hops") that brought a run's money to ``recipient``, with amounts.
-
-    Rebuilds the run's graph from its snapshot, so it answers for any past run exactly.
-    """
-    from .engine import explain_paths
-
-    snapshot = run.snapshot or {}
-    computed = run_compute(snapshot)
-    graph = computed.graph
-    terminal_ids = list(graph.terminal_ids or ())
-    node_ids = list(graph.node_ids or ())
-    claims = snapshot.get("claims", {})
-    targets = [recipient] + [i for i, user in claims.items() if f"user:{user}" == recipient]
-    routes: list[dict[str, object]] = []
-    for _, owner, currency, cents in snapshot.get("inflows", []):
-        source = node_ids.index(owner)
-        for target in targets:
-            if target not in terminal_ids:
-                continue
-            for path in explain_paths(
-                graph=graph, source=source, terminal=terminal_ids.index(target), top_k=top_k
-            ):
-                hops = [node_ids[i] for i in path.nodes]
-                routes.append(
-                    {
-                        "hops": [*hops, target] if hops[-1] != target else hops,
-                        "currency": currency,
-                        # The exact share of the inflow on this route, to the nearest cent.
-                        "amount": round(path.cents(int(cents))),
-                    }
-                )
-    routes.sort(key=lambda r: -float(r["amount"]))  # type: ignore[arg-type]
-    return routes[: top_k * 3]
-
-
-EXPLAIN_MAX_TABLES = 5_000
-"""Routes are explained for runs up to this many tables; a larger run would be recomputed in
-full for each page view, so its lines show the amount without routes."""
-
-
-def received_lines(*, recipient: str, limit: int = 10) -> list[dict[str, object]]:
-    """'Received from run N' lines of a person or a project, with the routes ("hops") that
-    brought the money when the run is small enough to explain on a page view."""
-    lines: list[dict[str, object]] = []
-    allocations = (
-        RunAllocation.objects.filter(recipient=recipient, run__status=DistributionRun.Status.DONE)
-        .select_related("run")
-        .order_by("-run_id", "currency")[:limit]
-    )
-    for allocation in allocations:
-        routes: list[dict[str, object]] = []
-        snapshot = allocation.run.snapshot or {}
-        if len(snapshot.get("versions", {})) <= EXPLAIN_MAX_TABLES:
-            try:
-                routes = [
-                    r
-                    for r in run_explain(run=allocation.run, recipient=recipient)
-                    if r["currency"] == allocation.currency
-                ]
-            except Exception:  # an explanation is a courtesy; the amount stands without it
-                log.exception("could not explain run %s for %s", allocation.run_id, recipient)
-        lines.append({"allocation": allocation, "routes": routes})
-    return lines

@@ -22,9 +22,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from django.db import connection, transaction
 
+from payouts.distribution.engine import FlowGraph
 from projects.models import TableEntry
-
-from .engine import FlowGraph
 
 log = logging.getLogger(__name__)
 PG_MIN_VERSIONS = 5_000  # below this the plain path is as fast and simpler

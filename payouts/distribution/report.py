@@ -1,10 +1,87 @@
-"""A small server-side Sankey diagram (SVG) of a run's largest flows."""
+"""A distribution run's report: the figures stored with the run (totals, the largest
+recipients, the nodes money passes through, the largest flows) and the server-side Sankey
+diagram (SVG) of those flows on the run's page."""
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
+
+import numpy as np
+
+from payouts.distribution.engine import Distribution, FlowGraph
+
+TOP_N = 50
+
+
+def run_report(
+    *,
+    graph: FlowGraph,
+    distribution: Distribution,
+    allocations: Mapping[tuple[str, str, str], int],
+) -> dict[str, object]:
+    """A run's report per currency (stored with the run): total, recipients, error bound,
+    the largest recipients, the nodes with the most money passing through, the largest flows."""
+    ids = graph.node_ids or ()
+    report: dict[str, object] = {}
+    for currency, result in distribution.currencies.items():
+        mine = [(v, o, p) for (o, p, c), v in allocations.items() if c == currency]
+        top_recipients = heapq.nlargest(TOP_N, mine)
+        # Node indices follow sorted ids, so a stable sort breaks ties by id.
+        order = np.argsort(-result.pass_through, kind="stable")[:TOP_N].tolist()
+        nodes = [
+            {
+                "node": ids[i],
+                "inflow": int(result.inflow[i]),
+                "pass_through": int(result.pass_through[i]),
+                "kept": int(result.kept[i]),
+            }
+            for i in order[:TOP_N]
+            if result.pass_through[i] > 0
+        ]
+        report[currency] = {
+            "total": result.total_cents,
+            "recipients": len(mine),
+            "error_bound_cents": result.error_bound_cents,
+            "top_recipients": [
+                {"recipient": o, "purpose": p, "amount": v} for v, o, p in top_recipients
+            ],
+            "nodes": nodes,
+            "flows": _top_flows(graph, result.pass_through, ids),
+        }
+    return report
+
+
+def _top_flows(graph: FlowGraph, pass_through, ids) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    """The largest edges (node → node or node → terminal) by money, for the Sankey diagram."""
+    flows: list[tuple[float, str, str]] = []
+    x = pass_through.astype(np.float64)
+    terms = graph.terminal_ids or ()
+    for i in np.argsort(-x, kind="stable")[: 4 * TOP_N]:
+        if x[i] <= 0:
+            break
+        s, e = graph.node_indptr[i], graph.node_indptr[i + 1]
+        for t, m in zip(
+            graph.node_targets[s:e].tolist(), graph.node_millibips[s:e].tolist(), strict=True
+        ):
+            flows.append((x[i] * m / 1e7, ids[i], ids[t]))
+        s, e = graph.terminal_indptr[i], graph.terminal_indptr[i + 1]
+        for t, m in zip(
+            graph.terminal_targets[s:e].tolist(),
+            graph.terminal_millibips[s:e].tolist(),
+            strict=True,
+        ):
+            flows.append((x[i] * m / 1e7, ids[i], terms[t]))
+        reserve = graph.reserve_millibips[i]
+        if reserve > 0:
+            flows.append((x[i] * int(reserve) / 1e7, ids[i], f"{ids[i]} (reserve)"))
+    flows.sort(key=lambda f: (-f[0], f[1], f[2]))
+    return [{"source": s, "target": t, "amount": round(v)} for v, s, t in flows[:TOP_N] if v >= 0.5]
+
+
+# --- the Sankey diagram ----------------------------------------------------------------------
 
 WIDTH, HEIGHT, NODE_W, PAD = 900, 420, 14, 8
 PALETTE = ["#1f6f5c", "#2e8b72", "#7cc4ae", "#b9e0d2"]

@@ -20,7 +20,7 @@ terminal t (reserves included), money ``b`` entering at the nodes makes
   counted each time, and
 * terminal amounts ``f = R^T x``; ``sum(f) == sum(b)`` because no money is created or lost.
 
-This is well defined exactly when no *closed* set of nodes exists (see :mod:`payouts.graph`);
+This is well defined exactly when no *closed* set of nodes exists (see :mod:`projects.cycles`);
 the engine checks that first and raises :class:`ClosedCycleError` otherwise.
 
 Numerics and the error bound
@@ -57,7 +57,7 @@ little that money goes round them ~10^5+ times and the pass-through (total x vis
 
 Rounding
 --------
-Amounts are rounded with the largest-remainder rule of :func:`payouts.allocation.allocate`
+Amounts are rounded with the largest-remainder rule of :func:`faiross.kernel.allocation.allocate`
 (:func:`round_largest_remainder`, its vectorised twin): floor every amount, then give the
 missing cents, one each, to the largest fractional parts, ties to the lower terminal index
 (``FlowGraph.from_tables`` numbers terminals in id order, so ties go to the smaller id). The
@@ -91,7 +91,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.linalg import splu
 
-from payouts.graph import (
+from projects.cycles import (
     WHOLE,
     ClosedCycleError,
     closed_component_nodes,
@@ -479,9 +479,9 @@ def round_largest_remainder(
 ) -> NDArray[np.int64]:
     """Round non-negative float amounts to ints that add up to ``total`` (largest remainder).
 
-    The vectorised twin of :func:`payouts.allocation.allocate`: floor every value, then give one
-    more unit to the ``total - sum(floors)`` values with the largest fractional parts, ties to
-    the lower index. ``tolerance`` is the caller's bound on the error of each value:
+    The vectorised twin of :func:`faiross.kernel.allocation.allocate`: floor every value, then
+    give one more unit to the ``total - sum(floors)`` values with the largest fractional parts,
+    ties to the lower index. ``tolerance`` is the caller's bound on the error of each value:
 
     * a value within ``tolerance`` of an integer counts as that integer, so float noise around
       an exact integer (41.99999999999) changes nothing;

@@ -1,0 +1,157 @@
+"""DRF input fields that apply the kernel's rules, for the API's input serializers.
+
+Every API call parses its input once, through a ``<Thing>Input`` serializer built from these
+fields, and passes the typed ``validated_data`` to a service (DESIGN.md "Bad input"): a value
+of the wrong JSON type, a NUL character or a number out of range is a 400 naming the field,
+never a 500. The rules themselves live in the kernel (:mod:`faiross.kernel.money`,
+:mod:`faiross.kernel.recipients`, :mod:`faiross.kernel.shares`); these fields only call them
+and turn their Django ``ValidationError`` into DRF's.
+
+- :class:`NoNulCharField`: a JSON string (never a number or a boolean) without NUL characters;
+- :class:`StrictIntegerField` / :class:`StrictBooleanField`: a JSON number / ``true``/``false``,
+  not a string that looks like one (for JSON bodies; forms and query strings use DRF's own);
+- :class:`AmountField` / :class:`CurrencyField`: :func:`~faiross.kernel.money.amount_clean`
+  and :func:`~faiross.kernel.money.currency_clean`;
+- :class:`MillibipsField`: a share, an int in ``min_value..FULL_SHARE``;
+- :class:`RecipientField`: :func:`~faiross.kernel.recipients.parse_recipient`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from .money import MAX_AMOUNT, amount_clean, currency_clean
+from .recipients import MAX_RECIPIENT_LENGTH, RecipientError, parse_recipient
+from .shares import FULL_SHARE
+
+NUL_MESSAGE = "NUL characters (\\u0000) are not allowed."
+
+
+def field_messages(exc: DjangoValidationError, field: str) -> list[str]:
+    """The messages of a kernel validator's ``ValidationError`` for ``field``, as a list."""
+    if hasattr(exc, "error_dict"):
+        by_field = exc.message_dict
+        if field in by_field:
+            return list(by_field[field])
+        return [m for msgs in by_field.values() for m in msgs]
+    return list(exc.messages)
+
+
+def reject_nul(value: object) -> None:
+    """Validator: a string with a NUL character (which PostgreSQL cannot store) is refused."""
+    if isinstance(value, str) and "\x00" in value:
+        raise serializers.ValidationError(NUL_MESSAGE, code="null_characters_not_allowed")
+
+
+class NoNulCharField(serializers.CharField):
+    """A string input: only a JSON string, never with NUL characters."""
+
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "null_characters_not_allowed": NUL_MESSAGE,
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        reject_nul(data)
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON number that is a whole number; ``"5"``, ``5.5`` and ``true`` are refused."""
+
+    default_error_messages = {"invalid": "Must be a whole number."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false``; ``"yes"``, ``1`` and ``"true"`` are refused."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class AmountField(serializers.IntegerField):
+    """An amount in minor units (cents), by :func:`faiross.kernel.money.amount_clean`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_AMOUNT)
+        kwargs.setdefault("help_text", f"Integer minor units (cents), 1 to {MAX_AMOUNT:,}.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            return amount_clean(amount=data, field=self.field_name or "amount")
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(field_messages(exc, self.field_name)) from None
+
+
+class CurrencyField(serializers.CharField):
+    """A supported ISO 4217 code, by :func:`faiross.kernel.money.currency_clean` (lower-cased)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault(
+            "help_text",
+            "Lower-case ISO 4217 code, one of: " + ", ".join(settings.FAIROSS_CURRENCIES) + ".",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        reject_nul(data)
+        try:
+            return currency_clean(currency=data, field=self.field_name or "currency")
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(field_messages(exc, self.field_name)) from None
+
+
+class MillibipsField(StrictIntegerField):
+    """A share in millibips: a whole number from ``min_value`` (default 1) to 10,000,000."""
+
+    default_error_messages = {
+        "invalid": "Must be a whole number of millibips (10,000,000 = 100%).",
+        "max_value": "Must be at most 10,000,000 millibips (100%).",
+        "min_value": "Must be at least {min_value} millibips.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", FULL_SHARE)
+        super().__init__(**kwargs)
+
+
+class RecipientField(serializers.CharField):
+    """A recipient (``project:<slug>``, ``user:``, ``github:``, ``email:``, ``purl:``), by
+    :func:`faiross.kernel.recipients.parse_recipient`; nothing is trimmed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_RECIPIENT_LENGTH)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault(
+            "help_text",
+            "project:<slug>, user:<username>, github:<login>, email:<address> or "
+            "purl:<package-url>",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        reject_nul(data)
+        try:
+            kind, identifier = parse_recipient(data)
+        except RecipientError as exc:
+            raise serializers.ValidationError(exc.message) from None
+        return f"{kind}:{identifier}"

@@ -1,0 +1,444 @@
+"""Payout runs and transfers: paying people's available balances to their connected accounts.
+
+Money moves only through ledger_post; Stripe calls carry idempotency keys derived from payout
+ids; rows are locked in a fixed order (payout run → account row → payout row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from payouts import queue
+from payouts.connect._common import _get, _stripe, recipient_of_user
+from payouts.connect.accounts import payout_threshold_of
+from payouts.connect.claims import claims_sweep
+from payouts.holds import held_recipients
+from payouts.ledger import Leg, accounts_get_or_create, ledger_post
+from payouts.models import (
+    Account,
+    ConnectedAccount,
+    LedgerTransaction,
+    Payout,
+    PayoutRun,
+    StripeEvent,
+    TaxForm,
+)
+from payouts.notifications import _notify
+from payouts.selectors import account_balance, paid_in_year, payout_candidates
+
+log = logging.getLogger(__name__)
+
+STALE_RUN = dt.timedelta(hours=1)
+RESUME_PENDING_AFTER = dt.timedelta(minutes=10)
+FAIL_UNREACHABLE_AFTER = dt.timedelta(days=3)
+
+
+class PayoutRunInProgress(Exception):
+    """Another payout run is still running; payout runs never overlap."""
+
+    def __init__(self, run: PayoutRun) -> None:
+        super().__init__(f"payout run {run.pk} is still running")
+        self.run = run
+
+
+# --- payout runs --------------------------------------------------------------------------
+
+
+def payout_run_create(*, started_by: Any = None) -> PayoutRun:
+    """A new running payout run, or :class:`PayoutRunInProgress`. A run left running for more
+    than an hour (a dead worker) is closed as failed first."""
+    try:
+        with transaction.atomic():
+            return PayoutRun.objects.create(started_by=started_by)
+    except IntegrityError:
+        open_run = PayoutRun.objects.filter(is_open=True).first()
+        if open_run is None:
+            return payout_run_create(started_by=started_by)
+        if timezone.now() - open_run.created_at > STALE_RUN:
+            PayoutRun.objects.filter(pk=open_run.pk, is_open=True).update(
+                status=PayoutRun.Status.FAILED,
+                is_open=None,
+                finished_at=timezone.now(),
+                error="left running (worker lost); closed by the next run",
+            )
+            return payout_run_create(started_by=started_by)
+        raise PayoutRunInProgress(open_run) from None
+
+
+def payout_run_start(*, started_by: Any = None) -> PayoutRun:
+    """Create a payout run and hand it to the task queue after commit."""
+    run = payout_run_create(started_by=started_by)
+    transaction.on_commit(lambda: queue.payout_run_enqueue.fn(run.pk))
+    return run
+
+
+def payout_run_execute(*, run_id: int) -> PayoutRun:
+    """Pay out every available balance at or above its owner's threshold.
+
+    Per person and currency, skipped (and counted in the run's summary) when: no connected
+    account able to receive transfers, below the threshold, held (money rule 7), a tax form
+    is needed, or a payout is already in flight. Sweeps claimed identities' escrow first and
+    re-enqueues payouts left pending by lost tasks. Safe to run twice: a finished run does
+    nothing, and payouts are unique per person and currency while pending.
+    """
+    run = PayoutRun.objects.get(pk=run_id)
+    if run.status != PayoutRun.Status.RUNNING:
+        return run
+    summary: dict[str, int] = defaultdict(int)
+    try:
+        summary["claims_swept"] = len(claims_sweep())
+        summary["resumed"] = payouts_resume_stale()
+        held = held_recipients()
+        for candidate in payout_candidates():
+            recipient = candidate["recipient"]
+            account: ConnectedAccount | None = candidate["account"]
+            if account is None or not account.can_receive:
+                summary["skipped_no_account"] += 1
+                continue
+            if candidate["amount"] < payout_threshold_of(account=account):
+                summary["skipped_threshold"] += 1
+                continue
+            if recipient in held:
+                summary["skipped_held"] += 1
+                continue
+            payout, reason = payout_create(account=account, currency=candidate["currency"], run=run)
+            if payout is None:
+                summary[f"skipped_{reason}"] += 1
+            else:
+                summary["created"] += 1
+    except Exception as exc:
+        log.exception("payout run %s failed", run_id)
+        PayoutRun.objects.filter(pk=run_id).update(
+            status=PayoutRun.Status.FAILED,
+            is_open=None,
+            finished_at=timezone.now(),
+            summary=dict(summary),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        raise
+    PayoutRun.objects.filter(pk=run_id).update(
+        status=PayoutRun.Status.DONE,
+        is_open=None,
+        finished_at=timezone.now(),
+        summary=dict(summary),
+    )
+    return PayoutRun.objects.get(pk=run_id)
+
+
+def payouts_resume_stale() -> int:
+    """Re-enqueue payouts still pending with no attempt for a while (a lost task)."""
+    cutoff = timezone.now() - RESUME_PENDING_AFTER
+    ids = list(
+        Payout.objects.filter(status=Payout.Status.PENDING, created_at__lt=cutoff)
+        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+
+        def send(pk: int = pk) -> None:
+            queue.payout_send_enqueue.fn(pk)
+
+        transaction.on_commit(send)
+    return len(ids)
+
+
+def tax_form_needed(*, user: Any, currency: str, amount: int, year: int | None = None) -> bool:
+    """True when paying ``amount`` would take the year's payouts in ``currency`` above the
+    configured threshold and no tax form (W-9 / W-8BEN) is recorded as collected."""
+    year = year or timezone.now().year
+    limit = settings.FAIROSS_TAX_FORM_THRESHOLD
+    if paid_in_year(user=user, currency=currency, year=year) + amount <= limit:
+        return False
+    return not TaxForm.objects.filter(user=user, collected=True).exists()
+
+
+def payout_create(
+    *, account: ConnectedAccount, currency: str, run: PayoutRun | None = None
+) -> tuple[Payout | None, str]:
+    """Create the payout of the person's whole available balance in ``currency``.
+
+    Preconditions: ``account`` can receive transfers (checked by the caller).
+    Invariants: the row and the ledger transaction ``payout:<id>`` (available → in_transit)
+    are written in one database transaction, under a lock of the person's available account,
+    so the balance cannot be paid twice; at most one payout per person and currency is
+    pending (unique constraint). The transfer is sent by a task enqueued on commit.
+    Returns ``(payout, "")`` or ``(None, reason)``.
+    """
+    user = account.user
+    recipient = recipient_of_user(user=user)
+    key = (recipient, Account.Purpose.AVAILABLE, currency)
+    try:
+        with transaction.atomic():
+            accounts_get_or_create(keys=[key])
+            Account.objects.select_for_update().get(
+                owner=recipient, purpose=Account.Purpose.AVAILABLE, currency=currency
+            )
+            amount = account_balance(
+                owner=recipient, purpose=Account.Purpose.AVAILABLE, currency=currency
+            )
+            if amount < payout_threshold_of(account=account):
+                return None, "threshold"
+            if Payout.objects.filter(
+                recipient=recipient, currency=currency, status=Payout.Status.PENDING
+            ).exists():
+                return None, "in_flight"
+            if tax_form_needed(user=user, currency=currency, amount=amount):
+                return None, "tax_form"
+            now = timezone.now()
+            payout = Payout.objects.create(
+                user=user,
+                recipient=recipient,
+                run=run,
+                destination=account.stripe_account_id,
+                amount=amount,
+                currency=currency,
+                key_since=now,
+            )
+            payout.idempotency_key = f"faiross-payout-{payout.pk}"
+            payout.save(update_fields=["idempotency_key"])
+            ledger_post(
+                idempotency_key=f"payout:{payout.pk}",
+                kind=LedgerTransaction.Kind.PAYOUT,
+                reference=f"payout:{payout.pk}",
+                legs=[
+                    Leg(recipient, Account.Purpose.AVAILABLE, currency, -amount),
+                    Leg(recipient, Account.Purpose.IN_TRANSIT, currency, amount),
+                ],
+                memo=f"payout {payout.pk} to {account.stripe_account_id}",
+            )
+            transaction.on_commit(lambda: queue.payout_send_enqueue.fn(payout.pk))
+    except IntegrityError:
+        return None, "in_flight"
+    return payout, ""
+
+
+# --- sending one payout ---------------------------------------------------------------------
+
+
+class SendResult:
+    SENT = "sent"
+    FAILED = "failed"
+    RETRY = "retry"
+    BUSY = "busy"
+    MISSING = "missing"
+
+
+def _transfer_lookup(client: Any, payout: Payout) -> Any:
+    """The transfer made for ``payout``, found by its transfer group and metadata, or None."""
+    page = client.v1.transfers.list(params={"transfer_group": payout.transfer_group, "limit": 100})
+    for transfer in page.data:
+        if str(_get(transfer, "metadata", "faiross_payout", default="")) == str(payout.pk):
+            return transfer
+    return None
+
+
+def _transient(exc: Exception) -> bool:
+    """Errors after which the outcome is unknown or a retry can succeed."""
+    if isinstance(
+        exc,
+        stripe.RateLimitError
+        | stripe.APIConnectionError
+        | stripe.APIError
+        | stripe.AuthenticationError
+        | stripe.PermissionError,
+    ):
+        return True
+    status = getattr(exc, "http_status", None)
+    return status in (409, 429) or (isinstance(status, int) and status >= 500)
+
+
+def payout_send(*, payout_id: int) -> str:
+    """Send the payout's one Stripe transfer and record the outcome; returns a SendResult.
+
+    Invariants (money rule 4): the payout row is locked for the whole attempt (a concurrent
+    attempt returns BUSY); the transfer carries the row's idempotency key, ``transfer_group``
+    ``payout-<id>`` and ``metadata.faiross_payout``, so a retry after a dropped connection gets
+    the same transfer back. When the current key may have expired (Stripe keeps keys 24 h),
+    the transfer is looked up first and, only when there is none, a new key derived from the
+    row id is used. A refusal by Stripe fails the payout (money back to available, reason
+    kept); a network error, 429 or 5xx leaves it pending for a retry (RETRY).
+    """
+    client = _stripe()
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update(skip_locked=True).filter(pk=payout_id).first()
+        if payout is None:
+            exists = Payout.objects.filter(pk=payout_id).exists()
+            return SendResult.BUSY if exists else SendResult.MISSING
+        if payout.status != Payout.Status.PENDING:
+            return payout.status
+        now = timezone.now()
+        payout.attempts += 1
+        payout.last_attempt_at = now
+        try:
+            lookup_after = dt.timedelta(hours=settings.FAIROSS_PAYOUT_LOOKUP_AFTER_HOURS)
+            if now - payout.key_since > lookup_after:
+                found = _transfer_lookup(client, payout)
+                if found is not None:
+                    _payout_mark_sent(payout, found)
+                    return SendResult.SENT
+                payout.idempotency_key = f"faiross-payout-{payout.pk}-{payout.attempts}"
+                payout.key_since = now
+            transfer = client.v1.transfers.create(
+                params={
+                    "amount": payout.amount,
+                    "currency": payout.currency,
+                    "destination": payout.destination,
+                    "transfer_group": payout.transfer_group,
+                    "description": f"FairOSS payout {payout.pk}",
+                    "metadata": {"faiross_payout": str(payout.pk), "recipient": payout.recipient},
+                },
+                options={"idempotency_key": payout.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            message = f"{type(exc).__name__}: {getattr(exc, 'user_message', None) or exc}"
+            payout.last_error = message[:2000]
+            if _transient(exc):
+                if now - payout.created_at > FAIL_UNREACHABLE_AFTER:
+                    try:
+                        found = _transfer_lookup(client, payout)
+                    except stripe.StripeError:
+                        found = False
+                    if found is None:
+                        _payout_mark_failed(payout, f"Stripe could not be reached: {message}")
+                        return SendResult.FAILED
+                    if found:
+                        _payout_mark_sent(payout, found)
+                        return SendResult.SENT
+                payout.save()
+                return SendResult.RETRY
+            # Stripe refused. Make sure nothing was transferred under an earlier key first.
+            try:
+                found = _transfer_lookup(client, payout)
+            except stripe.StripeError as lookup_exc:
+                payout.last_error = f"{message}; lookup failed: {lookup_exc}"[:2000]
+                payout.save()
+                return SendResult.RETRY
+            if found is not None:
+                _payout_mark_sent(payout, found)
+                return SendResult.SENT
+            _payout_mark_failed(payout, _failure_reason(exc))
+            return SendResult.FAILED
+        _payout_mark_sent(payout, transfer)
+        return SendResult.SENT
+
+
+def _failure_reason(exc: Exception) -> str:
+    code = getattr(exc, "code", None) or ""
+    text = getattr(exc, "user_message", None) or str(exc)
+    if code == "insufficient_capabilities_for_transfer":
+        return "Your Stripe account cannot receive transfers yet: finish its set-up on Get paid."
+    if code == "balance_insufficient":
+        return "FairOSS's Stripe balance was too low; the money is back and the next run retries."
+    return f"Stripe refused the transfer ({code or type(exc).__name__}): {text}"[:2000]
+
+
+def _payout_mark_sent(payout: Payout, transfer: Any) -> None:
+    """in_transit → paid_out (caller holds the row lock; status is pending)."""
+    transfer_id = str(_get(transfer, "id", default=""))
+    if int(_get(transfer, "amount", default=payout.amount)) != payout.amount:
+        log.error("payout %s: transfer %s has another amount", payout.pk, transfer_id)
+    ledger_post(
+        idempotency_key=f"payout:{payout.pk}:sent",
+        kind=LedgerTransaction.Kind.PAYOUT_CONFIRMED,
+        reference=f"payout:{payout.pk}",
+        legs=[
+            Leg(payout.recipient, Account.Purpose.IN_TRANSIT, payout.currency, -payout.amount),
+            Leg(payout.recipient, Account.Purpose.PAID_OUT, payout.currency, payout.amount),
+        ],
+        memo=f"transfer {transfer_id}",
+    )
+    payout.status = Payout.Status.SENT
+    payout.stripe_transfer_id = transfer_id
+    payout.sent_at = timezone.now()
+    payout.last_error = ""
+    payout.save()
+    _notify(
+        key=f"payout:{payout.pk}:sent",
+        to=payout.user.email,
+        subject="Your payout is on its way",
+        template="payouts/email/payout_sent.txt",
+        context={"payout": payout},
+    )
+
+
+def _payout_mark_failed(payout: Payout, reason: str) -> None:
+    """in_transit → available, with the reason (caller holds the row lock)."""
+    ledger_post(
+        idempotency_key=f"payout:{payout.pk}:failed",
+        kind=LedgerTransaction.Kind.PAYOUT_FAILED,
+        reference=f"payout:{payout.pk}",
+        legs=[
+            Leg(payout.recipient, Account.Purpose.IN_TRANSIT, payout.currency, -payout.amount),
+            Leg(payout.recipient, Account.Purpose.AVAILABLE, payout.currency, payout.amount),
+        ],
+        memo=reason[:500],
+    )
+    payout.status = Payout.Status.FAILED
+    payout.failure_reason = reason
+    payout.failed_at = timezone.now()
+    payout.save()
+    _notify(
+        key=f"payout:{payout.pk}:failed",
+        to=payout.user.email,
+        subject="A payout failed",
+        template="payouts/email/payout_failed.txt",
+        context={"payout": payout},
+    )
+
+
+def payout_fail(*, payout: Payout, reason: str) -> Payout:
+    """Staff: give up on a pending payout after checking Stripe has no transfer for it."""
+    client = _stripe()
+    with transaction.atomic():
+        locked = Payout.objects.select_for_update().get(pk=payout.pk)
+        if locked.status != Payout.Status.PENDING:
+            raise ValidationError({"status": "Only a pending payout can be failed."})
+        found = _transfer_lookup(client, locked)
+        if found is not None:
+            _payout_mark_sent(locked, found)
+        else:
+            _payout_mark_failed(locked, reason)
+    return locked
+
+
+def payout_transfer_event(*, transfer: Mapping[str, Any], reversed_event: bool) -> str:
+    """A ``transfer.*`` webhook: confirms a pending payout (any order) and books reversals."""
+    payout_id = str(_get(transfer, "metadata", "faiross_payout", default=""))
+    if not payout_id.isdigit():
+        return StripeEvent.Status.IGNORED
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().filter(pk=int(payout_id)).first()
+        if payout is None:
+            return StripeEvent.Status.IGNORED
+        if payout.status == Payout.Status.PENDING:
+            _payout_mark_sent(payout, transfer)
+        if payout.status != Payout.Status.SENT:
+            return StripeEvent.Status.PROCESSED
+        reversed_total = int(_get(transfer, "amount_reversed", default=0) or 0)
+        delta = min(reversed_total, payout.amount) - payout.amount_reversed
+        if reversed_event and delta > 0:
+            ledger_post(
+                idempotency_key=f"payout:{payout.pk}:reversed:{reversed_total}",
+                kind=LedgerTransaction.Kind.REVERSAL,
+                reference=f"payout:{payout.pk}",
+                legs=[
+                    Leg(payout.recipient, Account.Purpose.PAID_OUT, payout.currency, -delta),
+                    Leg(payout.recipient, Account.Purpose.AVAILABLE, payout.currency, delta),
+                ],
+                memo=f"transfer {payout.stripe_transfer_id} reversed",
+            )
+            payout.amount_reversed += delta
+            payout.save(update_fields=["amount_reversed"])
+    return StripeEvent.Status.PROCESSED
