@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -49,6 +50,20 @@ def _each(
             ok += 1
     if ok:
         modeladmin.message_user(request, f"{done}: {ok}.", messages.SUCCESS)
+
+
+def _service_action(
+    description: str, done: str, call: Callable[[Any, User, HttpRequest], object]
+) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet], None]:
+    """An admin action that calls ``call(obj, staff user, request)`` for each selected object
+    and reports what it did (``done``) and each refusal."""
+
+    @admin.action(description=description)
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        user = signed_in_user(request)
+        _each(modeladmin, request, queryset, lambda obj: call(obj, user, request), done)
+
+    return action
 
 
 class MemberInline(admin.TabularInline):
@@ -109,34 +124,23 @@ class AgreementAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Countersign for FairOSS (signed → active)")
-    def countersign(self, request: HttpRequest, queryset: QuerySet[Agreement]) -> None:
-        user = signed_in_user(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda a: services.agreement_countersign(
-                agreement=a,
-                staff=user,
-                ip_address=client_ip(request),
-                user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            ),
-            "Countersigned",
-        )
-
-    @admin.action(description="End agreement (reason: ended by FairOSS)")
-    def end_agreements(self, request: HttpRequest, queryset: QuerySet[Agreement]) -> None:
-        user = signed_in_user(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda a: services.agreement_end(
-                agreement=a, actor=user, reason="Ended by FairOSS staff."
-            ),
-            "Ended",
-        )
+    countersign = _service_action(
+        "Countersign for FairOSS (signed → active)",
+        "Countersigned",
+        lambda a, user, request: services.agreement_countersign(
+            agreement=a,
+            staff=user,
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        ),
+    )
+    end_agreements = _service_action(
+        "End agreement (reason: ended by FairOSS)",
+        "Ended",
+        lambda a, user, _: services.agreement_end(
+            agreement=a, actor=user, reason="Ended by FairOSS staff."
+        ),
+    )
 
 
 @admin.register(Milestone)
@@ -149,16 +153,11 @@ class MilestoneAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Mark milestone met (today)")
-    def mark_met(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> None:
-        user = signed_in_user(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda m: services.milestone_mark_met(milestone=m, staff=user),
-            "Marked met",
-        )
+    mark_met = _service_action(
+        "Mark milestone met (today)",
+        "Marked met",
+        lambda m, user, _: services.milestone_mark_met(milestone=m, staff=user),
+    )
 
 
 @admin.register(Invoice)
@@ -184,27 +183,16 @@ class InvoiceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Mark received by wire (records the inflow)")
-    def wire_received(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
-        user = signed_in_user(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda i: services.invoice_wire_received(invoice=i, staff=user),
-            "Recorded as received by wire",
-        )
-
-    @admin.action(description="Void (no longer due)")
-    def void(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
-        user = signed_in_user(request)
-        _each(
-            self,
-            request,
-            queryset,
-            lambda i: services.invoice_void(invoice=i, staff=user),
-            "Voided",
-        )
+    wire_received = _service_action(
+        "Mark received by wire (records the inflow)",
+        "Recorded as received by wire",
+        lambda i, user, _: services.invoice_wire_received(invoice=i, staff=user),
+    )
+    void = _service_action(
+        "Void (no longer due)",
+        "Voided",
+        lambda i, user, _: services.invoice_void(invoice=i, staff=user),
+    )
 
 
 class _ReadOnly(admin.ModelAdmin):

@@ -3,8 +3,10 @@ OCF export, paying by Stripe Checkout."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -167,49 +169,35 @@ def agreement_end(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return redirect("companies:agreement", slug=slug, pk=pk)
 
 
+# The events of each kind of agreement: the form they are typed in and the service that
+# records them, which takes the form's fields as keywords (renamed by _EVENT_FIELDS).
+_EVENTS: dict[
+    str,
+    tuple[
+        type[forms.Form],
+        Callable[..., DividendDeclaration | LiquidityEvent | CarryDistribution],
+    ],
+] = {
+    Agreement.Kind.DIVIDEND: (DeclarationForm, services.dividend_declare),
+    Agreement.Kind.EQUITY: (LiquidityForm, services.liquidity_event_record),
+    Agreement.Kind.CARRY: (CarryForm, services.carry_distribution_record),
+}
+_EVENT_FIELDS = {"portion": "portion_millibips"}
+
+
 @login_required
 @require_POST
 def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Record a dividend declaration, a liquidity event or a carry distribution."""
     _, _, agreement = _agreement(request, slug, pk)
-    form_class = {
-        Agreement.Kind.DIVIDEND: DeclarationForm,
-        Agreement.Kind.EQUITY: LiquidityForm,
-        Agreement.Kind.CARRY: CarryForm,
-    }.get(agreement.kind)  # type: ignore[call-overload]
-    if form_class is None:
+    if agreement.kind not in _EVENTS:
         raise Http404("Pledges have no events: their invoices are issued on schedule.")
+    form_class, record_event = _EVENTS[agreement.kind]
     form = form_class(request.POST)
     if form.is_valid():
-        data = form.cleaned_data
-        record: DividendDeclaration | LiquidityEvent | CarryDistribution
+        values = {_EVENT_FIELDS.get(k, k): v for k, v in form.cleaned_data.items()}
         try:
-            if agreement.kind == Agreement.Kind.DIVIDEND:
-                record = services.dividend_declare(
-                    agreement=agreement,
-                    actor=signed_in_user(request),
-                    amount=data["amount"],
-                    currency=data["currency"],
-                    declared_on=data["declared_on"],
-                )
-            elif agreement.kind == Agreement.Kind.EQUITY:
-                record = services.liquidity_event_record(
-                    agreement=agreement,
-                    actor=signed_in_user(request),
-                    kind=data["kind"],
-                    occurred_on=data["occurred_on"],
-                    proceeds=data["proceeds"],
-                    currency=data["currency"],
-                    portion_millibips=data.get("portion"),
-                )
-            else:
-                record = services.carry_distribution_record(
-                    agreement=agreement,
-                    actor=signed_in_user(request),
-                    amount=data["amount"],
-                    currency=data["currency"],
-                    distributed_on=data["distributed_on"],
-                )
+            record = record_event(agreement=agreement, actor=signed_in_user(request), **values)
         except ValidationError as exc:
             form_add_service_errors(form, exc)
         except PermissionDenied as exc:
@@ -227,7 +215,7 @@ def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         for e in errors:
-            messages.error(request, f"{label or field}: {e}" if field != "__all__" else e)
+            messages.error(request, f"{label or field}: {e}" if field != "__all__" else str(e))
     return redirect("companies:agreement", slug=slug, pk=pk)
 
 

@@ -482,13 +482,19 @@ def groundwater(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _badge_embed(request: HttpRequest, *, page: str, badge: str, slug: str, alt: str) -> str:
+    """The HTML that embeds a public page's badge elsewhere: the badge, linking to the page
+    (``page`` and ``badge`` are route names of this app)."""
+    page_url = request.build_absolute_uri(reverse(f"companies:{page}", kwargs={"slug": slug}))
+    badge_url = request.build_absolute_uri(reverse(f"companies:{badge}", kwargs={"slug": slug}))
+    return f'<a href="{page_url}"><img src="{badge_url}" alt="{alt}"></a>'
+
+
 def groundwater_company(request: HttpRequest, slug: str) -> HttpResponse:
     company = get_object_or_404(Company, slug=slug)
     if not selectors.is_groundwater_company(company=company):
         raise Http404("This company has no active agreement.")
     agreements = company.agreements.filter(status="active").order_by("activated_at")
-    badge = request.build_absolute_uri(reverse("companies:badge", kwargs={"slug": slug}))
-    page = request.build_absolute_uri(reverse("companies:public", kwargs={"slug": slug}))
     return render(
         request,
         "companies/public.html",
@@ -497,7 +503,9 @@ def groundwater_company(request: HttpRequest, slug: str) -> HttpResponse:
             "agreements": agreements,
             "table": table_selectors.table_view(owner_key=company.owner_key),
             "reached": selectors.company_money_reached(company=company),
-            "embed": f'<a href="{page}"><img src="{badge}" alt="Groundwater participant"></a>',
+            "embed": _badge_embed(
+                request, page="public", badge="badge", slug=slug, alt="Groundwater participant"
+            ),
         },
     )
 
@@ -507,15 +515,19 @@ def groundwater_project(request: HttpRequest, slug: str) -> HttpResponse:
     received = selectors.project_received(slug=slug)
     if not received:
         raise Http404("This project has not received money yet.")
-    badge = request.build_absolute_uri(reverse("companies:project_badge", kwargs={"slug": slug}))
-    page = request.build_absolute_uri(reverse("companies:project_public", kwargs={"slug": slug}))
     return render(
         request,
         "companies/public_project.html",
         {
             "project": project,
             "received": received,
-            "embed": f'<a href="{page}"><img src="{badge}" alt="Groundwater: receives money"></a>',
+            "embed": _badge_embed(
+                request,
+                page="project_public",
+                badge="project_badge",
+                slug=slug,
+                alt="Groundwater: receives money",
+            ),
         },
     )
 

@@ -238,21 +238,6 @@ def _do_assign(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     return f"Assigned to {assignee.get_username() if assignee else 'nobody'}."
 
 
-def _do_deadline(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    _call(services.dispute_deadline_set, request, f, "deadline", "reason", dispute=d)
-    return "Deadline set."
-
-
-def _do_stake(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    _call(services.dispute_stake_set, request, f, "amount", "currency", "reason", dispute=d)
-    return "Money at stake set."
-
-
-def _do_note(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    _call(services.dispute_note_add, request, f, "body", dispute=d)
-    return "Internal note added."
-
-
 def _do_message(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     services.dispute_respond(dispute=d, author=signed_in_user(request), body=f.cleaned_data["body"])
     return "Message sent to the parties."
@@ -301,14 +286,37 @@ def _do_stewards(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     return f"The stewards of {d.project.name} are now: {', '.join(after)}."
 
 
-def _do_resolve(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    _call(services.dispute_resolve, request, f, "outcome", "resolution", dispute=d)
-    return "Resolved; the resolution was emailed to every party."
+def _on_dispute(service: Callable[..., Any], *fields: str, done: str) -> Handler:
+    """The handler of an action that calls ``service`` on the dispute with the form's
+    ``fields`` and answers ``done``."""
+
+    def handler(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+        _call(service, request, f, *fields, dispute=d)
+        return done
+
+    return handler
 
 
-def _do_decide(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
-    _call(services.appeal_decide, request, f, "decision", "outcome", "text", dispute=d)
-    return "The appeal was decided; the dispute is closed."
+_do_deadline = _on_dispute(
+    services.dispute_deadline_set, "deadline", "reason", done="Deadline set."
+)
+_do_stake = _on_dispute(
+    services.dispute_stake_set, "amount", "currency", "reason", done="Money at stake set."
+)
+_do_note = _on_dispute(services.dispute_note_add, "body", done="Internal note added.")
+_do_resolve = _on_dispute(
+    services.dispute_resolve,
+    "outcome",
+    "resolution",
+    done="Resolved; the resolution was emailed to every party.",
+)
+_do_decide = _on_dispute(
+    services.appeal_decide,
+    "decision",
+    "outcome",
+    "text",
+    done="The appeal was decided; the dispute is closed.",
+)
 
 
 # name: (title, form class, handler, needs a hold)

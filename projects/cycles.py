@@ -26,9 +26,6 @@ from scipy.sparse.csgraph import connected_components
 
 from faiross.kernel.shares import FULL_SHARE
 
-# Kept for payouts/distribution/engine.py, which imports it (to be moved to FULL_SHARE).
-WHOLE = FULL_SHARE
-
 
 class ClosedCycleError(ValueError):
     """The graph has a closed set of nodes: money entering it could never reach a terminal.

@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from faiross.kernel.recipients import project_key
 from faiross.kernel.shares import FULL_SHARE
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
@@ -41,6 +42,11 @@ class Project(models.Model):
         from django.urls import reverse
 
         return reverse("projects:detail", kwargs={"slug": self.slug})
+
+    @property
+    def owner_key(self) -> str:
+        """``project:<slug>``: the project as a recipient and as a table owner."""
+        return project_key(self.slug)
 
 
 class ProjectPurl(models.Model):

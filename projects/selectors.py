@@ -7,6 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db.models import QuerySet
 
 from faiross.kernel.recipients import recipient_split
@@ -39,6 +41,27 @@ def invitation_is_for(*, invitation: Invitation | Any, user: User) -> bool:
     return EmailAddress.objects.filter(
         user=user, email__iexact=invitation.email, verified=True
     ).exists()
+
+
+def invitee_find(*, target: str) -> tuple[User | None, str]:
+    """Whom an invitation to ``target`` (a username or an email address, stripped) addresses,
+    for a project or a company: ``(the user with that username or verified address, or None;
+    the lower-case address, or '' for a username)``. A username must exist; an address need
+    not (the invitation waits for whoever verifies it). Raises ``ValidationError`` on
+    ``target``."""
+    from allauth.account.models import EmailAddress
+
+    if "@" not in target:
+        user = User.objects.filter(username__iexact=target).first()
+        if user is None:
+            raise ValidationError({"target": f"There is no FairOSS user named '{target}'."})
+        return user, ""
+    try:
+        validate_email(target)
+    except ValidationError:
+        raise ValidationError({"target": f"'{target}' is not a valid email address."}) from None
+    address = EmailAddress.objects.filter(email__iexact=target, verified=True).first()
+    return (address.user if address else None), target.lower()
 
 
 def project_list() -> QuerySet[Project]:

@@ -7,10 +7,17 @@ rules via :mod:`faiross.kernel.api_fields`); business rules happen in services.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from faiross.kernel.api_fields import MillibipsField, NoNulCharField, RecipientField
+from faiross.kernel.api_fields import (
+    FlatListField,
+    MillibipsField,
+    NoNulCharField,
+    RecipientField,
+)
 from faiross.kernel.recipients import MAX_RECIPIENT_LENGTH
 from faiross.kernel.shares import FULL_SHARE
 
@@ -61,7 +68,7 @@ class ProjectCreateInput(serializers.Serializer):
     repo_url = NoNulCharField(max_length=300, required=False, allow_blank=True)
     homepage = NoNulCharField(max_length=300, required=False, allow_blank=True)
     description = NoNulCharField(max_length=2000, required=False, allow_blank=True)
-    purls = serializers.ListField(
+    purls = FlatListField(
         child=NoNulCharField(max_length=255), required=False, max_length=MAX_PURLS
     )
 
@@ -73,7 +80,7 @@ class ProjectUpdateInput(serializers.Serializer):
     repo_url = NoNulCharField(max_length=300, required=False, allow_blank=True)
     homepage = NoNulCharField(max_length=300, required=False, allow_blank=True)
     description = NoNulCharField(max_length=2000, required=False, allow_blank=True)
-    purls = serializers.ListField(
+    purls = FlatListField(
         child=NoNulCharField(max_length=255), required=False, max_length=MAX_PURLS
     )
 
@@ -160,18 +167,23 @@ class TableProposalInput(serializers.Serializer):
     note = NoNulCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-def _file_size_ok(upload: UploadedFile) -> None:
+def _file_size_ok(upload: File) -> None:
     if upload.size and upload.size > MAX_FILE_BYTES:
         raise serializers.ValidationError(
             f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB."
         )
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """An uploaded file (documented as binary in the multipart request)."""
+
+
 class TableImportInput(serializers.Serializer):
     """``POST .../table/import/`` (multipart): a faiross.toml, manifest or SBOM, and how a
     manifest's dependencies share ``share_millibips``."""
 
-    file = serializers.FileField(
+    file = UploadField(
         allow_empty_file=True,
         validators=[_file_size_ok],
         error_messages={"required": "Upload a file in the 'file' field."},

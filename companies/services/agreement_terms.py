@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean
-from faiross.kernel.shares import FULL_SHARE
+from faiross.kernel.shares import FULL_SHARE, format_percent
 
 from ..models import Agreement, Company
 from ._common import _date_clean, _int_clean, _text_clean
@@ -202,9 +202,9 @@ def _equity_terms(
             errors.add(
                 "milestones",
                 f"Vesting must add up to 100%: the time-vesting part "
-                f"({time_part / 100_000:g}%) and the milestones "
-                f"({sum(p for _, p in milestones) / 100_000:g}%) add up to "
-                f"{total / 100_000:g}%.",
+                f"({format_percent(millibips=time_part)}) and the milestones "
+                f"({format_percent(millibips=sum(p for _, p in milestones))}) add up to "
+                f"{format_percent(millibips=total)}.",
             )
     if time_part and months == 0 and cliff:
         errors.add("vesting_months", "A cliff needs a vesting period.")

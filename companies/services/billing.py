@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from faiross.kernel.money import MAX_AMOUNT
-from faiross.kernel.shares import FULL_SHARE
+from faiross.kernel.shares import FULL_SHARE, format_percent
 
 from .. import terms
 from ..models import Agreement, CarryDistribution, DividendDeclaration, Invoice, LiquidityEvent
@@ -275,8 +275,9 @@ def liquidity_event_record(
         raise ValidationError(
             {
                 "portion_millibips": f"Only vested, unsold stake can be sold: on {day} "
-                f"{vested / 100_000:g}% is vested and {sold / 100_000:g}% already sold, so at "
-                f"most {available / 100_000:g}% of the stake is available."
+                f"{format_percent(millibips=vested)} is vested and "
+                f"{format_percent(millibips=sold)} already sold, so at "
+                f"most {format_percent(millibips=available)} of the stake is available."
             }
         )
     due = terms.share_of_share(

@@ -11,13 +11,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.core.validators import URLValidator, validate_email
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from projects.models import slug_validator
-from projects.selectors import invitation_is_for
+from projects.selectors import invitation_is_for, invitee_find
 
 from ..models import Company, CompanyInvitation, CompanyMember
 from ..selectors import user_has_mfa
@@ -131,15 +131,6 @@ def company_update(
     return company
 
 
-def _find_user(target: str) -> User | None:
-    from allauth.account.models import EmailAddress
-
-    if "@" in target:
-        address = EmailAddress.objects.filter(email__iexact=target, verified=True).first()
-        return address.user if address else None
-    return User.objects.filter(username__iexact=target).first()
-
-
 @transaction.atomic
 def company_invite(*, company: Company, actor: User, target: str, role: str) -> CompanyInvitation:
     """Invite someone by username or email address as owner, finance or viewer (owners)."""
@@ -150,16 +141,7 @@ def company_invite(*, company: Company, actor: User, target: str, role: str) -> 
     if not target or len(target) > 254 or "\x00" in target:
         raise ValidationError({"target": "Enter a username or an email address."})
     Company.objects.select_for_update().get(pk=company.pk)
-    email = ""
-    if "@" in target:
-        try:
-            validate_email(target)
-        except ValidationError:
-            raise ValidationError({"target": f"'{target}' is not a valid email address."}) from None
-        email = target.lower()
-    user = _find_user(target)
-    if user is None and not email:
-        raise ValidationError({"target": f"There is no FairOSS user named '{target}'."})
+    user, email = invitee_find(target=target)
     if user is not None and CompanyMember.objects.filter(company=company, user=user).exists():
         raise ValidationError({"target": f"{target} is already a member of {company.name}."})
     pending = CompanyInvitation.objects.filter(

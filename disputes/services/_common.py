@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.urls import reverse
 
-from faiross.kernel.money import MAX_AMOUNT, currency_clean
+from faiross.kernel.money import MAX_AMOUNT, currency_clean, money_format
 
 from .. import selectors
 from ..models import AuditEvent, Dispute, Hold
@@ -58,8 +58,8 @@ def _currency(value: object, *, field: str = "currency") -> str:
 
 
 def _money(amount: int, currency: str) -> str:
-    whole, rest = divmod(abs(amount), 100)
-    return f"{'-' if amount < 0 else ''}{whole:,}.{rest:02d} {currency.upper()}"
+    """Money in messages: the kernel's formatter (short name for the many f-strings here)."""
+    return money_format(amount=int(amount), currency=currency)
 
 
 # --- who may act, and on what -------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from companies.models import Company
+from faiross.kernel.recipients import project_key
 from projects.models import Membership, Project, TableVersion
 from projects.services.tables import EntryInput, table_propose
 
@@ -204,7 +205,7 @@ def project_stewards_set(
         dispute,
         actor,
         "project.stewards",
-        target=f"project:{project.slug}",
+        target=project_key(project.slug),
         reason=reason,
         data={"before": before, "after": after, "former": former, "claimed": claimed},
     )

@@ -10,6 +10,7 @@ and turn their Django ``ValidationError`` into DRF's.
 - :class:`NoNulCharField`: a JSON string (never a number or a boolean) without NUL characters;
 - :class:`StrictIntegerField` / :class:`StrictBooleanField`: a JSON number / ``true``/``false``,
   not a string that looks like one (for JSON bodies; forms and query strings use DRF's own);
+- :class:`FlatListField`: a JSON list whose item errors are one flat list of messages;
 - :class:`AmountField` / :class:`CurrencyField`: :func:`~faiross.kernel.money.amount_clean`
   and :func:`~faiross.kernel.money.currency_clean`;
 - :class:`MillibipsField`: a share, an int in ``min_value..FULL_SHARE``;
@@ -84,6 +85,32 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class FlatListField(serializers.ListField):
+    """A JSON list whose item errors stay a flat list of messages under the field
+    (``{"purls": ["item 2: Must be a string."]}``), as DESIGN.md's error shape says."""
+
+    default_error_messages = {"not_a_list": "Must be a list, not {input_type}."}
+
+    def run_child_validation(self, data: Any) -> list[Any]:
+        try:
+            return list(super().run_child_validation(data))
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {0: exc.detail}
+            messages: list[str] = []
+            for index, errors in detail.items():
+                for message in _flat(errors):
+                    messages.append(f"item {int(index) + 1}: {message}")
+            raise serializers.ValidationError(messages) from None
+
+
+def _flat(errors: Any) -> list[str]:
+    if isinstance(errors, dict):
+        return [f"{key}: {m}" for key, value in errors.items() for m in _flat(value)]
+    if isinstance(errors, list):
+        return [m for e in errors for m in _flat(e)]
+    return [str(errors)]
+
+
 class AmountField(serializers.IntegerField):
     """An amount in minor units (cents), by :func:`faiross.kernel.money.amount_clean`."""
 
@@ -94,10 +121,11 @@ class AmountField(serializers.IntegerField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
+        field = self.field_name or "amount"
         try:
-            return amount_clean(amount=data, field=self.field_name or "amount")
+            return amount_clean(amount=data, field=field)
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(field_messages(exc, self.field_name)) from None
+            raise serializers.ValidationError(field_messages(exc, field)) from None
 
 
 class CurrencyField(serializers.CharField):
@@ -113,10 +141,11 @@ class CurrencyField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> str:
         reject_nul(data)
+        field = self.field_name or "currency"
         try:
-            return currency_clean(currency=data, field=self.field_name or "currency")
+            return currency_clean(currency=data, field=field)
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(field_messages(exc, self.field_name)) from None
+            raise serializers.ValidationError(field_messages(exc, field)) from None
 
 
 class MillibipsField(StrictIntegerField):
@@ -124,7 +153,8 @@ class MillibipsField(StrictIntegerField):
 
     default_error_messages = {
         "invalid": "Must be a whole number of millibips (10,000,000 = 100%).",
-        "max_value": "Must be at most 10,000,000 millibips (100%).",
+        # Django's value validators %-format their message, hence the doubled percent sign.
+        "max_value": "May not be more than 100%% (10,000,000 millibips).",
         "min_value": "Must be at least {min_value} millibips.",
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from faiross.kernel.recipients import user_key
 from payouts.stripe_client import stripe_client
 
 
@@ -25,4 +26,4 @@ def _get(obj: Any, *path: str, default: Any = None) -> Any:
 
 
 def recipient_of_user(*, user: Any) -> str:
-    return f"user:{user.get_username()}"
+    return user_key(user.get_username())

@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from faiross.kernel.allocation import allocate
+from faiross.kernel.recipients import recipient_split
 from payouts.distribution.runs import run_compute
 from payouts.holds import recipient_is_held
 from payouts.ledger import Leg, ledger_post
@@ -160,7 +161,7 @@ def escrow_waiting_notify(*, run_id: int) -> int:
         recipient__startswith="email:",
     ).order_by("recipient", "currency")
     for row in rows:
-        address = row.recipient.split(":", 1)[1]
+        address = recipient_split(row.recipient)[1]
         _notify(
             key=f"escrow-waiting:run:{run_id}:{row.recipient}:{row.currency}",
             to=address,

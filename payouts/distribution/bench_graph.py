@@ -32,10 +32,11 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from payouts.distribution.engine import WHOLE, FlowGraph, Inflow, compute_distribution
+from faiross.kernel.shares import FULL_SHARE, MILLIBIPS_PER_PERCENT
+from payouts.distribution.engine import FlowGraph, Inflow, compute_distribution
 
-RESERVE_MIN = 100_000  # 1%
-RESERVE_MAX = 2_000_000  # 20%
+RESERVE_MIN = 1 * MILLIBIPS_PER_PERCENT
+RESERVE_MAX = 20 * MILLIBIPS_PER_PERCENT
 
 
 def _log_uniform_below(*, rng: np.random.Generator, bounds: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -153,7 +154,7 @@ def build_synthetic_graph(
 
     reserve = np.zeros(n_nodes, dtype=np.int64)
     reserve[companies:] = rng.integers(RESERVE_MIN, RESERVE_MAX + 1, projects)
-    values = _split_millibips(rng=rng, owners=owner, budget=WHOLE - reserve)
+    values = _split_millibips(rng=rng, owners=owner, budget=FULL_SHARE - reserve)
 
     to_node = recipient < n_nodes
     return FlowGraph.from_entries(

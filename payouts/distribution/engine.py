@@ -91,8 +91,8 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.linalg import splu
 
+from faiross.kernel.shares import FULL_SHARE
 from projects.cycles import (
-    WHOLE,
     ClosedCycleError,
     closed_component_nodes,
     edge_ranges,
@@ -101,7 +101,6 @@ from projects.cycles import (
 )
 
 __all__ = [
-    "WHOLE",
     "ClosedCycleError",
     "ConvergenceError",
     "CurrencyResult",
@@ -247,8 +246,8 @@ class FlowGraph:
                 raise ValueError(f"{kind}_millibips must match {kind}_targets in length")
             if targets.size and (targets.min() < 0 or targets.max() >= bound):
                 raise ValueError(f"{kind}_targets must be in [0, {bound})")
-            if values.size and (values.min() < 0 or values.max() > WHOLE):
-                raise ValueError(f"{kind}_millibips must be in [0, {WHOLE}]")
+            if values.size and (values.min() < 0 or values.max() > FULL_SHARE):
+                raise ValueError(f"{kind}_millibips must be in [0, {FULL_SHARE}]")
         if self.reserve_terminals.size != n:
             raise ValueError("reserve_terminals must have one entry per node")
         if n and (
@@ -260,12 +259,12 @@ class FlowGraph:
         assigned = row_sums(indptr=self.node_indptr, values=self.node_millibips) + row_sums(
             indptr=self.terminal_indptr, values=self.terminal_millibips
         )
-        if n and assigned.max() > WHOLE:
+        if n and assigned.max() > FULL_SHARE:
             bad = int(np.argmax(assigned))
             raise ValueError(
-                f"node {self._label(bad)} assigns {int(assigned[bad])} > {WHOLE} millibips"
+                f"node {self._label(bad)} assigns {int(assigned[bad])} > {FULL_SHARE} millibips"
             )
-        set_(self, "reserve_millibips", WHOLE - assigned)
+        set_(self, "reserve_millibips", FULL_SHARE - assigned)
         if self.node_ids is not None and len(self.node_ids) != n:
             raise ValueError("node_ids must have one id per node")
         if self.terminal_ids is not None and len(self.terminal_ids) != self.n_terminals:
@@ -650,10 +649,10 @@ def _plan(*, graph: FlowGraph, exact_block_limit: int) -> _Plan:
     sources = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
     self_loop = sources == targets
     # A self entry sends money back through the same table, so in the limit the node splits
-    # what arrives by its other entries, scaled by WHOLE / (WHOLE - self share). Solving that
-    # equivalent graph is exact and keeps slow self-cycles from inflating the pass-through
-    # (closed singletons, self share = WHOLE, were refused above).
-    kept_share = WHOLE - np.bincount(
+    # what arrives by its other entries, scaled by FULL_SHARE / (FULL_SHARE - self share).
+    # Solving that equivalent graph is exact and keeps slow self-cycles from inflating the
+    # pass-through (closed singletons, self share = FULL_SHARE, were refused above).
+    kept_share = FULL_SHARE - np.bincount(
         sources[self_loop], weights=millibips[self_loop], minlength=n
     ).astype(np.int64)
     fractions = millibips / kept_share[sources]
@@ -761,7 +760,7 @@ def _plan(*, graph: FlowGraph, exact_block_limit: int) -> _Plan:
         q=q,
         r=r,
         reserve_fraction=graph.reserve_millibips.astype(WIDE) / divisor,
-        revisits=WHOLE / divisor,
+        revisits=FULL_SHARE / divisor,
         order=order,
         factor=factor,
         sub_positions=sub_positions,
@@ -1035,7 +1034,7 @@ def explain_paths(
             direct += int(graph.reserve_millibips[node])
         if direct:
             # A sentinel -1 marks a finished route, so it sorts among the open walks by share.
-            heapq.heappush(heap, (-share * Fraction(direct, WHOLE), (*nodes, -1)))
+            heapq.heappush(heap, (-share * Fraction(direct, FULL_SHARE), (*nodes, -1)))
         start, end = graph.node_indptr[node], graph.node_indptr[node + 1]
         for target, value in zip(
             graph.node_targets[start:end].tolist(),
@@ -1043,5 +1042,5 @@ def explain_paths(
             strict=True,
         ):
             if value and useful[target]:
-                heapq.heappush(heap, (-share * Fraction(value, WHOLE), (*nodes, target)))
+                heapq.heappush(heap, (-share * Fraction(value, FULL_SHARE), (*nodes, target)))
     return found

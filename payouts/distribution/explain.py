@@ -7,6 +7,7 @@ import logging
 
 from django.utils import timezone
 
+from faiross.kernel.recipients import user_key
 from payouts.distribution.engine import explain_paths
 from payouts.distribution.runs import _snapshot_at, run_compute
 from payouts.models import DistributionRun, RunAllocation
@@ -39,7 +40,7 @@ def run_explain(*, run: DistributionRun, recipient: str, top_k: int = 3) -> list
     terminal_ids = list(graph.terminal_ids or ())
     node_ids = list(graph.node_ids or ())
     claims = snapshot.get("claims", {})
-    targets = [recipient] + [i for i, user in claims.items() if f"user:{user}" == recipient]
+    targets = [recipient] + [i for i, user in claims.items() if user_key(user) == recipient]
     routes: list[dict[str, object]] = []
     for _, owner, currency, cents in snapshot.get("inflows", []):
         source = node_ids.index(owner)

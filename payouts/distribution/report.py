@@ -11,6 +11,7 @@ from html import escape
 
 import numpy as np
 
+from faiross.kernel.money import money_format
 from payouts.distribution.engine import Distribution, FlowGraph
 
 TOP_N = 50
@@ -146,7 +147,8 @@ def sankey_svg(*, flows: Sequence[dict[str, object]], currency: str) -> str:
         out_off[s] += h
         in_off[t] += h
         mid = (x0 + x1) / 2
-        title = f"{escape(s)} → {escape(t)}: {v / 100:,.2f} {escape(currency.upper())}"
+        amount = escape(money_format(amount=int(v), currency=currency))
+        title = f"{escape(s)} → {escape(t)}: {amount}"
         curve = f"M{x0:.1f},{y0:.1f} C{mid:.1f},{y0:.1f} {mid:.1f},{y1:.1f} {x1:.1f},{y1:.1f}"
         parts.append(
             f'<path d="{curve}" stroke="{PALETTE[min(depth[s], 3)]}" stroke-opacity="0.35" '

@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from faiross.kernel.recipients import company_key, project_key, recipient_split, user_key
 from payouts import queue
 from payouts.distribution.engine import (
     ClosedCycleError,
@@ -93,7 +94,7 @@ def _versions_at_qs(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
 
 def _snapshot(run: DistributionRun) -> dict[str, Any]:
     inflows = [
-        [pk, f"company:{slug}", currency, amount]
+        [pk, company_key(slug), currency, amount]
         for pk, slug, currency, amount in InflowRecord.objects.filter(
             run__isnull=True, received_at__lte=run.cutoff
         )
@@ -119,10 +120,10 @@ def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[st
             "owned AS (SELECT st.owner_key FROM projects_sharetable st "
             "JOIN v ON v.table_id = st.id) "
             "SELECT p.slug FROM named JOIN projects_project p ON p.id = named.project_id "
-            "LEFT JOIN owned o ON o.owner_key = 'project:' || p.slug WHERE o.owner_key IS NULL",
-            [cutoff, cutoff],
+            "LEFT JOIN owned o ON o.owner_key = %s || p.slug WHERE o.owner_key IS NULL",
+            [cutoff, cutoff, project_key("")],  # the key's prefix, "project:"
         )
-        named = {f"project:{row[0]}" for row in cursor.fetchall()}
+        named = {project_key(row[0]) for row in cursor.fetchall()}
     owners = {str(row[1]) for row in inflows}
     # Every project named anywhere becomes a node; one without a version uses its default
     # table (which may name further projects).
@@ -132,12 +133,12 @@ def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[st
     while pending:
         key = pending.pop()
         seen.add(key)
-        project = Project.objects.filter(slug=key.split(":", 1)[1]).first()
+        project = Project.objects.filter(slug=recipient_split(key)[1]).first()
         default = dict(default_table_entries(project=project, at=cutoff)) if project else {}
         defaults[key] = default
         pending |= {r for r in default if r.startswith("project:") and r not in seen}
     unclaimed_all = {
-        f"project:{slug}"
+        project_key(slug)
         for slug in Project.objects.filter(status=Project.Status.UNCLAIMED).values_list(
             "slug", flat=True
         )
@@ -194,7 +195,7 @@ def _account_for_terminal(
     if kind == "user":
         return terminal, Account.Purpose.AVAILABLE
     if terminal in claims:
-        return f"user:{claims[terminal]}", Account.Purpose.AVAILABLE
+        return user_key(claims[terminal]), Account.Purpose.AVAILABLE
     return terminal, Account.Purpose.ESCROW
 
 

@@ -14,14 +14,14 @@ from typing import Any, NotRequired, TypedDict, cast
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.core.validators import URLValidator, validate_email
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from ..models import Invitation, Membership, Project, ProjectPurl, slug_validator
 from ..purls import PurlError, purl_normalize
-from ..selectors import invitation_is_for, user_is_steward
+from ..selectors import invitation_is_for, invitee_find, user_is_steward
 
 MAX_PURLS = 50
 
@@ -227,15 +227,6 @@ def project_update(
     return project
 
 
-def _find_user(target: str) -> User | None:
-    from allauth.account.models import EmailAddress
-
-    if "@" in target:
-        address = EmailAddress.objects.filter(email__iexact=target, verified=True).first()
-        return address.user if address else None
-    return User.objects.filter(username__iexact=target).first()
-
-
 @transaction.atomic
 def project_invite(*, project: Project, actor: User, target: str, role: str) -> Invitation:
     """Invite a person, by username or email address, as steward or maintainer.
@@ -252,16 +243,7 @@ def project_invite(*, project: Project, actor: User, target: str, role: str) -> 
     if not target:
         raise ValidationError({"target": "Enter a username or an email address."})
     Project.objects.select_for_update().get(pk=project.pk)
-    email = ""
-    if "@" in target:
-        try:
-            validate_email(target)
-        except ValidationError:
-            raise ValidationError({"target": f"'{target}' is not a valid email address."}) from None
-        email = target.lower()
-    user = _find_user(target)
-    if user is None and not email:
-        raise ValidationError({"target": f"There is no FairOSS user named '{target}'."})
+    user, email = invitee_find(target=target)
     if user is not None and Membership.objects.filter(project=project, user=user).exists():
         raise ValidationError({"target": f"{target} is already a member of {project.name}."})
     pending = Invitation.objects.filter(project=project, status=Invitation.Status.PENDING)

@@ -95,7 +95,7 @@ def test_pledge_form_to_signed(client, company, finance):
     agreement = Agreement.objects.get()
     assert r.status_code == 302 and agreement.amount == 200_000 and agreement.developers == 12
     page = client.get(r["Location"]).content.decode()
-    assert "2,000.00 USD per developer per year" in page and "24,000.00 USD per year" in page
+    assert "$2,000.00 per developer per year" in page and "$24,000.00 per year" in page
     r = client.post(f"/companies/acme/agreements/{agreement.pk}/sign/", {}, follow=True)
     assert "Tick the box" in r.content.decode()
     r = client.post(
@@ -115,14 +115,14 @@ def test_pledge_form_to_signed(client, company, finance):
 @pytest.mark.parametrize(
     ("kind", "data", "message"),
     [
-        ("pledge", {"amount": "-5", "developers": "1", "period": "yearly"}, "from 1 to"),
+        ("pledge", {"amount": "-5", "developers": "1", "period": "yearly"}, "is negative"),
         (
             "pledge",
             {"amount": "20.001", "developers": "1", "period": "yearly"},
-            "more than 2 decimals",
+            "more decimals than an amount in USD can have (2)",
         ),
         ("dividend", {"share": "75"}, "from 1 to 5,000,000"),
-        ("dividend", {"share": "abc"}, "is not a number"),
+        ("dividend", {"share": "abc"}, "is not a percentage"),
         (
             "equity",
             {
@@ -208,9 +208,9 @@ def test_preview_on_the_dashboard(client, company, owner, dependency):
     )
     client.force_login(owner)
     page = client.get("/companies/acme/?amount=1000&currency=usd").content.decode()
-    assert "600.00 USD" in page and "400.00 USD" in page and "github:octocat" in page
+    assert "$600.00" in page and "$400.00" in page and "github:octocat" in page
     page = client.get("/companies/acme/?amount=-1&currency=usd").content.decode()
-    assert "Enter an amount" in page
+    assert "is negative; enter an amount in USD" in page
 
 
 def test_csv_neutralises_formulas(client, company, owner, staff):

@@ -15,10 +15,11 @@ class Requests:
         self.urls: list[str] = []
         self.blocked: list[str] = []
         page.on("request", lambda request: self.urls.append(request.url))
-        page.on(
-            "requestfailed",
-            lambda request: request.failure == "csp" and self.blocked.append(request.url),
-        )
+        page.on("requestfailed", self._failed)
+
+    def _failed(self, request) -> None:
+        if request.failure == "csp":
+            self.blocked.append(request.url)
 
     def assert_all_local(self, live_server) -> None:
         # data: URLs are inline and blob: URLs name objects the page made itself (a worker).

@@ -43,9 +43,9 @@ TERMS = {
     "carry": {"#id_share": "2", "#id_fund_name": "Seed Fund I"},
 }
 EVENTS = {
-    "dividend": ({"#id_amount": "250000"}, "2,500.00 USD"),
-    "equity": ({"#id_proceeds": "10000000"}, "50,000.00 USD"),
-    "carry": ({"#id_amount": "125000"}, "2,500.00 USD"),
+    "dividend": ({"#id_amount": "250000"}, "$2,500.00"),
+    "equity": ({"#id_proceeds": "10000000"}, "$50,000.00"),
+    "carry": ({"#id_amount": "125000"}, "$2,500.00"),
 }
 
 
@@ -101,7 +101,7 @@ def test_agreement_from_signup_to_money_distributed(page, live_server, stripe_se
 
     # money becomes due
     if kind == "pledge":
-        due = "6,000.00 USD"
+        due = "$6,000.00"
     else:
         fields, due = EVENTS[kind]
         if kind == "equity":  # an IPO: an acquisition would end the agreement

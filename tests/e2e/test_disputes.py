@@ -96,7 +96,7 @@ def test_dispute_about_a_table_entry_from_filing_to_resolution(page, settings, t
     msg = admin_action(
         page, "Hold money", {"#id_amount": "20000", "#id_reason": "The 30% share is disputed"}
     )
-    assert "200.00 USD of user:bob is on hold" in msg
+    assert "$200.00 of user:bob is on hold" in msg
     hold = Hold.objects.get()
     # money rule 7: the next payout run skips bob (payouts call this selector)
     assert recipient_is_held(recipient="user:bob")
@@ -123,7 +123,7 @@ def test_dispute_about_a_table_entry_from_filing_to_resolution(page, settings, t
     page.fill("#id_reason", "The held share was earned by carol")
     page.locator("#action-form input[type=submit]").click()
     page.wait_for_url("**/change/")
-    assert "Redirected 200.00 USD to user:carol" in page.locator("ul.messagelist").inner_text()
+    assert "Redirected $200.00 to user:carol" in page.locator("ul.messagelist").inner_text()
     hold.refresh_from_db()
     assert hold.status == Hold.Status.ENDED and not recipient_is_held(recipient="user:bob")
     assert account_balance(owner="user:carol", purpose="available", currency="usd") == 20_000

@@ -47,7 +47,7 @@ def test_github_login_claims_escrow_onboards_and_is_paid(page, live_server, stri
     # Earnings: the waiting money, claimed with one click.
     page.get_by_role("link", name="Earnings").click()
     claimable = page.locator("#claimable")
-    assert "github:octocat" in claimable.inner_text() and "50.00 USD" in claimable.inner_text()
+    assert "github:octocat" in claimable.inner_text() and "$50.00" in claimable.inner_text()
     assert "project:numpy" in claimable.inner_text()
     claimable.get_by_role("button", name="Claim").click()
     page.wait_for_url(re.compile(r"/payouts/earnings/$"))
@@ -72,7 +72,7 @@ def test_github_login_claims_escrow_onboards_and_is_paid(page, live_server, stri
     assert payout.status == "sent" and payout.amount == 5_000
     page.goto("/payouts/earnings/")
     row = page.locator("#payouts tbody tr").first
-    assert "Sent" in row.inner_text() and "50.00 USD" in row.inner_text()
+    assert "Sent" in row.inner_text() and "$50.00" in row.inner_text()
     assert payout.stripe_transfer_id in row.inner_text()
     assert account_balance(owner="user:octo", purpose="paid_out", currency="usd") == 5_000
     transfers = stripe_settings.requests(method="POST", path_prefix="/v1/transfers")

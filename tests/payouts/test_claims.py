@@ -131,7 +131,7 @@ def test_a_run_emails_email_identities_once(tables, django_capture_on_commit_cal
     with django_capture_on_commit_callbacks(execute=True):
         run = distribute(tables, 10_000, "W1")
     (message,) = [m for m in mail.outbox if m.to == ["ada@example.org"]]
-    assert "Money is waiting for you" in message.subject and "10.00 USD" in message.body
+    assert "Money is waiting for you" in message.subject and "$10.00" in message.body
     with django_capture_on_commit_callbacks(execute=True):
         escrow.escrow_waiting_notify(run_id=run.pk)
     assert len([m for m in mail.outbox if m.to == ["ada@example.org"]]) == 1
@@ -217,6 +217,6 @@ def test_statement_csv_and_pdf(db, ledger_checked, client, settings, monkeypatch
     assert lines[1].endswith(",usd,2500,0")
     pdf = client.get(f"/payouts/statements/{year}.pdf")
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
-    assert "25.00 USD" in pdf_text(pdf.content)
+    assert "$25.00" in pdf_text(pdf.content)
     assert client.get("/payouts/statements/1999.csv").status_code == 404
     assert client.get(f"/payouts/statements/{year}.xls").status_code == 404

@@ -16,9 +16,9 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from faiross.kernel.allocation import allocate
+from faiross.kernel.shares import FULL_SHARE
 from payouts.distribution.bench_graph import build_synthetic_graph, build_synthetic_inflows
 from payouts.distribution.engine import (
-    WHOLE,
     ClosedCycleError,
     ConvergenceError,
     FlowGraph,
@@ -55,7 +55,7 @@ def exact_flows(
     for owner, entries in tables.items():
         for recipient, value in entries.items():
             if recipient in index:
-                matrix[index[recipient]][index[owner]] -= Fraction(value, WHOLE)
+                matrix[index[recipient]][index[owner]] -= Fraction(value, FULL_SHARE)
     for col in range(n):
         pivot = next(row for row in range(col, n) if matrix[row][col] != 0)
         matrix[col], matrix[pivot] = matrix[pivot], matrix[col]
@@ -69,9 +69,9 @@ def exact_flows(
     amounts: dict[str, Fraction] = {}
     for owner, entries in tables.items():
         terminal_entries = [(r, v) for r, v in entries.items() if r not in index]
-        reserve = (owner, WHOLE - sum(entries.values()))
+        reserve = (owner, FULL_SHARE - sum(entries.values()))
         for recipient, value in [*terminal_entries, reserve]:
-            share = x[owner] * Fraction(value, WHOLE)
+            share = x[owner] * Fraction(value, FULL_SHARE)
             amounts[recipient] = amounts.get(recipient, Fraction(0)) + share
     return amounts, x
 
@@ -81,7 +81,7 @@ def trapped(tables: Tables) -> set[str]:
     leaking = {
         owner
         for owner, entries in tables.items()
-        if sum(v for r, v in entries.items() if r in tables) < WHOLE
+        if sum(v for r, v in entries.items() if r in tables) < FULL_SHARE
     }
     reaches = set(leaking)
     changed = True
@@ -111,13 +111,15 @@ def allocate_exact(total: int, values: list[Fraction]) -> list[int]:
 NODES = [f"project:{c}" for c in "abcdefgh"]
 PEOPLE = ["user:ann", "user:bob", "github:cy", "email:d@x.org"]
 MILLIBIPS = st.one_of(
-    st.sampled_from([1, 100_000, 2_500_000, 3_333_333, 5_000_000, 6_666_667, 9_999_999, WHOLE]),
-    st.integers(0, WHOLE),
+    st.sampled_from(
+        [1, 100_000, 2_500_000, 3_333_333, 5_000_000, 6_666_667, 9_999_999, FULL_SHARE]
+    ),
+    st.integers(0, FULL_SHARE),
 )
 
 
 @st.composite
-def share_tables(draw, *, max_nodes: int = 8, max_node_share: int = WHOLE) -> Tables:
+def share_tables(draw, *, max_nodes: int = 8, max_node_share: int = FULL_SHARE) -> Tables:
     """Random tables over up to 8 nodes, with cycles and self entries; each node gives at most
     ``max_node_share`` to nodes. May contain closed sets; callers filter."""
     n = draw(st.integers(1, max_nodes))
@@ -125,7 +127,7 @@ def share_tables(draw, *, max_nodes: int = 8, max_node_share: int = WHOLE) -> Ta
     tables: Tables = {}
     for owner in nodes:
         recipients = draw(st.lists(st.sampled_from(nodes + PEOPLE), unique=True, max_size=5))
-        left, to_nodes = WHOLE, 0
+        left, to_nodes = FULL_SHARE, 0
         entries: dict[str, int] = {}
         for recipient in recipients:
             value = min(left, draw(MILLIBIPS))
@@ -151,7 +153,7 @@ def inflow_lists(draw, nodes: list[str]) -> list[tuple[str, str, int]]:
 
 
 @st.composite
-def open_graphs(draw, *, max_node_share: int = WHOLE):
+def open_graphs(draw, *, max_node_share: int = FULL_SHARE):
     tables = draw(share_tables(max_node_share=max_node_share))
     assume(not trapped(tables))
     return tables, draw(inflow_lists(sorted(tables)))
@@ -288,12 +290,12 @@ def test_deterministic(case):
 def closed_graphs(draw):
     tables = draw(share_tables(max_nodes=6))
     # Plant a closed pair that other nodes may feed.
-    tables["project:x"] = {"project:y": WHOLE}
-    tables["project:y"] = {"project:x": draw(st.integers(1, WHOLE))}
-    tables["project:y"]["project:y"] = WHOLE - tables["project:y"]["project:x"]
+    tables["project:x"] = {"project:y": FULL_SHARE}
+    tables["project:y"] = {"project:x": draw(st.integers(1, FULL_SHARE))}
+    tables["project:y"]["project:y"] = FULL_SHARE - tables["project:y"]["project:x"]
     feeder = draw(st.sampled_from(sorted(tables)))
-    if feeder not in ("project:x", "project:y") and sum(tables[feeder].values()) < WHOLE:
-        tables[feeder]["project:x"] = WHOLE - sum(tables[feeder].values())
+    if feeder not in ("project:x", "project:y") and sum(tables[feeder].values()) < FULL_SHARE:
+        tables[feeder]["project:x"] = FULL_SHARE - sum(tables[feeder].values())
     return tables
 
 
@@ -317,7 +319,7 @@ def test_closed_cycle_in_an_array_graph_is_named_by_index():
     graph = FlowGraph(
         node_indptr=[0, 1, 2, 2],
         node_targets=[1, 0],
-        node_millibips=[WHOLE, WHOLE],
+        node_millibips=[FULL_SHARE, FULL_SHARE],
         terminal_indptr=[0, 0, 0, 0],
         terminal_targets=[],
         terminal_millibips=[],
@@ -396,7 +398,7 @@ def test_rounding_refuses_values_that_do_not_add_up(values, total):
 def test_one_hop_split_is_exactly_allocate(entries, cents):
     graph, distribution = run({"company:acme": entries}, [("company:acme", "usd", cents)])
     weights = [entries.get(t, 0) for t in graph.terminal_ids]
-    weights[graph.terminal_index("company:acme")] = WHOLE - sum(entries.values())
+    weights[graph.terminal_index("company:acme")] = FULL_SHARE - sum(entries.values())
     assert distribution.currencies["usd"].amounts.tolist() == allocate(total=cents, weights=weights)
 
 
@@ -431,11 +433,11 @@ def test_cycle_that_leaks_a_millibip_is_exact_or_refused(leak, cents):
     # pass-through is that many times the inflow; float rounding of such sums limits what can
     # be certified. Within the limit the answer is exact; beyond it the run fails loudly.
     tables = {
-        "project:a": {"project:b": WHOLE},
-        "project:b": {"project:a": WHOLE - 3 * leak, "user:x": 2 * leak},
+        "project:a": {"project:b": FULL_SHARE},
+        "project:b": {"project:a": FULL_SHARE - 3 * leak, "user:x": 2 * leak},
     }
     flows = [("project:a", "usd", cents)]
-    amplification = WHOLE / (3 * leak)
+    amplification = FULL_SHARE / (3 * leak)
     if amplification * cents > 10**16:
         with pytest.raises(ConvergenceError, match="project:a"):
             run(tables, flows)
@@ -474,7 +476,7 @@ def test_bad_inflows_are_refused(inflow, error):
 @pytest.mark.parametrize(
     "tables",
     [
-        {"a": {"user:x": WHOLE + 1}},
+        {"a": {"user:x": FULL_SHARE + 1}},
         {"a": {"user:x": 6_000_000, "b": 5_000_000}, "b": {}},
         {"a": {"user:x": -1}},
     ],
@@ -488,7 +490,7 @@ def test_bad_arrays_are_refused():
     good = dict(
         node_indptr=[0, 1, 1],
         node_targets=[1],
-        node_millibips=[WHOLE // 2],
+        node_millibips=[FULL_SHARE // 2],
         terminal_indptr=[0, 0, 0],
         terminal_targets=[],
         terminal_millibips=[],
@@ -501,7 +503,7 @@ def test_bad_arrays_are_refused():
         {"node_indptr": [0, 2, 1]},
         {"reserve_terminals": [1, 1]},
         {"reserve_terminals": [0, 2]},
-        {"node_millibips": [WHOLE + 1]},
+        {"node_millibips": [FULL_SHARE + 1]},
         {"node_millibips": np.array([2**32 + 5], dtype=np.int64)},  # must not wrap to 5
         {"node_targets": [1.0]},
     ):
@@ -555,7 +557,7 @@ def test_engine_leaves_the_graph_arrays_alone():
 
 
 def test_convergence_failure_is_loud_and_bounded():
-    tables = {"project:a": {"project:b": WHOLE}, "project:b": {"project:a": WHOLE - 1}}
+    tables = {"project:a": {"project:b": FULL_SHARE}, "project:b": {"project:a": FULL_SHARE - 1}}
     graph = FlowGraph.from_tables(tables=tables)
     inflows = [Inflow(node=0, currency="usd", cents=10**9)]
     # Forced onto the iteration with a tiny budget: it must stop and say so.

@@ -3,6 +3,8 @@ capped at one hour, up to FAIROSS_PAYOUT_MAX_RETRIES; in eager mode a short in-p
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from celery.exceptions import Retry
 
@@ -42,7 +44,7 @@ def enqueued(monkeypatch):
 
 def run_on_worker(retries: int, payout_id: int = 7):
     """Run the task body as a worker does (not eager), as its ``retries``-th retry."""
-    task = tasks.payout_send_task
+    task: Any = tasks.payout_send_task  # celery-types does not know push_request's context
     task.push_request(
         id="test-task", args=[payout_id], kwargs={}, retries=retries, is_eager=False,
         called_directly=False,
