@@ -464,7 +464,7 @@ class _AgreementEventView(APIView):
         extend_schema_view(
             post=extend_schema(
                 operation_id=operation_id,
-                request=inline_serializer(serializer, cls.fields),
+                request=inline_serializer(serializer, dict(cls.fields)),  # it consumes the dict
                 responses={201: Obj},
             )
         )(cls)

@@ -26,7 +26,13 @@ stripe_event_handlers: Registry[EventHandler] = Registry(
 
 
 def handler_for(event_type: str) -> EventHandler | None:
-    """The registered handler whose prefix starts ``event_type``, else None (not ours)."""
+    """The registered handler whose prefix starts ``event_type``, else None (not ours).
+
+    A payment event whose handler is missing raises ``ImproperlyConfigured`` (the event is
+    kept as failed and answered 500, so Stripe delivers it again), never "ignored"."""
+    for prefix in stripe_event_handlers.required:
+        if event_type.startswith(prefix):
+            return stripe_event_handlers.get(prefix)
     for prefix, handler in stripe_event_handlers.items():
         if event_type.startswith(prefix):
             return handler

@@ -14,7 +14,7 @@ from tests.factories import AgreementFactory, LiquidityEventFactory
 
 pytestmark = pytest.mark.django_db
 
-SAMPLES = Path("/work/shared/fixtures/real-world/ocf")
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-world" / "ocf"
 
 
 def sample(name):

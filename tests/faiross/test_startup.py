@@ -67,7 +67,7 @@ def test_an_empty_hook_raises_when_called_instead_of_answering():
     hook: Hook = Hook("tests.hook", filled_by="tests")
     slots: Registry = Registry("tests.slots", required={"x": "tests"})
     try:
-        with pytest.raises(ImproperlyConfigured, match="tests.hook is not set"):
+        with pytest.raises(ImproperlyConfigured, match=r"tests\.hook is not set"):
             hook.fn()
         with pytest.raises(ImproperlyConfigured, match=r"tests.hook \(set by tests\)"):
             registries_verify()

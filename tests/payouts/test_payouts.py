@@ -210,10 +210,10 @@ def test_replayed_webhook_changes_nothing(alice, stripe_settings, client, monkey
     assert StripeEvent.objects.get(event_id=event.id).deliveries == 3
 
 
-def test_held_person_is_skipped(alice, django_capture_on_commit_callbacks, monkeypatch):
-    import disputes.selectors
+def test_held_person_is_skipped(alice, django_capture_on_commit_callbacks):
+    from tests.factories import HoldFactory
 
-    monkeypatch.setattr(disputes.selectors, "held_recipients", lambda: {"user:alice"})
+    HoldFactory(recipient="user:alice", amount=0, fund=False)
     run = run_payouts(django_capture_on_commit_callbacks)
     assert run.summary["skipped_held"] == 1 and not Payout.objects.exists()
 

@@ -107,16 +107,25 @@ def test_unknown_types_and_accounts_are_stored_and_ignored(client, webhook_setti
     assert StripeEvent.objects.count() == 2
 
 
-def test_payment_events_go_to_the_companies_handler(client, webhook_settings, monkeypatch):
-    import companies.services
+def replace_payment_handler(monkeypatch, handler):
+    """Stand in for the handler the companies app registered at start-up."""
+    from payouts.webhook_handlers import PAYMENT_EVENT_PREFIXES, stripe_event_handlers
 
+    for prefix in PAYMENT_EVENT_PREFIXES:
+        monkeypatch.setitem(stripe_event_handlers._items, prefix, handler)
+
+
+def test_payment_events_go_to_the_handler_companies_registered(client, webhook_settings):
+    from companies.services import stripe_payment_event_handle
+    from payouts.webhook_handlers import PAYMENT_EVENT_PREFIXES, handler_for
+
+    for prefix in PAYMENT_EVENT_PREFIXES:
+        assert handler_for(prefix + "x") is stripe_payment_event_handle
+
+
+def test_payment_events_go_to_the_companies_handler(client, webhook_settings, monkeypatch):
     seen = []
-    monkeypatch.setattr(
-        companies.services,
-        "stripe_payment_event_handle",
-        lambda *, event: seen.append(event["id"]),
-        raising=False,
-    )
+    replace_payment_handler(monkeypatch, lambda *, event: seen.append(event["id"]))
     for i, kind in enumerate(
         ["checkout.session.completed", "payment_intent.succeeded", "charge.succeeded"]
     ):
@@ -127,21 +136,24 @@ def test_payment_events_go_to_the_companies_handler(client, webhook_settings, mo
     assert seen == ["evt_p0", "evt_p1", "evt_p2"]
 
 
-def test_payment_events_without_a_handler_are_kept(client, webhook_settings, monkeypatch):
-    import companies.services
+def test_payment_events_without_a_handler_fail_loudly_and_are_kept(
+    client, webhook_settings, monkeypatch
+):
+    """With the companies handler gone (a broken deployment), a payment event is never
+    "processed" or "ignored": it is stored, answered 500 and stays for "process again"."""
+    from payouts.webhook_handlers import stripe_event_handlers
 
-    monkeypatch.delattr(companies.services, "stripe_payment_event_handle", raising=False)
+    monkeypatch.setattr(stripe_event_handlers, "_items", {})
     event = {"id": "evt_n", "type": "payment_intent.succeeded", "created": 1, "data": {}}
     body, header = signed(event, SECRET, timestamp=int(time.time()))
-    assert post(client, body, header).json()["status"] == "no_handler"
-    assert StripeEvent.objects.get().payload["id"] == "evt_n"
+    assert post(client, body, header).status_code == 500
+    stored = StripeEvent.objects.get()
+    assert stored.payload["id"] == "evt_n" and stored.status == "failed"
 
 
 def test_a_failing_handler_answers_500_and_the_next_delivery_processes_it(
     client, webhook_settings, monkeypatch
 ):
-    import companies.services
-
     calls = []
 
     def flaky(*, event):
@@ -149,7 +161,7 @@ def test_a_failing_handler_answers_500_and_the_next_delivery_processes_it(
         if len(calls) == 1:
             raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(companies.services, "stripe_payment_event_handle", flaky, raising=False)
+    replace_payment_handler(monkeypatch, flaky)
     event = {"id": "evt_f", "type": "charge.succeeded", "created": 1, "data": {}}
     body, header = signed(event, SECRET)
     assert post(client, body, header).status_code == 500

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from faiross.kernel.recipients import parse_recipient
 from projects.faiross_toml import toml_string
 from projects.importers import (
     MAX_DEPENDENCIES,
@@ -25,9 +26,8 @@ from projects.importers import (
 )
 from projects.importers.base import propagate_kinds
 from projects.importers.python import requirements_kind
-from faiross.kernel.recipients import parse_recipient
 
-FIXTURES = Path("/work/shared/fixtures/real-world")
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-world"
 DEPENDENCY_KINDS = ("pyproject", "requirements", "package-json", "cargo", "cyclonedx", "spdx")
 FUZZ = settings(
     max_examples=60,
