@@ -66,6 +66,21 @@ def _service_action(
     return action
 
 
+class _Kept(admin.ModelAdmin):
+    """Records only services make and nobody deletes: admin neither adds nor deletes them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class _ReadOnly(_Kept):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MemberInline(admin.TabularInline):
     model = CompanyMember
     extra = 0
@@ -88,28 +103,28 @@ class CompanyInvitationAdmin(admin.ModelAdmin):
     readonly_fields = ["token"]
 
 
-class SignatureInline(admin.TabularInline):
-    model = AgreementSignature
+class _KeptInline(admin.TabularInline):
+    """Rows of an agreement that admin shows and neither adds nor deletes."""
+
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SignatureInline(_KeptInline):
+    model = AgreementSignature
     readonly_fields = ["party", "user", "signed_at", "ip_address", "user_agent", "document_sha256"]
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-
-class MilestoneInline(admin.TabularInline):
+class MilestoneInline(_KeptInline):
     model = Milestone
-    extra = 0
-    can_delete = False
     readonly_fields = ["position", "title", "millibips", "met_on", "met_by"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Agreement)
-class AgreementAdmin(admin.ModelAdmin):
+class AgreementAdmin(_Kept):
     list_display = ["reference", "company", "kind", "status", "currency", "start_date", "signed_at"]
     list_filter = ["status", "kind"]
     search_fields = ["company__slug", "company__name"]
@@ -117,12 +132,6 @@ class AgreementAdmin(admin.ModelAdmin):
     actions = ["countersign", "end_agreements"]
     # Terms are fixed by the company's signature: admin reads them, services change state.
     readonly_fields = [f.name for f in Agreement._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     countersign = _service_action(
         "Countersign for FairOSS (signed → active)",
@@ -161,7 +170,7 @@ class MilestoneAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(_Kept):
     list_display = [
         "number",
         "company",
@@ -177,12 +186,6 @@ class InvoiceAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Invoice._meta.fields]
     actions = ["wire_received", "void"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     wire_received = _service_action(
         "Mark received by wire (records the inflow)",
         "Recorded as received by wire",
@@ -193,17 +196,6 @@ class InvoiceAdmin(admin.ModelAdmin):
         "Voided",
         lambda i, user, _: services.invoice_void(invoice=i, staff=user),
     )
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(DividendDeclaration)
