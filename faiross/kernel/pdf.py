@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher
-
-# WeasyPrint logs every rendering step at INFO; keep its warnings (e.g. a refused URL) only.
+# WeasyPrint logs every rendering step at INFO, from its import on (it parses its own
+# stylesheets then); keep its warnings (e.g. a refused URL) only.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+from weasyprint import CSS, HTML  # noqa: E402
+from weasyprint.urls import URLFetcher  # noqa: E402
 
 #: The schemes a document may load resources from (images, stylesheets); nothing else.
 ALLOWED_URL_SCHEMES = ("file", "data")
