@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiTypes,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -26,7 +24,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from faiross.kernel.http import client_ip
-from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean
 from payouts.inflows import inflow_record
 from projects import table_api
 from projects.auth import signed_in_user
@@ -34,6 +31,22 @@ from projects.auth import signed_in_user
 from . import selectors, services
 from .models import Agreement, Company, Invoice
 from .ocf import ocf_export
+from .serializers import (
+    AgreementCreateSchema,
+    AgreementEndInput,
+    CarryDistributionInput,
+    CompanyCreateInput,
+    CompanyInviteInput,
+    CompanyUpdateInput,
+    DividendDeclarationInput,
+    InflowInput,
+    InvoiceCheckoutInput,
+    InvoiceConfirmInput,
+    InvoiceWireInput,
+    LiquidityEventInput,
+    PreviewQuery,
+    agreement_create_input,
+)
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
@@ -137,28 +150,16 @@ def agreement_data(agreement: Agreement) -> dict[str, Any]:
     return data
 
 
-def _body(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"non_field_errors": "Send a JSON object."})
-    return dict(request.data)
+def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
+    """The parsed input, or a 400 naming each bad field."""
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 Obj = OpenApiTypes.OBJECT
 
 
 # --- companies ----------------------------------------------------------------------------
-
-CompanyCreate = inline_serializer(
-    "CompanyCreate",
-    {
-        "slug": serializers.CharField(),
-        "name": serializers.CharField(),
-        "kind": serializers.ChoiceField(choices=Company.Kind.values, required=False),
-        "country": serializers.CharField(required=False),
-        "website": serializers.CharField(required=False),
-        "require_mfa": serializers.BooleanField(required=False),
-    },
-)
 
 
 class CompanyListView(APIView):
@@ -182,18 +183,12 @@ class CompanyListView(APIView):
             ]
         )
 
-    @extend_schema(operation_id="companies_create", request=CompanyCreate, responses={201: Obj})
+    @extend_schema(
+        operation_id="companies_create", request=CompanyCreateInput, responses={201: Obj}
+    )
     def post(self, request: Request) -> Response:
-        data = _body(request)
-        company = services.company_create(
-            creator=signed_in_user(request),
-            slug=data.get("slug", ""),
-            name=data.get("name", ""),
-            country=data.get("country", ""),
-            website=data.get("website", ""),
-            kind=data.get("kind", Company.Kind.STARTUP),
-            require_mfa=bool(data.get("require_mfa", False)),
-        )
+        data = _valid(CompanyCreateInput(data=request.data))
+        company = services.company_create(creator=signed_in_user(request), **data)
         return Response(company_data(company, "owner"), status=status.HTTP_201_CREATED)
 
 
@@ -206,20 +201,12 @@ class CompanyDetailView(APIView):
         return Response(company_data(company, role))
 
     @extend_schema(
-        operation_id="companies_partial_update", request=CompanyCreate, responses={200: Obj}
+        operation_id="companies_partial_update", request=CompanyUpdateInput, responses={200: Obj}
     )
     def patch(self, request: Request, slug: str) -> Response:
         company, _ = selectors.company_for_member(slug=slug, user=request.user)
-        data = _body(request)
-        company = services.company_update(
-            company=company,
-            actor=signed_in_user(request),
-            name=data.get("name"),
-            country=data.get("country"),
-            website=data.get("website"),
-            kind=data.get("kind"),
-            require_mfa=data.get("require_mfa"),
-        )
+        data = _valid(CompanyUpdateInput(data=request.data, partial=True))
+        company = services.company_update(company=company, actor=signed_in_user(request), **data)
         role = selectors.company_role(slug=slug, user=request.user)
         return Response(company_data(company, role))
 
@@ -229,24 +216,13 @@ class CompanyInvitationsView(APIView):
 
     @extend_schema(
         operation_id="companies_invitations_create",
-        request=inline_serializer(
-            "CompanyInvite",
-            {
-                "target": serializers.CharField(),
-                "role": serializers.ChoiceField(choices=["owner", "finance", "viewer"]),
-            },
-        ),
+        request=CompanyInviteInput,
         responses={201: Obj},
     )
     def post(self, request: Request, slug: str) -> Response:
         company, _ = selectors.company_for_member(slug=slug, user=request.user)
-        data = _body(request)
-        invitation = services.company_invite(
-            company=company,
-            actor=signed_in_user(request),
-            target=data.get("target", ""),
-            role=data.get("role", ""),
-        )
+        data = _valid(CompanyInviteInput(data=request.data))
+        invitation = services.company_invite(company=company, actor=signed_in_user(request), **data)
         return Response(
             {
                 "id": invitation.pk,
@@ -310,29 +286,6 @@ class CompanyTableTomlView(CompanyOwnerMixin, table_api.TableTomlView):
 
 # --- agreements ---------------------------------------------------------------------------
 
-AgreementCreate = inline_serializer(
-    "AgreementCreate",
-    {
-        "kind": serializers.ChoiceField(choices=Agreement.Kind.values),
-        "currency": serializers.CharField(),
-        "start_date": serializers.DateField(),
-        "end_date": serializers.DateField(required=False),
-        "amount": serializers.IntegerField(
-            required=False, help_text="pledge: per developer per period"
-        ),
-        "developers": serializers.IntegerField(required=False),
-        "period": serializers.ChoiceField(choices=Agreement.Period.values, required=False),
-        "share_millibips": serializers.IntegerField(required=False),
-        "share_count": serializers.IntegerField(required=False),
-        "share_class": serializers.CharField(required=False),
-        "cliff_months": serializers.IntegerField(required=False),
-        "vesting_months": serializers.IntegerField(required=False),
-        "time_vesting_millibips": serializers.IntegerField(required=False),
-        "milestones": serializers.ListField(child=serializers.DictField(), required=False),
-        "fund_name": serializers.CharField(required=False),
-    },
-)
-
 
 def _agreement(request: Request, slug: str, pk: int) -> Agreement:
     company, _ = selectors.company_for_member(slug=slug, user=request.user)
@@ -352,13 +305,16 @@ class AgreementListView(APIView):
         return paginator.get_paginated_response([agreement_data(a) for a in page or []])
 
     @extend_schema(
-        operation_id="companies_agreements_create", request=AgreementCreate, responses={201: Obj}
+        operation_id="companies_agreements_create",
+        request=AgreementCreateSchema,
+        responses={201: Obj},
     )
     def post(self, request: Request, slug: str) -> Response:
         company, _ = selectors.company_for_member(slug=slug, user=request.user)
-        data = _body(request)
+        data = _valid(agreement_create_input(request.data))
+        kind = data.pop("kind")
         agreement = services.agreement_create(
-            company=company, actor=signed_in_user(request), kind=data.get("kind"), terms_data=data
+            company=company, actor=signed_in_user(request), kind=kind, terms_data=data
         )
         return Response(agreement_data(agreement), status=status.HTTP_201_CREATED)
 
@@ -410,14 +366,14 @@ class AgreementEndView(APIView):
 
     @extend_schema(
         operation_id="companies_agreements_end",
-        request=inline_serializer("AgreementEnd", {"reason": serializers.CharField()}),
+        request=AgreementEndInput,
         responses={200: Obj},
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
+        agreement = _agreement(request, slug, pk)
+        data = _valid(AgreementEndInput(data=request.data))
         agreement = services.agreement_end(
-            agreement=_agreement(request, slug, pk),
-            actor=signed_in_user(request),
-            reason=_body(request).get("reason", ""),
+            agreement=agreement, actor=signed_in_user(request), **data
         )
         return Response(agreement_data(agreement))
 
@@ -450,73 +406,46 @@ def _event_response(record: Any) -> Response:
     )
 
 
-# POST an event of an agreement: the body's ``fields`` go to the ``record`` service, which
-# records the event and invoices FairOSS's part. A subclass names the fields, the service, and
-# its ``operation_id`` and request ``serializer`` for the schema. (A comment, not a docstring:
-# a docstring would become the operations' description in the API schema.)
+# POST an event of an agreement: the body, parsed by the ``input`` serializer, goes to the
+# ``record`` service, which records the event and invoices FairOSS's part. A subclass names
+# the serializer, the service and its ``operation_id``. (A comment, not a docstring: a
+# docstring would become the operations' description in the API schema.)
 class _AgreementEventView(APIView):
     permission_classes = [IsAuthenticated]
-    fields: dict[str, serializers.Field] = {}
+    input: type[serializers.Serializer]
     record: Callable[..., Any]  # a service, as a staticmethod
 
-    def __init_subclass__(cls, *, operation_id: str, serializer: str, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, operation_id: str, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         extend_schema_view(
-            post=extend_schema(
-                operation_id=operation_id,
-                request=inline_serializer(serializer, dict(cls.fields)),  # it consumes the dict
-                responses={201: Obj},
-            )
+            post=extend_schema(operation_id=operation_id, request=cls.input, responses={201: Obj})
         )(cls)
 
     def post(self, request: Request, slug: str, pk: int) -> Response:
-        data = _body(request)
-        record = self.record(
-            agreement=_agreement(request, slug, pk),
-            actor=signed_in_user(request),
-            **{name: data.get(name) for name in self.fields},
-        )
+        agreement = _agreement(request, slug, pk)
+        data = _valid(self.input(data=request.data))
+        record = self.record(agreement=agreement, actor=signed_in_user(request), **data)
         return _event_response(record)
 
 
 class DeclarationsView(
-    _AgreementEventView,
-    operation_id="companies_agreements_declarations_create",
-    serializer="DividendDeclarationCreate",
+    _AgreementEventView, operation_id="companies_agreements_declarations_create"
 ):
-    fields = {
-        "amount": serializers.IntegerField(),
-        "currency": serializers.CharField(),
-        "declared_on": serializers.DateField(),
-    }
+    input = DividendDeclarationInput
     record = staticmethod(services.dividend_declare)
 
 
 class LiquidityEventsView(
-    _AgreementEventView,
-    operation_id="companies_agreements_liquidity_events_create",
-    serializer="LiquidityEventCreate",
+    _AgreementEventView, operation_id="companies_agreements_liquidity_events_create"
 ):
-    fields = {
-        "kind": serializers.ChoiceField(choices=["acquisition", "ipo", "secondary", "buyback"]),
-        "occurred_on": serializers.DateField(),
-        "proceeds": serializers.IntegerField(),
-        "currency": serializers.CharField(),
-        "portion_millibips": serializers.IntegerField(required=False),
-    }
+    input = LiquidityEventInput
     record = staticmethod(services.liquidity_event_record)
 
 
 class CarryDistributionsView(
-    _AgreementEventView,
-    operation_id="companies_agreements_carry_distributions_create",
-    serializer="CarryDistributionCreate",
+    _AgreementEventView, operation_id="companies_agreements_carry_distributions_create"
 ):
-    fields = {
-        "amount": serializers.IntegerField(),
-        "currency": serializers.CharField(),
-        "distributed_on": serializers.DateField(),
-    }
+    input = CarryDistributionInput
     record = staticmethod(services.carry_distribution_record)
 
 
@@ -557,13 +486,7 @@ class InvoiceCheckoutView(APIView):
 
     @extend_schema(
         operation_id="companies_invoices_checkout",
-        request=inline_serializer(
-            "InvoiceCheckout",
-            {
-                "success_url": serializers.URLField(required=False),
-                "cancel_url": serializers.URLField(required=False),
-            },
-        ),
+        request=InvoiceCheckoutInput,
         responses={200: Obj},
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
@@ -571,7 +494,7 @@ class InvoiceCheckoutView(APIView):
         from django.urls import reverse
 
         invoice = _invoice(request, slug, pk)
-        data = _body(request)
+        data = _valid(InvoiceCheckoutInput(data=request.data))
         default_success = (
             request.build_absolute_uri(
                 reverse("companies:invoice_paid", kwargs={"slug": slug, "pk": pk})
@@ -581,17 +504,8 @@ class InvoiceCheckoutView(APIView):
         default_cancel = request.build_absolute_uri(
             reverse("companies:dashboard", kwargs={"slug": slug})
         )
-        success, cancel = (
-            data.get("success_url") or default_success,
-            data.get("cancel_url") or default_cancel,
-        )
-        for field, url in (("success_url", success), ("cancel_url", cancel)):
-            if (
-                not isinstance(url, str)
-                or not url.startswith(("http://", "https://"))
-                or len(url) > 1000
-            ):
-                raise ValidationError({field: "Give an http(s) URL of at most 1,000 characters."})
+        success = data.get("success_url") or default_success
+        cancel = data.get("cancel_url") or default_cancel
         url = services.invoice_checkout_start(
             invoice=invoice, actor=signed_in_user(request), success_url=success, cancel_url=cancel
         )
@@ -604,15 +518,14 @@ class InvoiceConfirmView(APIView):
 
     @extend_schema(
         operation_id="companies_invoices_confirm",
-        request=inline_serializer("InvoiceConfirm", {"session_id": serializers.CharField()}),
+        request=InvoiceConfirmInput,
         responses={200: Obj},
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
         """Look the Checkout Session up at Stripe and record the payment if it is paid."""
         invoice = _invoice(request, slug, pk)
-        services.invoice_checkout_confirm(
-            invoice=invoice, session_id=_body(request).get("session_id", "")
-        )
+        data = _valid(InvoiceConfirmInput(data=request.data))
+        services.invoice_checkout_confirm(invoice=invoice, **data)
         invoice.refresh_from_db()
         return Response(invoice_data(invoice))
 
@@ -622,17 +535,15 @@ class InvoiceWireView(APIView):
 
     @extend_schema(
         operation_id="companies_invoices_wire",
-        request=inline_serializer(
-            "InvoiceWire", {"reference": serializers.CharField(required=False)}
-        ),
+        request=InvoiceWireInput,
         responses={200: Obj},
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
         """Staff: the invoice was paid by wire (records the inflow once)."""
+        invoice = _invoice(request, slug, pk)
+        data = _valid(InvoiceWireInput(data=request.data))
         invoice = services.invoice_wire_received(
-            invoice=_invoice(request, slug, pk),
-            staff=signed_in_user(request),
-            reference=_body(request).get("reference", ""),
+            invoice=invoice, staff=signed_in_user(request), **data
         )
         return Response(invoice_data(invoice))
 
@@ -642,22 +553,14 @@ class PreviewView(APIView):
 
     @extend_schema(
         operation_id="companies_preview",
-        parameters=[
-            OpenApiParameter("amount", int, required=True),
-            OpenApiParameter("currency", str, required=True),
-        ],
+        parameters=[PreviewQuery],
         responses={200: Obj},
     )
     def get(self, request: Request, slug: str) -> Response:
         """How ``amount`` would flow down the company's table today (nothing is stored)."""
         company, _ = selectors.company_for_member(slug=slug, user=request.user)
-        raw = request.query_params.get("amount", "")
-        try:
-            amount: object = int(raw)
-        except ValueError:
-            amount = raw
-        amount = amount_clean(amount=amount)
-        currency = currency_clean(currency=request.query_params.get("currency", ""))
+        query = _valid(PreviewQuery(data=request.query_params))
+        amount, currency = query["amount"], query["currency"]
         rows = selectors.flow_preview(owner_key=company.owner_key, amount=amount, currency=currency)
         return Response(
             {
@@ -675,30 +578,14 @@ class PreviewView(APIView):
 # --- money received (staff) ---------------------------------------------------------------
 
 
-class InflowInput(serializers.Serializer):
-    company = serializers.CharField(max_length=50)
-    amount = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT)
-    currency = serializers.CharField(max_length=3)
-    reference = serializers.CharField(max_length=200)
-
-
 class InflowsView(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(request=InflowInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
-        data = InflowInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        company = Company.objects.filter(slug=data.validated_data["company"]).first()
-        if company is None:
-            return Response({"company": ["There is no company with this slug."]}, status=400)
-        inflow, created = inflow_record(
-            company=company,
-            amount=data.validated_data["amount"],
-            currency=data.validated_data["currency"],
-            reference=data.validated_data["reference"],
-            recorded_by=signed_in_user(request),
-        )
+        data = _valid(InflowInput(data=request.data))
+        company = data["company"]
+        inflow, created = inflow_record(**data, recorded_by=signed_in_user(request))
         body = {
             "id": inflow.pk,
             "company": company.slug,

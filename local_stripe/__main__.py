@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -66,23 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    """Turn parsed arguments into a :class:`ServerConfig`."""
-    config = ServerConfig(
-        host=args.host,
-        port=args.port,
-        data_file=args.data_file,
-        webhook_url=args.webhook_url,
-        webhook_secret=args.webhook_secret,
-        public_url=args.public_url,
-        api_key=args.api_key,
-        rate_limit=args.rate_limit,
-        payout_mode=args.payout_mode,
-        lenient_params=args.lenient_params,
-        verbose=args.verbose,
-    )
-    if args.initial_balance is not None:
-        config.initial_balance = args.initial_balance
-    return config
+    """Turn parsed arguments into a :class:`ServerConfig`.
+
+    Every option sets the field of the same name; one not given keeps the field's default.
+    """
+    given = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(ServerConfig)
+        if getattr(args, field.name, None) is not None
+    }
+    return ServerConfig(**given)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,11 +91,24 @@ class Params:
         """Whether the parameter was sent at all."""
         return name in self.data
 
-    def only(self, allowed: Iterable[str]) -> None:
-        """Reject parameters the endpoint does not know, as Stripe does."""
+    def _given(self, name: str, required: bool = False) -> Any:
+        """The raw value, or None when not sent or empty (a 400 if it is ``required``)."""
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                raise missing_param(self.path(name))
+            return None
+        return value
+
+    def only(self, allowed: str | Iterable[str]) -> None:
+        """Reject parameters the endpoint does not know, as Stripe does.
+
+        ``allowed`` holds the names, or is one string of them separated by whitespace.
+        """
         if self.lenient:
             return
-        known = set(allowed) | {"expand"}
+        names = allowed.split() if isinstance(allowed, str) else allowed
+        known = set(names) | {"expand"}
         for name in self.data:
             if name not in known:
                 raise unknown_param(self.path(name))
@@ -110,10 +123,8 @@ class Params:
         max_length: int = 5000,
     ) -> str | None:
         """A string parameter; an empty string counts as not set."""
-        value = self.data.get(name)
-        if value is None or value == "":
-            if required:
-                raise missing_param(self.path(name))
+        value = self._given(name, required)
+        if value is None:
             return default
         if not isinstance(value, str):
             raise invalid_param(self.path(name), f"Invalid string: {self.path(name)}")
@@ -144,10 +155,8 @@ class Params:
         maximum: int | None = None,
     ) -> int | None:
         """An integer parameter sent as decimal digits."""
-        value = self.data.get(name)
-        if value is None or value == "":
-            if required:
-                raise missing_param(self.path(name))
+        value = self._given(name, required)
+        if value is None:
             return default
         if not isinstance(value, str) or not re.fullmatch(r"-?\d+", value):
             raise invalid_param(
@@ -186,6 +195,12 @@ class Params:
             )
         return value
 
+    def money(self) -> tuple[int, str]:
+        """The required ``amount`` and ``currency`` of a movement of money."""
+        amount, currency = self.amount(), self.currency()
+        assert amount is not None and currency is not None
+        return amount, currency
+
     def currency(self, name: str = "currency", *, required: bool = True) -> str | None:
         """A three-letter ISO currency code, answered lower-case like Stripe."""
         value = self.string(name, required=required)
@@ -197,8 +212,8 @@ class Params:
 
     def boolean(self, name: str, *, default: bool = False) -> bool:
         """A boolean parameter sent as ``true``/``false``."""
-        value = self.data.get(name)
-        if value is None or value == "":
+        value = self._given(name)
+        if value is None:
             return default
         if value not in ("true", "false"):
             raise invalid_param(
@@ -208,8 +223,8 @@ class Params:
 
     def obj(self, name: str) -> Params:
         """A nested object parameter (empty when absent)."""
-        value = self.data.get(name)
-        if value is None or value == "":
+        value = self._given(name)
+        if value is None:
             return Params({}, self.path(name), lenient=self.lenient)
         if not isinstance(value, dict):
             raise invalid_param(self.path(name), f"Invalid object: {self.path(name)}")
@@ -235,8 +250,8 @@ class Params:
         return values
 
     def _array(self, name: str) -> list[Any]:
-        value = self.data.get(name)
-        if value is None or value == "":
+        value = self._given(name)
+        if value is None:
             return []
         if isinstance(value, str):
             # Stripe accepts a single value where an array is expected.

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import invalid_param
 from .params import Params
 from .store import PLATFORM, Store, public
+from .webhooks import diff
 
 if TYPE_CHECKING:
     from .app import App
@@ -61,6 +64,22 @@ class Context:
             idempotency_key=self.idempotency_key,
         )
 
+    @contextmanager
+    def updating(
+        self, obj: dict[str, Any], event: str | None = None, *, account: str | None = None
+    ) -> Iterator[None]:
+        """Around changes to ``obj``: if the block changed anything, note it and send ``event``.
+
+        The event carries the old values of what changed (Stripe's ``previous_attributes``).
+        """
+        before = copy.deepcopy(obj)
+        yield
+        changes = diff(before, obj)
+        if changes:
+            self.store.touch()
+            if event:
+                self.emit(event, obj, previous=changes, account=account)
+
 
 @dataclass(frozen=True)
 class Route:
@@ -93,6 +112,9 @@ def match(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
             if found:
                 return candidate.handler, found.groupdict()
     return None
+
+
+LIST_PARAMS = ("limit", "starting_after", "ending_before", "created")
 
 
 def paginate(ctx: Context, items: list[dict[str, Any]], url: str) -> dict[str, Any]:
@@ -140,4 +162,72 @@ def _filter_created(params: Params, items: list[dict[str, Any]]) -> list[dict[st
     return items
 
 
-LIST_PARAMS = ("limit", "starting_after", "ending_before", "created")
+def listing(
+    ctx: Context,
+    items: list[dict[str, Any]],
+    url: str,
+    *,
+    filters: Iterable[str] = (),
+    accepts: Iterable[str] = (),
+) -> dict[str, Any]:
+    """A list endpoint's answer: :func:`paginate` over ``items`` after the ``filters``.
+
+    A filter keeps the objects whose field of the same name equals the value sent; ``accepts``
+    names parameters that are known but ignored.
+    """
+    params = ctx.params
+    params.only([*LIST_PARAMS, *filters, *accepts])
+    for name in filters:
+        wanted = params.string(name)
+        if wanted:
+            items = [i for i in items if i[name] == wanted]
+    return paginate(ctx, items, url)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """The stored objects of one ``kind`` served under ``path`` (customers at ``/v1/customers``).
+
+    They belong to the account a request acts for, or with ``owner`` to that owner whoever asks
+    (accounts and webhook endpoints are the platform's). ``label`` names the kind in 404
+    messages where Stripe does not derive it from ``kind``.
+    """
+
+    kind: str
+    path: str
+    owner: str | None = None
+    label: str | None = None
+
+    def get(self, ctx: Context, object_id: str, *, param: str = "id") -> dict[str, Any]:
+        """One object, or Stripe's 404 naming ``param``."""
+        owner = self.owner or ctx.owner
+        return ctx.store.get(self.kind, object_id, owner, label=self.label, param=param)
+
+    def retrieve_route(self) -> Collection:
+        """Register ``GET {path}/{id}``: one object."""
+        route("GET", self.path + "/{object_id}")(self._retrieve)
+        return self
+
+    def list_route(self, *, filters: Iterable[str] = (), accepts: Iterable[str] = ()) -> Collection:
+        """Register ``GET {path}``: the objects, newest first (see :func:`listing`)."""
+        filters, accepts = tuple(filters), tuple(accepts)
+
+        def list_(ctx: Context) -> dict[str, Any]:
+            items = ctx.store.all(self.kind, self.owner or ctx.owner)
+            return listing(ctx, items, self.path, filters=filters, accepts=accepts)
+
+        route("GET", self.path)(list_)
+        return self
+
+    def delete_route(self) -> Collection:
+        """Register ``DELETE {path}/{id}``, which forgets one object."""
+        route("DELETE", self.path + "/{object_id}")(self._delete)
+        return self
+
+    def _retrieve(self, ctx: Context, object_id: str) -> dict[str, Any]:
+        return public(self.get(ctx, object_id))
+
+    def _delete(self, ctx: Context, object_id: str) -> dict[str, Any]:
+        self.get(ctx, object_id)
+        ctx.store.remove(object_id)
+        return {"id": object_id, "object": self.kind, "deleted": True}

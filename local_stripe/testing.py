@@ -68,13 +68,6 @@ def list_faults(app: App, request: Request, data: dict[str, Any], args: dict[str
     return {"object": "list", "data": app.faults.list()}
 
 
-@_action("DELETE", "/_test/faults")
-def clear_faults(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
-    """Disarm every switch."""
-    app.faults.clear()
-    return {"cleared": True}
-
-
 @_action("GET", "/_test/clock")
 def get_clock(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
     """The server clock."""
@@ -104,11 +97,19 @@ def list_requests(app: App, request: Request, data: dict[str, Any], args: dict[s
     return {"object": "list", "data": entries}
 
 
-@_action("DELETE", "/_test/requests")
-def clear_requests(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
-    """Forget the request log."""
-    app.log.clear()
-    return {"cleared": True}
+def _clear(part: str) -> Action:
+    """An action that empties ``app.<part>``."""
+
+    def clear(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
+        getattr(app, part).clear()
+        return {"cleared": True}
+
+    return clear
+
+
+# Disarm every fault switch; forget the request log.
+_action("DELETE", "/_test/faults")(_clear("faults"))
+_action("DELETE", "/_test/requests")(_clear("log"))
 
 
 @_action("GET", "/_test/webhooks")
@@ -160,19 +161,18 @@ def onboard(app: App, request: Request, data: dict[str, Any], args: dict[str, st
         return public(account)
 
 
-@_action("POST", "/_test/payouts/{payout_id}/pay")
-def pay_payout(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
-    """Mark a pending payout paid (``payout_mode="manual"``)."""
-    with app.store.lock:
-        payout = app.store.get("payout", args["payout_id"], None)
-        settle_payout(app, payout, paid=True)
-        return public(payout)
+def _settle(paid: bool) -> Action:
+    def settle(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
+        with app.store.lock:
+            payout = app.store.get("payout", args["payout_id"], None)
+            code = str(data.get("failure_code", ""))
+            settle_payout(app, payout, paid=paid, failure_code=code)
+            return public(payout)
+
+    return settle
 
 
-@_action("POST", "/_test/payouts/{payout_id}/fail")
-def fail_payout(app: App, request: Request, data: dict[str, Any], args: dict[str, str]) -> Any:
-    """Fail a pending payout with ``failure_code``; its money returns to the balance."""
-    with app.store.lock:
-        payout = app.store.get("payout", args["payout_id"], None)
-        settle_payout(app, payout, paid=False, failure_code=str(data.get("failure_code", "")))
-        return public(payout)
+# Settle a pending payout (``payout_mode="manual"``): paid, or failed with ``failure_code`` and
+# its money returned to the balance.
+_action("POST", "/_test/payouts/{payout_id}/pay")(_settle(paid=True))
+_action("POST", "/_test/payouts/{payout_id}/fail")(_settle(paid=False))

@@ -90,14 +90,12 @@ def strong_components(
     return int(count), labels.astype(np.int32, copy=False)
 
 
-def closed_components(
-    *,
-    n_nodes: int,
+def _closed_mask(
     indptr: NDArray[np.integer],
     targets: NDArray[np.integer],
     millibips: NDArray[np.integer],
-    n_components: int,
     labels: NDArray[np.integer],
+    n_components: int,
 ) -> NDArray[np.bool_] | None:
     """Given SCC labels, a mask over the components marking the closed ones, or None if none.
 
@@ -132,6 +130,30 @@ def closed_components(
     return closed if closed.any() else None
 
 
+def _scan(
+    n_nodes: int,
+    indptr: NDArray[np.integer],
+    targets: NDArray[np.integer],
+    millibips: NDArray[np.integer],
+) -> tuple[NDArray[np.int32], NDArray[np.bool_] | None]:
+    """The SCC labels of the graph and the mask of its closed components (None if none)."""
+    count, labels = strong_components(
+        n_nodes=n_nodes, indptr=indptr, targets=targets, millibips=millibips
+    )
+    return labels, _closed_mask(indptr, targets, millibips, labels, count)
+
+
+def _first_closed(
+    closed: NDArray[np.bool_] | None, labels: NDArray[np.integer]
+) -> NDArray[np.int64] | None:
+    """The sorted members of the closed SCC holding the smallest node index, or None."""
+    if closed is None:
+        return None
+    labels = np.asarray(labels)
+    first = int(np.flatnonzero(closed[labels])[0])
+    return np.flatnonzero(labels == labels[first]).astype(np.int64)
+
+
 def closed_component_nodes(
     *,
     n_nodes: int,
@@ -144,21 +166,10 @@ def closed_component_nodes(
     """Given SCC labels, return the sorted members of one closed SCC, or None.
 
     Among several closed SCCs the one holding the smallest node index is returned, so the
-    answer is deterministic.
+    answer is deterministic. ``n_nodes`` is implied by ``indptr``; it is accepted so that
+    the call reads like :func:`strong_components`.
     """
-    closed = closed_components(
-        n_nodes=n_nodes,
-        indptr=indptr,
-        targets=targets,
-        millibips=millibips,
-        n_components=n_components,
-        labels=labels,
-    )
-    if closed is None:
-        return None
-    labels = np.asarray(labels)
-    first = int(np.flatnonzero(closed[labels])[0])
-    return np.flatnonzero(labels == labels[first]).astype(np.int64)
+    return _first_closed(_closed_mask(indptr, targets, millibips, labels, n_components), labels)
 
 
 def find_closed_set(
@@ -174,17 +185,8 @@ def find_closed_set(
     (what each owner's table gives to other owner nodes), each owner's sum at most 10,000,000.
     Suitable for 10^6 nodes / 10^7 entries (well under a second).
     """
-    count, labels = strong_components(
-        n_nodes=n_nodes, indptr=indptr, targets=targets, millibips=millibips
-    )
-    return closed_component_nodes(
-        n_nodes=n_nodes,
-        indptr=indptr,
-        targets=targets,
-        millibips=millibips,
-        n_components=count,
-        labels=labels,
-    )
+    labels, closed = _scan(n_nodes, indptr, targets, millibips)
+    return _first_closed(closed, labels)
 
 
 def find_closed_cycle(*, edges: Mapping[str, Mapping[str, int]]) -> list[str] | None:
@@ -228,20 +230,11 @@ def find_closed_cycle(*, edges: Mapping[str, Mapping[str, int]]) -> list[str] | 
     # Nodes that appear only as targets have no node entries.
     indptr.extend([len(targets)] * (len(index) - len(edges)))
     order = list(index)
-    n = len(order)
-    indptr_array = np.asarray(indptr, dtype=np.int64)
-    targets_array = np.asarray(targets, dtype=np.int64)
-    values_array = np.asarray(values, dtype=np.int64)
-    count, labels = strong_components(
-        n_nodes=n, indptr=indptr_array, targets=targets_array, millibips=values_array
-    )
-    closed = closed_components(
-        n_nodes=n,
-        indptr=indptr_array,
-        targets=targets_array,
-        millibips=values_array,
-        n_components=count,
-        labels=labels,
+    labels, closed = _scan(
+        len(order),
+        np.asarray(indptr, dtype=np.int64),
+        np.asarray(targets, dtype=np.int64),
+        np.asarray(values, dtype=np.int64),
     )
     if closed is None:
         return None

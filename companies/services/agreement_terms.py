@@ -60,6 +60,14 @@ class _Errors:
                 self.by_field.setdefault(key, []).extend(messages)
             return None
 
+    def integer(
+        self, data: Mapping[str, Any], field: str, *, low: int, high: int, what: str, default=None
+    ) -> int | None:
+        """``data[field]`` (else ``default``) cleaned as a whole number from low to high."""
+        return self.check(
+            _int_clean, data.get(field, default), field=field, low=low, high=high, what=what
+        )
+
 
 def agreement_terms_clean(
     *, kind: object, company: Company, data: Mapping[str, Any]
@@ -82,10 +90,9 @@ def agreement_terms_clean(
     if kind == Agreement.Kind.PLEDGE:
         values.update(_pledge_terms(data, errors))
     else:
-        values["share_millibips"] = errors.check(
-            _int_clean,
-            data.get("share_millibips"),
-            field="share_millibips",
+        values["share_millibips"] = errors.integer(
+            data,
+            "share_millibips",
             low=1,
             high=MAX_SHARE_MILLIBIPS,
             what="the share in millibips (100,000 = 1%)",
@@ -128,13 +135,13 @@ def _common_terms(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
 
 def _pledge_terms(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
     amount = errors.check(amount_clean, amount=data.get("amount"))
-    developers = errors.check(
-        _int_clean,
-        data.get("developers", 1),
-        field="developers",
+    developers = errors.integer(
+        data,
+        "developers",
         low=1,
         high=MAX_DEVELOPERS,
         what="the number of developers",
+        default=1,
     )
     if amount and developers and amount * developers > MAX_AMOUNT:
         errors.add(
@@ -154,10 +161,9 @@ def _equity_terms(
     """Share count and class, and vesting: over time (cliff, months) plus milestones, which
     together make 100%."""
     values: dict[str, Any] = {}
-    values["share_count"] = errors.check(
-        _int_clean,
-        data.get("share_count"),
-        field="share_count",
+    values["share_count"] = errors.integer(
+        data,
+        "share_count",
         low=1,
         high=MAX_SHARE_COUNT,
         what="the number of shares",
@@ -165,21 +171,21 @@ def _equity_terms(
     values["share_class"] = errors.check(
         _text_clean, data.get("share_class"), field="share_class", max_length=60
     )
-    cliff = errors.check(
-        _int_clean,
-        data.get("cliff_months", 0),
-        field="cliff_months",
+    cliff = errors.integer(
+        data,
+        "cliff_months",
         low=0,
         high=MAX_VESTING_MONTHS,
         what="the cliff in months",
+        default=0,
     )
-    months = errors.check(
-        _int_clean,
-        data.get("vesting_months", 0),
-        field="vesting_months",
+    months = errors.integer(
+        data,
+        "vesting_months",
         low=0,
         high=MAX_VESTING_MONTHS,
         what="the vesting period in months",
+        default=0,
     )
     if cliff is not None and months is not None and cliff > months:
         errors.add(
@@ -187,13 +193,13 @@ def _equity_terms(
             f"The cliff ({cliff} months) cannot be longer than the vesting period "
             f"({months} months).",
         )
-    time_part = errors.check(
-        _int_clean,
-        data.get("time_vesting_millibips", FULL_SHARE),
-        field="time_vesting_millibips",
+    time_part = errors.integer(
+        data,
+        "time_vesting_millibips",
         low=0,
         high=FULL_SHARE,
         what="the part vesting over time, in millibips",
+        default=FULL_SHARE,
     )
     milestones = _milestones_clean(data.get("milestones") or [], errors)
     if time_part is not None and not errors.by_field.get("milestones"):

@@ -13,6 +13,7 @@ and turn their Django ``ValidationError`` into DRF's.
 - :class:`FlatListField`: a JSON list whose item errors are one flat list of messages;
 - :class:`AmountField` / :class:`CurrencyField`: :func:`~faiross.kernel.money.amount_clean`
   and :func:`~faiross.kernel.money.currency_clean`;
+- :class:`StrictDateField`: a ``YYYY-MM-DD`` string;
 - :class:`MillibipsField`: a share, an int in ``min_value..FULL_SHARE``;
 - :class:`RecipientField`: :func:`~faiross.kernel.recipients.parse_recipient`.
 """
@@ -91,6 +92,10 @@ class FlatListField(serializers.ListField):
 
     default_error_messages = {"not_a_list": "Must be a list, not {input_type}."}
 
+    def __init__(self, *, item_name: str = "item", **kwargs: Any) -> None:
+        self.item_name = item_name
+        super().__init__(**kwargs)
+
     def run_child_validation(self, data: Any) -> list[Any]:
         try:
             return list(super().run_child_validation(data))
@@ -99,7 +104,7 @@ class FlatListField(serializers.ListField):
             messages: list[str] = []
             for index, errors in detail.items():
                 for message in _flat(errors):
-                    messages.append(f"item {int(index) + 1}: {message}")
+                    messages.append(f"{self.item_name} {int(index) + 1}: {message}")
             raise serializers.ValidationError(messages) from None
 
 
@@ -112,20 +117,52 @@ def _flat(errors: Any) -> list[str]:
 
 
 class AmountField(serializers.IntegerField):
-    """An amount in minor units (cents), by :func:`faiross.kernel.money.amount_clean`."""
+    """An amount in minor units (cents), by :func:`faiross.kernel.money.amount_clean`.
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_AMOUNT)
-        kwargs.setdefault("help_text", f"Integer minor units (cents), 1 to {MAX_AMOUNT:,}.")
-        super().__init__(**kwargs)
+    ``max_value`` may name a larger limit than :data:`~faiross.kernel.money.MAX_AMOUNT` for
+    amounts that are not invoiced as such (a company's whole dividend, liquidity proceeds);
+    the type rule and the message are the same.
+    """
+
+    def __init__(self, *, max_value: int = MAX_AMOUNT, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", f"Integer minor units (cents), 1 to {max_value:,}.")
+        super().__init__(min_value=1, max_value=max_value, **kwargs)
 
     def to_internal_value(self, data: Any) -> int:
         field = self.field_name or "amount"
+        limit = self.max_value if self.max_value is not None else MAX_AMOUNT
         try:
-            return amount_clean(amount=data, field=field)
+            if limit <= MAX_AMOUNT or not isinstance(data, int) or isinstance(data, bool):
+                # amount_clean's rules; a wrong type is refused by it whatever the limit.
+                return amount_clean(amount=data, field=field)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(field_messages(exc, field)) from None
+        if not 0 < data <= limit:
+            raise serializers.ValidationError(
+                f"The amount must be from 1 to {limit:,} minor units."
+            )
+        return data
+
+
+class StrictDateField(serializers.DateField):
+    """A date as a JSON string ``YYYY-MM-DD``; numbers, lists and NUL characters are refused.
+    With ``blank_is_none``, ``""`` means no date (as ``null`` does with ``allow_null``)."""
+
+    default_error_messages = {"invalid": "Give a date as YYYY-MM-DD."}
+
+    def __init__(self, *, blank_is_none: bool = False, **kwargs: Any) -> None:
+        self.blank_is_none = blank_is_none
+        super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if self.blank_is_none and data == "":
+            return None
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class CurrencyField(serializers.CharField):

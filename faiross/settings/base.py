@@ -170,6 +170,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets shared by several input serializers get one enum each, named here.
+    "ENUM_NAME_OVERRIDES": {
+        "AgreementKindEnum": "companies.models.Agreement.Kind",
+        "CompanyKindEnum": "companies.models.Company.Kind",
+        "LiquidityEventKindEnum": "companies.models.LiquidityEvent.Kind",
+    },
 }
 
 # Celery: with no REDIS_URL tasks run in-process (the embedded default).

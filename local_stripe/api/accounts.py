@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StripeError, invalid_param
+from ..errors import StripeError, invalid_param, no_such
 from ..ids import new_id, new_token
-from ..router import LIST_PARAMS, Context, paginate, route
+from ..router import Collection, Context, route
 from ..store import PLATFORM, public
 from ..webhooks import diff
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 LINK_LIFETIME = 5 * 60
 ONBOARDING_OUTCOMES = ("complete", "incomplete", "restrict")
+ACCOUNTS = Collection("account", "/v1/accounts", owner=PLATFORM)
 
 # What a fresh Express account must still provide, as Stripe lists it.
 INITIAL_REQUIREMENTS = [
@@ -77,23 +78,10 @@ def _requested_capabilities(ctx: Context) -> dict[str, str]:
 def create_account(ctx: Context) -> dict[str, Any]:
     """Create a connected account that still has to complete onboarding."""
     p = ctx.params
-    p.only(
-        [
-            "type",
-            "country",
-            "email",
-            "capabilities",
-            "metadata",
-            "business_type",
-            "business_profile",
-            "default_currency",
-            "controller",
-            "settings",
-            "tos_acceptance",
-            "individual",
-            "company",
-        ]
-    )
+    p.only("""
+        type country email capabilities metadata business_type business_profile default_currency
+        controller settings tos_acceptance individual company
+    """)
     if ctx.account:
         raise StripeError(400, "Connected accounts cannot create other accounts.")
     account_type = p.string("type", default="express", choices=("express", "standard", "custom"))
@@ -152,10 +140,8 @@ def _external_accounts(account_id: str, data: list[dict[str, Any]]) -> dict[str,
 def _visible_account(ctx: Context, account_id: str) -> dict[str, Any]:
     # A connected account may read itself; the platform may read all of its accounts.
     if ctx.account and ctx.account != account_id:
-        raise StripeError(
-            404, f"No such account: '{account_id}'", code="resource_missing", param="account"
-        )
-    return ctx.store.get("account", account_id, PLATFORM)
+        raise no_such("account", account_id, param="account")
+    return ACCOUNTS.get(ctx, account_id)
 
 
 @route("GET", "/v1/accounts/{account_id}")
@@ -168,7 +154,7 @@ def retrieve_account(ctx: Context, account_id: str) -> dict[str, Any]:
 def retrieve_own_account(ctx: Context) -> dict[str, Any]:
     """The account the key acts for: the connected account, or a stub for the platform."""
     if ctx.account:
-        return public(ctx.store.get("account", ctx.account, PLATFORM))
+        return public(ACCOUNTS.get(ctx, ctx.account))
     return {
         "id": ctx.store.platform_account_id,
         "object": "account",
@@ -187,33 +173,19 @@ def retrieve_own_account(ctx: Context) -> dict[str, Any]:
 def update_account(ctx: Context, account_id: str) -> dict[str, Any]:
     """Change an account's email, metadata, profile or requested capabilities."""
     p = ctx.params
-    p.only(
-        [
-            "email",
-            "metadata",
-            "business_profile",
-            "capabilities",
-            "default_currency",
-            "settings",
-            "business_type",
-        ]
-    )
+    p.only("email metadata business_profile capabilities default_currency settings business_type")
     account = _visible_account(ctx, account_id)
-    before = copy.deepcopy(account)
-    account["metadata"] = p.metadata(account["metadata"])
-    account["email"] = p.string("email", default=account["email"])
-    account["business_type"] = p.string("business_type", default=account["business_type"])
-    profile = p.obj("business_profile")
-    for key in ("name", "url", "mcc", "product_description"):
-        if profile.has(key):
-            account["business_profile"][key] = profile.string(key)
-    for name in _requested_capabilities(ctx):
-        active = account["details_submitted"] and account["payouts_enabled"]
-        account["capabilities"].setdefault(name, "active" if active else "inactive")
-    changes = diff(before, account)
-    if changes:
-        ctx.store.touch()
-        ctx.emit("account.updated", account, previous=changes, account=account_id)
+    with ctx.updating(account, "account.updated", account=account_id):
+        account["metadata"] = p.metadata(account["metadata"])
+        account["email"] = p.string("email", default=account["email"])
+        account["business_type"] = p.string("business_type", default=account["business_type"])
+        profile = p.obj("business_profile")
+        for key in ("name", "url", "mcc", "product_description"):
+            if profile.has(key):
+                account["business_profile"][key] = profile.string(key)
+        for name in _requested_capabilities(ctx):
+            active = account["details_submitted"] and account["payouts_enabled"]
+            account["capabilities"].setdefault(name, "active" if active else "inactive")
     return public(account)
 
 
@@ -225,20 +197,16 @@ def delete_account(ctx: Context, account_id: str) -> dict[str, Any]:
     return {"id": account_id, "object": "account", "deleted": True}
 
 
-@route("GET", "/v1/accounts")
-def list_accounts(ctx: Context) -> dict[str, Any]:
-    """The platform's connected accounts, newest first."""
-    ctx.params.only(LIST_PARAMS)
-    return paginate(ctx, ctx.store.all("account"), "/v1/accounts")
+ACCOUNTS.list_route()
 
 
 @route("POST", "/v1/account_links")
 def create_account_link(ctx: Context) -> dict[str, Any]:
     """A single-use onboarding URL on this server, valid for five minutes."""
     p = ctx.params
-    p.only(["account", "refresh_url", "return_url", "type", "collect", "collection_options"])
+    p.only("account refresh_url return_url type collect collection_options")
     account_id = p.req_string("account")
-    ctx.store.get("account", account_id, PLATFORM, param="account")
+    ACCOUNTS.get(ctx, account_id, param="account")
     link_type = p.req_string("type", choices=("account_onboarding", "account_update"))
     refresh_url = p.req_string("refresh_url")
     return_url = p.req_string("return_url")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ids import new_id
-from ..router import LIST_PARAMS, Context, paginate, route
+from ..router import Collection, Context, route
 from ..store import PLATFORM, Store, public
 
 
@@ -79,20 +79,8 @@ def retrieve_balance(ctx: Context) -> dict[str, Any]:
 def create_topup(ctx: Context) -> dict[str, Any]:
     """Add money to the available balance (it succeeds at once in test mode)."""
     p = ctx.params
-    p.only(
-        [
-            "amount",
-            "currency",
-            "description",
-            "metadata",
-            "statement_descriptor",
-            "transfer_group",
-            "source",
-        ]
-    )
-    amount = p.amount()
-    currency = p.currency()
-    assert amount is not None and currency is not None
+    p.only("amount currency description metadata statement_descriptor transfer_group source")
+    amount, currency = p.money()
     topup_id = new_id("tu")
     now = ctx.now()
     txn = record_txn(
@@ -124,33 +112,7 @@ def create_topup(ctx: Context) -> dict[str, Any]:
     return public(topup)
 
 
-@route("GET", "/v1/topups/{topup_id}")
-def retrieve_topup(ctx: Context, topup_id: str) -> dict[str, Any]:
-    """One top-up."""
-    return public(ctx.store.get("topup", topup_id, ctx.owner))
-
-
-@route("GET", "/v1/topups")
-def list_topups(ctx: Context) -> dict[str, Any]:
-    """Top-ups, newest first."""
-    ctx.params.only(LIST_PARAMS)
-    return paginate(ctx, ctx.store.all("topup", ctx.owner), "/v1/topups")
-
-
-@route("GET", "/v1/balance_transactions/{txn_id}")
-def retrieve_balance_transaction(ctx: Context, txn_id: str) -> dict[str, Any]:
-    """One balance transaction."""
-    return public(ctx.store.get("balance_transaction", txn_id, ctx.owner))
-
-
-@route("GET", "/v1/balance_transactions")
-def list_balance_transactions(ctx: Context) -> dict[str, Any]:
-    """Balance transactions, newest first, filtered by type, source or currency."""
-    p = ctx.params
-    p.only([*LIST_PARAMS, "type", "source", "currency", "payout"])
-    items = ctx.store.all("balance_transaction", ctx.owner)
-    for name in ("type", "source", "currency"):
-        wanted = p.string(name)
-        if wanted:
-            items = [i for i in items if i[name] == wanted]
-    return paginate(ctx, items, "/v1/balance_transactions")
+Collection("topup", "/v1/topups").retrieve_route().list_route()
+Collection("balance_transaction", "/v1/balance_transactions").retrieve_route().list_route(
+    filters=("type", "source", "currency"), accepts=("payout",)
+)

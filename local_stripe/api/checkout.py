@@ -8,28 +8,29 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StripeError, invalid_param, missing_param
 from ..ids import new_id
 from ..params import Params
-from ..router import LIST_PARAMS, Context, paginate, route
+from ..router import LIST_PARAMS, Collection, Context, paginate, route
 from ..store import PLATFORM, public
 from ..webhooks import diff
-from .payments import new_payment_intent, new_price, succeed
+from .payments import CUSTOMERS, PRICES, PRODUCTS, new_payment_intent, new_price, succeed
 
 if TYPE_CHECKING:
     from ..app import App
 
 SESSION_LIFETIME = 24 * 60 * 60
 TEST_CARD = "pm_card_visa"
+SESSIONS = Collection("checkout.session", "/v1/checkout/sessions", label="checkout.session")
 
 
 def _line_item(ctx: Context, item: Params) -> dict[str, Any]:
     quantity = item.req_integer("quantity", minimum=1)
     price_id = item.string("price")
     if price_id:
-        price = ctx.store.get("price", price_id, ctx.owner, param=item.path("price"))
+        price = PRICES.get(ctx, price_id, param=item.path("price"))
     elif item.has("price_data"):
         price = new_price(ctx, item.obj("price_data"), store=False)
     else:
         raise missing_param(item.path("price_data"))
-    product = ctx.store.get("product", price["product"], ctx.owner)
+    product = PRODUCTS.get(ctx, price["product"])
     amount = price["unit_amount"] * quantity
     return {
         "id": new_id("li"),
@@ -49,31 +50,12 @@ def _line_item(ctx: Context, item: Params) -> dict[str, Any]:
 def create_session(ctx: Context) -> dict[str, Any]:
     """A payment-mode Checkout Session whose ``url`` is this server's pay page."""
     p = ctx.params
-    p.only(
-        [
-            "mode",
-            "line_items",
-            "success_url",
-            "cancel_url",
-            "metadata",
-            "client_reference_id",
-            "customer",
-            "customer_email",
-            "payment_intent_data",
-            "payment_method_types",
-            "expires_at",
-            "submit_type",
-            "locale",
-            "billing_address_collection",
-            "customer_creation",
-            "invoice_creation",
-            "allow_promotion_codes",
-            "currency",
-            "ui_mode",
-            "allowed_payment_method_types",
-            "excluded_payment_method_types",
-        ]
-    )
+    p.only("""
+        mode line_items success_url cancel_url metadata client_reference_id customer customer_email
+        payment_intent_data payment_method_types expires_at submit_type locale
+        billing_address_collection customer_creation invoice_creation allow_promotion_codes currency
+        ui_mode allowed_payment_method_types excluded_payment_method_types
+    """)
     p.req_string("mode", choices=("payment",))
     items = [_line_item(ctx, item) for item in p.objects("line_items")]
     if not items:
@@ -83,7 +65,7 @@ def create_session(ctx: Context) -> dict[str, Any]:
         raise invalid_param("line_items", "All line items must use the same currency.")
     customer = p.string("customer")
     if customer:
-        ctx.store.get("customer", customer, ctx.owner, param="customer")
+        CUSTOMERS.get(ctx, customer, param="customer")
     now = ctx.now()
     expires_at = p.integer("expires_at", minimum=now + 1800, maximum=now + SESSION_LIFETIME)
     intent_data = p.obj("payment_intent_data")
@@ -165,7 +147,7 @@ def _expire(app: App, session: dict[str, Any]) -> None:
 
 
 def _session(ctx: Context, session_id: str) -> dict[str, Any]:
-    session = ctx.store.get("checkout.session", session_id, ctx.owner, label="checkout.session")
+    session = SESSIONS.get(ctx, session_id)
     expire_if_due(ctx.app, session)
     return session
 
@@ -199,16 +181,7 @@ def expire_session(ctx: Context, session_id: str) -> dict[str, Any]:
     return _render(ctx, session)
 
 
-@route("GET", "/v1/checkout/sessions")
-def list_sessions(ctx: Context) -> dict[str, Any]:
-    """Checkout Sessions, newest first, by PaymentIntent, customer or status."""
-    ctx.params.only([*LIST_PARAMS, "payment_intent", "customer", "status"])
-    items = ctx.store.all("checkout.session", ctx.owner)
-    for name in ("payment_intent", "customer", "status"):
-        wanted = ctx.params.string(name)
-        if wanted:
-            items = [i for i in items if i[name] == wanted]
-    return paginate(ctx, items, "/v1/checkout/sessions")
+SESSIONS.list_route(filters=("payment_intent", "customer", "status"))
 
 
 def pay_session(app: App, session: dict[str, Any]) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..errors import StripeError, invalid_param, missing_param
+from ..errors import invalid_param, missing_param, no_such
 from ..ids import new_id, new_token
-from ..router import LIST_PARAMS, Context, paginate, route
-from ..store import public
+from ..router import LIST_PARAMS, Collection, Context, paginate, route
+from ..store import PLATFORM, public
 
+# The platform's endpoints, whoever asks; read back without their secrets, as on Stripe.
+ENDPOINTS = Collection("webhook_endpoint", "/v1/webhook_endpoints", owner=PLATFORM)
 
-@route("GET", "/v1/events/{event_id}")
-def retrieve_event(ctx: Context, event_id: str) -> dict[str, Any]:
-    """One event of the acting account (connected-account events need ``Stripe-Account``)."""
-    return public(ctx.store.get("event", event_id, ctx.owner))
+# Connected-account events need ``Stripe-Account``, as on Stripe.
+Collection("event", "/v1/events").retrieve_route()
 
 
 @route("GET", "/v1/events")
@@ -52,7 +52,7 @@ def _enabled_events(ctx: Context, required: bool) -> list[str] | None:
 def create_endpoint(ctx: Context) -> dict[str, Any]:
     """A webhook endpoint; its signing ``secret`` is shown only in this answer."""
     p = ctx.params
-    p.only(["url", "enabled_events", "connect", "description", "metadata", "api_version"])
+    p.only("url enabled_events connect description metadata api_version")
     url = p.req_string("url")
     if not url.startswith(("http://", "https://")):
         raise invalid_param("url", "Invalid URL: must start with http:// or https://")
@@ -77,18 +77,12 @@ def create_endpoint(ctx: Context) -> dict[str, Any]:
     return answer
 
 
-@route("GET", "/v1/webhook_endpoints/{endpoint_id}")
-def retrieve_endpoint(ctx: Context, endpoint_id: str) -> dict[str, Any]:
-    """One webhook endpoint (without its secret, as on Stripe)."""
-    return public(ctx.store.get("webhook_endpoint", endpoint_id))
-
-
 @route("POST", "/v1/webhook_endpoints/{endpoint_id}")
 def update_endpoint(ctx: Context, endpoint_id: str) -> dict[str, Any]:
     """Change an endpoint's URL, events, description, metadata, or disable it."""
     p = ctx.params
-    p.only(["url", "enabled_events", "description", "metadata", "disabled"])
-    endpoint = ctx.store.get("webhook_endpoint", endpoint_id)
+    p.only("url enabled_events description metadata disabled")
+    endpoint = ENDPOINTS.get(ctx, endpoint_id)
     endpoint["url"] = p.string("url", default=endpoint["url"])
     endpoint["enabled_events"] = _enabled_events(ctx, required=False) or endpoint["enabled_events"]
     if p.has("description"):
@@ -100,30 +94,16 @@ def update_endpoint(ctx: Context, endpoint_id: str) -> dict[str, Any]:
     return public(endpoint)
 
 
-@route("DELETE", "/v1/webhook_endpoints/{endpoint_id}")
-def delete_endpoint(ctx: Context, endpoint_id: str) -> dict[str, Any]:
-    """Delete an endpoint."""
-    ctx.store.get("webhook_endpoint", endpoint_id)
-    ctx.store.remove(endpoint_id)
-    return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
-
-
-@route("GET", "/v1/webhook_endpoints")
-def list_endpoints(ctx: Context) -> dict[str, Any]:
-    """Webhook endpoints, newest first."""
-    ctx.params.only(LIST_PARAMS)
-    return paginate(ctx, ctx.store.all("webhook_endpoint"), "/v1/webhook_endpoints")
+ENDPOINTS.retrieve_route().list_route().delete_route()
 
 
 @route("POST", "/v1/test_helpers/webhooks/redeliver")
 def redeliver(ctx: Context) -> dict[str, Any]:
     """Send an event again (for duplicate-delivery tests); ``event`` in query or body."""
-    ctx.params.only(["event"])
+    ctx.params.only("event")
     event_id = ctx.params.req_string("event")
     event = ctx.store.find(event_id)
     if event is None or event["object"] != "event":
-        raise StripeError(
-            404, f"No such event: '{event_id}'", code="resource_missing", param="event"
-        )
+        raise no_such("event", event_id, param="event")
     count = ctx.app.events.redeliver(copy.deepcopy(event))
     return {"object": "webhook_redelivery", "event": event_id, "deliveries": count}

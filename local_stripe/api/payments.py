@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StripeError, invalid_param
 from ..ids import new_id, new_token
 from ..params import Params
-from ..router import LIST_PARAMS, Context, paginate, route
+from ..router import Collection, Context, route
 from ..store import PLATFORM, public
 from ..webhooks import diff
 from .balance import record_txn
@@ -45,6 +45,17 @@ DECLINES = {
 
 _BRANDS = {"visa": "visa", "mastercard": "mastercard", "amex": "amex", "discover": "discover"}
 _OPEN = ("requires_payment_method", "requires_confirmation", "requires_action")
+# The PaymentIntent's event after a charge that ended with this status.
+_INTENT_EVENTS = {
+    "succeeded": "payment_intent.succeeded",
+    "failed": "payment_intent.payment_failed",
+}
+
+CUSTOMERS = Collection("customer", "/v1/customers")
+PRODUCTS = Collection("product", "/v1/products")
+PRICES = Collection("price", "/v1/prices")
+INTENTS = Collection("payment_intent", "/v1/payment_intents", label="payment_intent")
+CHARGES = Collection("charge", "/v1/charges")
 
 
 # Customers
@@ -61,18 +72,7 @@ def _customer_fields(ctx: Context, customer: dict[str, Any]) -> None:
 @route("POST", "/v1/customers")
 def create_customer(ctx: Context) -> dict[str, Any]:
     """A customer (the paying company)."""
-    ctx.params.only(
-        [
-            "email",
-            "name",
-            "description",
-            "phone",
-            "metadata",
-            "address",
-            "preferred_locales",
-            "tax_exempt",
-        ]
-    )
+    ctx.params.only("email name description phone metadata address preferred_locales tax_exempt")
     customer: dict[str, Any] = {
         "id": new_id("cus", 14),
         "object": "customer",
@@ -94,43 +94,17 @@ def create_customer(ctx: Context) -> dict[str, Any]:
     return public(customer)
 
 
-@route("GET", "/v1/customers/{customer_id}")
-def retrieve_customer(ctx: Context, customer_id: str) -> dict[str, Any]:
-    """One customer."""
-    return public(ctx.store.get("customer", customer_id, ctx.owner))
-
-
 @route("POST", "/v1/customers/{customer_id}")
 def update_customer(ctx: Context, customer_id: str) -> dict[str, Any]:
     """Change a customer's contact details or metadata."""
-    ctx.params.only(["email", "name", "description", "phone", "metadata"])
-    customer = ctx.store.get("customer", customer_id, ctx.owner)
-    before = copy.deepcopy(customer)
-    _customer_fields(ctx, customer)
-    changes = diff(before, customer)
-    if changes:
-        ctx.store.touch()
-        ctx.emit("customer.updated", customer, previous=changes)
+    ctx.params.only("email name description phone metadata")
+    customer = CUSTOMERS.get(ctx, customer_id)
+    with ctx.updating(customer, "customer.updated"):
+        _customer_fields(ctx, customer)
     return public(customer)
 
 
-@route("DELETE", "/v1/customers/{customer_id}")
-def delete_customer(ctx: Context, customer_id: str) -> dict[str, Any]:
-    """Delete a customer."""
-    ctx.store.get("customer", customer_id, ctx.owner)
-    ctx.store.remove(customer_id)
-    return {"id": customer_id, "object": "customer", "deleted": True}
-
-
-@route("GET", "/v1/customers")
-def list_customers(ctx: Context) -> dict[str, Any]:
-    """Customers, newest first, optionally by email."""
-    ctx.params.only([*LIST_PARAMS, "email"])
-    items = ctx.store.all("customer", ctx.owner)
-    email = ctx.params.string("email")
-    if email:
-        items = [c for c in items if c["email"] == email]
-    return paginate(ctx, items, "/v1/customers")
+CUSTOMERS.retrieve_route().list_route(filters=("email",)).delete_route()
 
 
 # Products and prices
@@ -160,22 +134,12 @@ def new_product(
 def create_product(ctx: Context) -> dict[str, Any]:
     """A product (what an invoice line is for)."""
     p = ctx.params
-    p.only(["name", "description", "metadata", "active", "id"])
+    p.only("name description metadata active id")
     product = new_product(ctx, p.req_string("name"), p.string("description"), p.metadata())
     return public(product)
 
 
-@route("GET", "/v1/products/{product_id}")
-def retrieve_product(ctx: Context, product_id: str) -> dict[str, Any]:
-    """One product."""
-    return public(ctx.store.get("product", product_id, ctx.owner))
-
-
-@route("GET", "/v1/products")
-def list_products(ctx: Context) -> dict[str, Any]:
-    """Products, newest first."""
-    ctx.params.only([*LIST_PARAMS, "active"])
-    return paginate(ctx, ctx.store.all("product", ctx.owner), "/v1/products")
+PRODUCTS.retrieve_route().list_route(accepts=("active",))
 
 
 def new_price(ctx: Context, p: Params, *, store: bool = True) -> dict[str, Any]:
@@ -184,7 +148,7 @@ def new_price(ctx: Context, p: Params, *, store: bool = True) -> dict[str, Any]:
     unit_amount = p.req_integer("unit_amount", minimum=0)
     product_id = p.string("product")
     if product_id:
-        ctx.store.get("product", product_id, ctx.owner, param=p.path("product"))
+        PRODUCTS.get(ctx, product_id, param=p.path("product"))
     else:
         data = p.obj("product_data")
         product_id = new_product(
@@ -214,38 +178,13 @@ def new_price(ctx: Context, p: Params, *, store: bool = True) -> dict[str, Any]:
 def create_price(ctx: Context) -> dict[str, Any]:
     """A one-time price (recurring prices are not supported here)."""
     p = ctx.params
-    p.only(
-        [
-            "currency",
-            "unit_amount",
-            "product",
-            "product_data",
-            "nickname",
-            "metadata",
-            "active",
-            "recurring",
-        ]
-    )
+    p.only("currency unit_amount product product_data nickname metadata active recurring")
     if p.has("recurring"):
         raise invalid_param("recurring", "The local test server supports one-time prices only.")
     return public(new_price(ctx, p))
 
 
-@route("GET", "/v1/prices/{price_id}")
-def retrieve_price(ctx: Context, price_id: str) -> dict[str, Any]:
-    """One price."""
-    return public(ctx.store.get("price", price_id, ctx.owner))
-
-
-@route("GET", "/v1/prices")
-def list_prices(ctx: Context) -> dict[str, Any]:
-    """Prices, newest first, optionally of one product."""
-    ctx.params.only([*LIST_PARAMS, "product", "active", "currency"])
-    items = ctx.store.all("price", ctx.owner)
-    product = ctx.params.string("product")
-    if product:
-        items = [i for i in items if i["product"] == product]
-    return paginate(ctx, items, "/v1/prices")
+PRICES.retrieve_route().list_route(filters=("product",), accepts=("active", "currency"))
 
 
 # PaymentIntents
@@ -298,42 +237,18 @@ def new_payment_intent(
 def create_payment_intent(ctx: Context) -> dict[str, Any]:
     """A PaymentIntent; with ``confirm=true`` it is confirmed at once."""
     p = ctx.params
-    p.only(
-        [
-            "amount",
-            "currency",
-            "customer",
-            "metadata",
-            "description",
-            "payment_method_types",
-            "automatic_payment_methods",
-            "payment_method",
-            "confirm",
-            "receipt_email",
-            "statement_descriptor",
-            "statement_descriptor_suffix",
-            "transfer_group",
-            "setup_future_usage",
-            "return_url",
-            "off_session",
-            "capture_method",
-            "confirmation_method",
-            "on_behalf_of",
-            "transfer_data",
-            "application_fee_amount",
-            "payment_method_options",
-            "error_on_requires_action",
-            "allowed_payment_method_types",
-            "excluded_payment_method_types",
-        ]
-    )
+    p.only("""
+        amount currency customer metadata description payment_method_types automatic_payment_methods
+        payment_method confirm receipt_email statement_descriptor statement_descriptor_suffix
+        transfer_group setup_future_usage return_url off_session capture_method confirmation_method
+        on_behalf_of transfer_data application_fee_amount payment_method_options
+        error_on_requires_action allowed_payment_method_types excluded_payment_method_types
+    """)
     p.string("capture_method", choices=("automatic", "automatic_async"))
-    amount = p.amount()
-    currency = p.currency()
-    assert amount is not None and currency is not None
+    amount, currency = p.money()
     customer = p.string("customer")
     if customer:
-        ctx.store.get("customer", customer, ctx.owner, param="customer")
+        CUSTOMERS.get(ctx, customer, param="customer")
     method = p.string("payment_method")
     if method:
         _check_method(method, "payment_method")
@@ -378,52 +293,30 @@ def _check_method(method: str, param: str) -> None:
         )
 
 
-def _intent(ctx: Context, intent_id: str) -> dict[str, Any]:
-    return ctx.store.get("payment_intent", intent_id, ctx.owner, label="payment_intent")
-
-
-@route("GET", "/v1/payment_intents/{intent_id}")
-def retrieve_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
-    """One PaymentIntent."""
-    return public(_intent(ctx, intent_id))
-
-
 @route("POST", "/v1/payment_intents/{intent_id}")
 def update_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
     """Change an unpaid PaymentIntent."""
     p = ctx.params
-    p.only(
-        [
-            "amount",
-            "currency",
-            "customer",
-            "description",
-            "metadata",
-            "payment_method",
-            "receipt_email",
-            "transfer_group",
-            "payment_method_types",
-        ]
-    )
-    intent = _intent(ctx, intent_id)
+    p.only("""
+        amount currency customer description metadata payment_method receipt_email transfer_group
+        payment_method_types
+    """)
+    intent = INTENTS.get(ctx, intent_id)
     _require_open(intent, "update")
-    before = copy.deepcopy(intent)
-    intent["amount"] = p.amount(required=False) or intent["amount"]
-    intent["currency"] = p.currency(required=False) or intent["currency"]
-    for name in ("customer", "description", "receipt_email", "transfer_group"):
-        if p.has(name):
-            intent[name] = p.string(name)
-    if intent["customer"]:
-        ctx.store.get("customer", intent["customer"], ctx.owner, param="customer")
-    method = p.string("payment_method")
-    if method:
-        _check_method(method, "payment_method")
-        intent["payment_method"] = method
-        intent["status"] = "requires_confirmation"
-    intent["metadata"] = p.metadata(intent["metadata"])
-    changes = diff(before, intent)
-    if changes:
-        ctx.store.touch()
+    with ctx.updating(intent):
+        intent["amount"] = p.amount(required=False) or intent["amount"]
+        intent["currency"] = p.currency(required=False) or intent["currency"]
+        for name in ("customer", "description", "receipt_email", "transfer_group"):
+            if p.has(name):
+                intent[name] = p.string(name)
+        if intent["customer"]:
+            CUSTOMERS.get(ctx, intent["customer"], param="customer")
+        method = p.string("payment_method")
+        if method:
+            _check_method(method, "payment_method")
+            intent["payment_method"] = method
+            intent["status"] = "requires_confirmation"
+        intent["metadata"] = p.metadata(intent["metadata"])
     return public(intent)
 
 
@@ -443,20 +336,11 @@ def _require_open(intent: dict[str, Any], action: str) -> None:
 def confirm_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
     """Charge the payment method: success, or a 402 decline for the decline test methods."""
     p = ctx.params
-    p.only(
-        [
-            "payment_method",
-            "return_url",
-            "receipt_email",
-            "off_session",
-            "mandate_data",
-            "payment_method_options",
-            "setup_future_usage",
-            "error_on_requires_action",
-            "payment_method_types",
-        ]
-    )
-    intent = _intent(ctx, intent_id)
+    p.only("""
+        payment_method return_url receipt_email off_session mandate_data payment_method_options
+        setup_future_usage error_on_requires_action payment_method_types
+    """)
+    intent = INTENTS.get(ctx, intent_id)
     _require_open(intent, "confirm")
     method = p.string("payment_method") or intent["payment_method"]
     if not method:
@@ -522,6 +406,16 @@ def _charge(app: App, owner: str, intent: dict[str, Any], method: str) -> dict[s
     return app.store.add(charge, owner)
 
 
+def _conclude(
+    app: App, intent: dict[str, Any], charge: dict[str, Any], account: str | None, **changes: Any
+) -> None:
+    """Point ``intent`` at its finished ``charge`` with ``changes``, and send both events."""
+    intent.update(latest_charge=charge["id"], **changes)
+    app.store.touch()
+    app.events.emit(f"charge.{charge['status']}", charge, account=account)
+    app.events.emit(_INTENT_EVENTS[charge["status"]], intent, account=account)
+
+
 def succeed(
     app: App, owner: str, intent: dict[str, Any], method: str, account: str | None
 ) -> dict[str, Any]:
@@ -548,16 +442,16 @@ def succeed(
             now=app.clock.now(),
         ),
     )
-    intent.update(
+    _conclude(
+        app,
+        intent,
+        charge,
+        account,
         status="succeeded",
         amount_received=intent["amount"],
-        latest_charge=charge["id"],
         payment_method=method,
         last_payment_error=None,
     )
-    app.store.touch()
-    app.events.emit("charge.succeeded", charge, account=account)
-    app.events.emit("payment_intent.succeeded", intent, account=account)
     return charge
 
 
@@ -592,15 +486,15 @@ def decline(
         "charge": charge["id"],
         "payment_method": {"id": method},
     }
-    intent.update(
+    _conclude(
+        app,
+        intent,
+        charge,
+        account,
         status="requires_payment_method",
-        latest_charge=charge["id"],
         payment_method=None,
         last_payment_error=error,
     )
-    app.store.touch()
-    app.events.emit("charge.failed", charge, account=account)
-    app.events.emit("payment_intent.payment_failed", intent, account=account)
     raise StripeError(
         402,
         message,
@@ -619,8 +513,8 @@ def decline(
 @route("POST", "/v1/payment_intents/{intent_id}/cancel")
 def cancel_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
     """Cancel an unpaid PaymentIntent."""
-    ctx.params.only(["cancellation_reason"])
-    intent = _intent(ctx, intent_id)
+    ctx.params.only("cancellation_reason")
+    intent = INTENTS.get(ctx, intent_id)
     _require_open(intent, "cancel")
     before = copy.deepcopy(intent)
     intent.update(
@@ -632,30 +526,5 @@ def cancel_payment_intent(ctx: Context, intent_id: str) -> dict[str, Any]:
     return public(intent)
 
 
-@route("GET", "/v1/payment_intents")
-def list_payment_intents(ctx: Context) -> dict[str, Any]:
-    """PaymentIntents, newest first, optionally of one customer."""
-    ctx.params.only([*LIST_PARAMS, "customer"])
-    items = ctx.store.all("payment_intent", ctx.owner)
-    customer = ctx.params.string("customer")
-    if customer:
-        items = [i for i in items if i["customer"] == customer]
-    return paginate(ctx, items, "/v1/payment_intents")
-
-
-@route("GET", "/v1/charges/{charge_id}")
-def retrieve_charge(ctx: Context, charge_id: str) -> dict[str, Any]:
-    """One charge."""
-    return public(ctx.store.get("charge", charge_id, ctx.owner))
-
-
-@route("GET", "/v1/charges")
-def list_charges(ctx: Context) -> dict[str, Any]:
-    """Charges, newest first, by customer or PaymentIntent."""
-    ctx.params.only([*LIST_PARAMS, "customer", "payment_intent", "transfer_group"])
-    items = ctx.store.all("charge", ctx.owner)
-    for name in ("customer", "payment_intent", "transfer_group"):
-        wanted = ctx.params.string(name)
-        if wanted:
-            items = [i for i in items if i[name] == wanted]
-    return paginate(ctx, items, "/v1/charges")
+INTENTS.retrieve_route().list_route(filters=("customer",))
+CHARGES.retrieve_route().list_route(filters=("customer", "payment_intent", "transfer_group"))

@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StripeError
 from ..ids import new_id
-from ..router import LIST_PARAMS, Context, paginate, route
+from ..router import Collection, Context, route
 from ..store import PLATFORM, public
 from ..webhooks import diff
+from .accounts import ACCOUNTS
 from .balance import record_txn
 from .transfers import insufficient_funds
 
 if TYPE_CHECKING:
     from ..app import App
+
+PAYOUTS = Collection("payout", "/v1/payouts")
 
 FAILURE_MESSAGES = {
     "account_closed": "The bank account has been closed.",
@@ -34,7 +37,7 @@ def _bank_account(ctx: Context) -> str:
     """The external account a payout goes to; connected accounts need payouts enabled."""
     if ctx.account is None:
         return "ba_platform_test_bank"
-    account = ctx.store.get("account", ctx.account, PLATFORM)
+    account = ACCOUNTS.get(ctx, ctx.account)
     if not account["payouts_enabled"] or not account["external_accounts"]["data"]:
         raise StripeError(
             400,
@@ -50,21 +53,10 @@ def _bank_account(ctx: Context) -> str:
 def create_payout(ctx: Context) -> dict[str, Any]:
     """Pay out part of the available balance of the acting account."""
     p = ctx.params
-    p.only(
-        [
-            "amount",
-            "currency",
-            "description",
-            "metadata",
-            "method",
-            "destination",
-            "statement_descriptor",
-            "source_type",
-        ]
-    )
-    amount = p.amount()
-    currency = p.currency()
-    assert amount is not None and currency is not None
+    p.only("""
+        amount currency description metadata method destination statement_descriptor source_type
+    """)
+    amount, currency = p.money()
     method = p.string("method", default="standard", choices=("standard", "instant"))
     metadata = p.metadata()
     destination = _bank_account(ctx)
@@ -126,14 +118,8 @@ def settle_payout(app: App, payout: dict[str, Any], *, paid: bool, failure_code:
             payout["status"] = "failed"
             payout["failure_code"] = code
             payout["failure_message"] = FAILURE_MESSAGES.get(code, "The payout failed.")
-            payout["failure_balance_transaction"] = record_txn(
-                app.store,
-                owner,
-                amount=payout["amount"],
-                currency=payout["currency"],
-                type_="payout_failure",
-                source=payout["id"],
-                now=app.clock.now(),
+            payout["failure_balance_transaction"] = _return_money(
+                app, owner, payout, "payout_failure"
             )
         app.store.touch()
         app.events.emit(
@@ -141,27 +127,26 @@ def settle_payout(app: App, payout: dict[str, Any], *, paid: bool, failure_code:
         )
 
 
-def _payout(ctx: Context, payout_id: str) -> dict[str, Any]:
-    return ctx.store.get("payout", payout_id, ctx.owner)
-
-
-@route("GET", "/v1/payouts/{payout_id}")
-def retrieve_payout(ctx: Context, payout_id: str) -> dict[str, Any]:
-    """One payout of the acting account."""
-    return public(_payout(ctx, payout_id))
+def _return_money(app: App, owner: str, payout: dict[str, Any], type_: str) -> str:
+    """Credit a payout's money back to the balance it left; the balance transaction's id."""
+    return record_txn(
+        app.store,
+        owner,
+        amount=payout["amount"],
+        currency=payout["currency"],
+        type_=type_,
+        source=payout["id"],
+        now=app.clock.now(),
+    )
 
 
 @route("POST", "/v1/payouts/{payout_id}")
 def update_payout(ctx: Context, payout_id: str) -> dict[str, Any]:
     """Change a payout's metadata."""
-    ctx.params.only(["metadata"])
-    payout = _payout(ctx, payout_id)
-    before = copy.deepcopy(payout)
-    payout["metadata"] = ctx.params.metadata(payout["metadata"])
-    changes = diff(before, payout)
-    if changes:
-        ctx.store.touch()
-        ctx.emit("payout.updated", payout, previous=changes)
+    ctx.params.only("metadata")
+    payout = PAYOUTS.get(ctx, payout_id)
+    with ctx.updating(payout, "payout.updated"):
+        payout["metadata"] = ctx.params.metadata(payout["metadata"])
     return public(payout)
 
 
@@ -169,32 +154,14 @@ def update_payout(ctx: Context, payout_id: str) -> dict[str, Any]:
 def cancel_payout(ctx: Context, payout_id: str) -> dict[str, Any]:
     """Cancel a pending payout; its money returns to the available balance."""
     ctx.params.only([])
-    payout = _payout(ctx, payout_id)
+    payout = PAYOUTS.get(ctx, payout_id)
     if payout["status"] != "pending":
         raise StripeError(400, f"Payout {payout_id} cannot be canceled: it is {payout['status']}.")
     before = copy.deepcopy(payout)
-    record_txn(
-        ctx.store,
-        ctx.owner,
-        amount=payout["amount"],
-        currency=payout["currency"],
-        type_="payout_cancel",
-        source=payout_id,
-        now=ctx.now(),
-    )
+    _return_money(ctx.app, ctx.owner, payout, "payout_cancel")
     payout["status"] = "canceled"
     ctx.emit("payout.canceled", payout, previous=diff(before, payout))
     return public(payout)
 
 
-@route("GET", "/v1/payouts")
-def list_payouts(ctx: Context) -> dict[str, Any]:
-    """Payouts of the acting account, newest first, filtered by status or destination."""
-    p = ctx.params
-    p.only([*LIST_PARAMS, "status", "destination", "arrival_date"])
-    items = ctx.store.all("payout", ctx.owner)
-    for name in ("status", "destination"):
-        wanted = p.string(name)
-        if wanted:
-            items = [i for i in items if i[name] == wanted]
-    return paginate(ctx, items, "/v1/payouts")
+PAYOUTS.retrieve_route().list_route(filters=("status", "destination"), accepts=("arrival_date",))

@@ -5,14 +5,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..errors import StripeError, invalid_param
+from ..errors import StripeError, invalid_param, no_such
 from ..ids import new_id
-from ..router import LIST_PARAMS, Context, paginate, route
+from ..router import LIST_PARAMS, Collection, Context, listing, paginate, route
 from ..store import PLATFORM, public
 from ..webhooks import diff
 from .balance import record_txn
 
 EMBEDDED_REVERSALS = 10
+TRANSFERS = Collection("transfer", "/v1/transfers", owner=PLATFORM)
 
 
 def insufficient_funds(currency: str) -> StripeError:
@@ -51,23 +52,13 @@ def _destination(ctx: Context, account_id: str) -> dict[str, Any]:
 def create_transfer(ctx: Context) -> dict[str, Any]:
     """Move money from the platform's available balance to a connected account."""
     p = ctx.params
-    p.only(
-        [
-            "amount",
-            "currency",
-            "destination",
-            "transfer_group",
-            "description",
-            "metadata",
-            "source_transaction",
-            "source_type",
-        ]
-    )
+    p.only("""
+        amount currency destination transfer_group description metadata source_transaction
+        source_type
+    """)
     if ctx.account:
         raise StripeError(400, "Transfers are made by the platform, without Stripe-Account.")
-    amount = p.amount()
-    currency = p.currency()
-    assert amount is not None and currency is not None
+    amount, currency = p.money()
     destination = _destination(ctx, p.req_string("destination"))
     metadata = p.metadata()
     if ctx.store.available(PLATFORM, currency) < amount:
@@ -133,10 +124,8 @@ def _reversal_list(transfer_id: str, reversals: list[dict[str, Any]]) -> dict[st
 def _transfer(ctx: Context, transfer_id: str) -> dict[str, Any]:
     if ctx.account:
         # Transfers are the platform's objects; a connected account sees payments instead.
-        raise StripeError(
-            404, f"No such transfer: '{transfer_id}'", code="resource_missing", param="id"
-        )
-    return ctx.store.get("transfer", transfer_id, PLATFORM)
+        raise no_such("transfer", transfer_id)
+    return TRANSFERS.get(ctx, transfer_id)
 
 
 @route("GET", "/v1/transfers/{transfer_id}")
@@ -149,37 +138,27 @@ def retrieve_transfer(ctx: Context, transfer_id: str) -> dict[str, Any]:
 def update_transfer(ctx: Context, transfer_id: str) -> dict[str, Any]:
     """Change a transfer's description or metadata."""
     p = ctx.params
-    p.only(["description", "metadata"])
+    p.only("description metadata")
     transfer = _transfer(ctx, transfer_id)
-    before = copy.deepcopy(transfer)
-    transfer["metadata"] = p.metadata(transfer["metadata"])
-    if p.has("description"):
-        transfer["description"] = p.string("description")
-    changes = diff(before, transfer)
-    if changes:
-        ctx.store.touch()
-        ctx.emit("transfer.updated", transfer, previous=changes)
+    with ctx.updating(transfer, "transfer.updated"):
+        transfer["metadata"] = p.metadata(transfer["metadata"])
+        if p.has("description"):
+            transfer["description"] = p.string("description")
     return public(transfer)
 
 
 @route("GET", "/v1/transfers")
 def list_transfers(ctx: Context) -> dict[str, Any]:
     """Transfers, newest first, filtered by ``destination`` and/or ``transfer_group``."""
-    p = ctx.params
-    p.only([*LIST_PARAMS, "destination", "transfer_group"])
     items = [] if ctx.account else ctx.store.all("transfer")
-    for name in ("destination", "transfer_group"):
-        wanted = p.string(name)
-        if wanted is not None:
-            items = [t for t in items if t[name] == wanted]
-    return paginate(ctx, items, "/v1/transfers")
+    return listing(ctx, items, "/v1/transfers", filters=("destination", "transfer_group"))
 
 
 @route("POST", "/v1/transfers/{transfer_id}/reversals")
 def create_reversal(ctx: Context, transfer_id: str) -> dict[str, Any]:
     """Take back all (no ``amount``) or part of a transfer from the connected account."""
     p = ctx.params
-    p.only(["amount", "description", "metadata", "refund_application_fee"])
+    p.only("amount description metadata refund_application_fee")
     transfer = _transfer(ctx, transfer_id)
     remaining = transfer["amount"] - transfer["amount_reversed"]
     if remaining == 0:
@@ -261,7 +240,5 @@ def retrieve_reversal(ctx: Context, transfer_id: str, reversal_id: str) -> dict[
     _transfer(ctx, transfer_id)
     reversal = ctx.store.get("transfer_reversal", reversal_id, PLATFORM, label="transfer reversal")
     if reversal["transfer"] != transfer_id:
-        raise StripeError(
-            404, f"No such transfer reversal: '{reversal_id}'", code="resource_missing", param="id"
-        )
+        raise no_such("transfer reversal", reversal_id)
     return public(reversal)

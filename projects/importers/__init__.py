@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 
 from .base import (
-    KINDS,
     MAX_DEPENDENCIES,
     MAX_FILE_BYTES,
     Dependency,
@@ -28,6 +27,7 @@ from .base import (
 )
 from .cargo import FORMAT_CARGO, parse_cargo_toml
 from .funding import FundingInfo, parse_funding_file
+from .kinds import KINDS
 from .npm import FORMAT_PACKAGE_JSON, parse_package_json
 from .python import (
     FORMAT_PYPROJECT,

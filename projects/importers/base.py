@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
+
+from .kinds import KINDS, kind_strength
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_DEPENDENCIES = 2000
@@ -27,25 +27,6 @@ MAX_WARNINGS = 50
 MAX_DECLARATIONS = 10 * MAX_DEPENDENCIES
 # How many names one aggregated "skipped" warning spells out before saying "and N more".
 _NAMES_PER_WARNING = 12
-
-KIND_RUNTIME = "runtime"
-KIND_BUILD = "build"
-KIND_PEER = "peer"
-KIND_OPTIONAL = "optional"
-KIND_DEV = "dev"
-# Strongest first: when one package is listed under several kinds, the first of these wins.
-KINDS = (KIND_RUNTIME, KIND_BUILD, KIND_PEER, KIND_OPTIONAL, KIND_DEV)
-_STRENGTH = {kind: len(KINDS) - index for index, kind in enumerate(KINDS)}
-
-
-def kind_strength(kind: str) -> int:
-    """Rank of ``kind``: higher is stronger (runtime > build > peer > optional > dev)."""
-    return _STRENGTH[kind]
-
-
-def weaker_kind(first: str, second: str) -> str:
-    """The weaker of two kinds: a dev dependency's runtime dependency is still only dev."""
-    return first if _STRENGTH[first] <= _STRENGTH[second] else second
 
 
 class ImportFileError(Exception):
@@ -194,23 +175,31 @@ def line_of(text: str, needle: str) -> int | None:
     return text.count("\n", 0, index) + 1
 
 
+# Checked in order: a bool is an int to Python, but not to the person reading the message.
+_TYPE_NAMES: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "a boolean"),
+    ((int, float), "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "a table/object"),
+)
+
+
 def describe_type(value: object) -> str:
     """A short, user-facing name of a parsed value's type."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "a number"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table/object"
+    for types, name in _TYPE_NAMES:
+        if isinstance(value, types):
+            return name
     return type(value).__name__
+
+
+def toml_table(collector: Collector, value: object, where: str) -> dict[str, Any]:
+    """``value`` when it is a table; otherwise the error naming ``where`` (e.g. ``[package]``)."""
+    if not isinstance(value, dict):
+        raise fail(collector.label, f"{where} must be a table, not {describe_type(value)}")
+    return value
 
 
 # --- package URLs -------------------------------------------------------------------------
@@ -327,7 +316,7 @@ class Collector:
 
     def add(self, *, purl: str, name: str, ecosystem: str, kind: str, version_spec: str) -> None:
         """Record one occurrence of a dependency (see the class invariants)."""
-        if kind not in _STRENGTH:
+        if kind not in KINDS:
             raise ValueError(f"unknown dependency kind {kind!r}")
         new = Dependency(
             purl=purl, name=name, ecosystem=ecosystem, kind=kind, version_spec=version_spec
@@ -341,7 +330,7 @@ class Collector:
                     f"at most {MAX_DEPENDENCIES:,} can be imported at once",
                 )
             self._deps[purl] = new
-        elif _STRENGTH[kind] > _STRENGTH[old.kind]:
+        elif kind_strength(kind) > kind_strength(old.kind):
             self._deps[purl] = new
 
     def warn(self, message: str) -> None:
@@ -379,34 +368,3 @@ class Collector:
         return ImportResult(
             format=self.fmt, project_name=self.project_name, dependencies=deps, warnings=warnings
         )
-
-
-def propagate_kinds(
-    *, roots: Iterable[str], edges: Iterable[tuple[str, str, str]]
-) -> dict[str, str]:
-    """Kinds of the nodes of a dependency graph, as seen from its roots.
-
-    ``edges`` are ``(dependent, dependency, kind of that edge)``. A root counts as
-    runtime; a node reached through an edge gets the weaker of its dependent's kind and
-    the edge's kind; over several paths the strongest wins. Nodes not reachable from a
-    root are absent from the result. Runs in O(edges * len(KINDS)) even with cycles,
-    because a node's kind only ever gets stronger and there are five strengths.
-    """
-    adjacency: dict[str, list[tuple[str, str]]] = {}
-    for parent, child, kind in edges:
-        adjacency.setdefault(parent, []).append((child, kind))
-    kinds: dict[str, str] = {}
-    queue: deque[str] = deque()
-    for root in roots:
-        if root not in kinds:
-            kinds[root] = KIND_RUNTIME
-            queue.append(root)
-    while queue:
-        node = queue.popleft()
-        for child, edge_kind in adjacency.get(node, ()):
-            candidate = weaker_kind(kinds[node], edge_kind)
-            current = kinds.get(child)
-            if current is None or _STRENGTH[candidate] > _STRENGTH[current]:
-                kinds[child] = candidate
-                queue.append(child)
-    return kinds

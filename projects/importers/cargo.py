@@ -5,10 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from .base import (
-    KIND_BUILD,
-    KIND_DEV,
-    KIND_OPTIONAL,
-    KIND_RUNTIME,
     Collector,
     ImportResult,
     cargo_purl,
@@ -16,7 +12,9 @@ from .base import (
     fail,
     is_crate_name,
     load_toml,
+    toml_table,
 )
+from .kinds import KIND_BUILD, KIND_DEV, KIND_OPTIONAL, KIND_RUNTIME
 
 FORMAT_CARGO = "cargo"
 
@@ -29,12 +27,6 @@ _SECTIONS = {
     "build_dependencies": KIND_BUILD,
 }
 _SKIP_LOCAL = "skipped path dependencies (crates of this repository, not published ones)"
-
-
-def _table(collector: Collector, value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise fail(collector.label, f"{where} must be a table, not {describe_type(value)}")
-    return value
 
 
 class _Reader:
@@ -54,14 +46,8 @@ class _Reader:
         if not is_crate_name(key):
             raise fail(label, f"{where}: {key!r} is not a valid crate name")
         if isinstance(spec, str):
-            self.collector.add(
-                purl=cargo_purl(key),
-                name=key,
-                ecosystem="cargo",
-                kind=kind,
-                version_spec=spec.strip(),
-            )
-            return
+            # ``serde = "1.0"`` is short for ``serde = { version = "1.0" }``.
+            spec = {"version": spec}
         if not isinstance(spec, dict):
             raise fail(
                 label,
@@ -121,15 +107,15 @@ def parse_cargo_toml(*, label: str, text: str) -> ImportResult:
     collector = Collector(label=label, fmt=FORMAT_CARGO)
     data = load_toml(label=label, text=text)
 
-    package = _table(collector, data.get("package", {}), "[package]")
+    package = toml_table(collector, data.get("package", {}), "[package]")
     name = package.get("name")
     if isinstance(name, str) and name.strip():
         collector.project_name = name.strip()
         if is_crate_name(name.strip()):
             collector.self_purls.add(cargo_purl(name.strip()))
 
-    workspace = _table(collector, data.get("workspace", {}), "[workspace]")
-    workspace_deps = _table(
+    workspace = toml_table(collector, data.get("workspace", {}), "[workspace]")
+    workspace_deps = toml_table(
         collector, workspace.get("dependencies", {}), "[workspace.dependencies]"
     )
     reader = _Reader(collector, workspace_deps)
@@ -138,16 +124,18 @@ def parse_cargo_toml(*, label: str, text: str) -> ImportResult:
     for key, value in data.items():
         if key in _SECTIONS:
             reader.section(
-                _table(collector, value, f"[{key}]"), kind=_SECTIONS[key], where=f"[{key}]"
+                toml_table(collector, value, f"[{key}]"), kind=_SECTIONS[key], where=f"[{key}]"
             )
         elif key == "target":
-            for cfg, target in _table(collector, value, "[target]").items():
-                target_table = _table(collector, target, f"[target.'{cfg}']")
+            for cfg, target in toml_table(collector, value, "[target]").items():
+                target_table = toml_table(collector, target, f"[target.'{cfg}']")
                 for section, table in target_table.items():
                     if section in _SECTIONS:
                         where = f"[target.'{cfg}'.{section}]"
                         reader.section(
-                            _table(collector, table, where), kind=_SECTIONS[section], where=where
+                            toml_table(collector, table, where),
+                            kind=_SECTIONS[section],
+                            where=where,
                         )
         elif key == "workspace" and workspace_deps:
             for dep, spec in workspace_deps.items():

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from .base import (
-    KIND_DEV,
-    KIND_OPTIONAL,
-    KIND_PEER,
-    KIND_RUNTIME,
     Collector,
+    ImportFileError,
     ImportResult,
     describe_type,
     fail,
@@ -16,6 +13,7 @@ from .base import (
     load_json,
     npm_purl,
 )
+from .kinds import KIND_DEV, KIND_OPTIONAL, KIND_PEER, KIND_RUNTIME
 
 FORMAT_PACKAGE_JSON = "package-json"
 
@@ -40,6 +38,17 @@ def _alias_target(spec: str) -> tuple[str, str] | None:
     if at > 0:
         return target[:at], target[at + 1 :]
     return (target, "") if target else None
+
+
+def _not_a(
+    label: str, text: str, *, where: str, what: str, value: object, key: str
+) -> ImportFileError:
+    """The error for ``where`` holding ``value`` instead of ``what``, at the line of ``key``."""
+    return fail(
+        label,
+        f"{where} must be {what}, not {describe_type(value)}",
+        line=line_of(text, f'"{key}"'),
+    )
 
 
 def parse_package_json(*, label: str, text: str) -> ImportResult:
@@ -76,21 +85,21 @@ def parse_package_json(*, label: str, text: str) -> ImportResult:
         if kind is None:
             continue
         if not isinstance(table, dict):
-            raise fail(
+            raise _not_a(
                 label,
-                f"'{section}' must be an object mapping package names to version ranges, "
-                f"not {describe_type(table)}",
-                line=line_of(text, f'"{section}"'),
+                text,
+                where=f"'{section}'",
+                what="an object mapping package names to version ranges",
+                value=table,
+                key=section,
             )
         for package, spec in table.items():
             if package.startswith("//"):
                 continue
             if not isinstance(spec, str):
-                raise fail(
-                    label,
-                    f"'{section}'.'{package}' must be a version range string, "
-                    f"not {describe_type(spec)}",
-                    line=line_of(text, f'"{package}"'),
+                where = f"'{section}'.'{package}'"
+                raise _not_a(
+                    label, text, where=where, what="a version range string", value=spec, key=package
                 )
             spec = spec.strip()
             if spec.startswith(_LOCAL_PROTOCOLS):

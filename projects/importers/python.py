@@ -12,10 +12,6 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .base import (
-    KIND_BUILD,
-    KIND_DEV,
-    KIND_OPTIONAL,
-    KIND_RUNTIME,
     Collector,
     ImportResult,
     describe_type,
@@ -24,7 +20,9 @@ from .base import (
     line_of,
     load_toml,
     pypi_purl,
+    toml_table,
 )
+from .kinds import KIND_BUILD, KIND_DEV, KIND_OPTIONAL, KIND_RUNTIME
 
 FORMAT_PYPROJECT = "pyproject"
 FORMAT_SETUP_PY = "setup-py"
@@ -101,12 +99,6 @@ def _add_requirement(
 # --- pyproject.toml -------------------------------------------------------------------------
 
 
-def _table(collector: Collector, value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise fail(collector.label, f"{where} must be a table, not {describe_type(value)}")
-    return value
-
-
 def _string_list(collector: Collector, value: object, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise fail(collector.label, f"{where} must be a list of requirement strings")
@@ -117,13 +109,20 @@ def _requirements(
     collector: Collector, text: str, items: list[str], *, kind: str, where: str
 ) -> None:
     for index, item in enumerate(items):
-        _add_requirement(
-            collector,
-            text=item,
-            kind=kind,
-            where=f"{where}[{index}]",
-            line=line_of(text, f'"{item}"') or line_of(text, f"'{item}'"),
-        )
+        _quoted_requirement(collector, text, item, kind=kind, where=f"{where}[{index}]")
+
+
+def _quoted_requirement(
+    collector: Collector, text: str, item: str, *, kind: str, where: str
+) -> None:
+    """One requirement string of a TOML list, its line found by the quotes around it."""
+    _add_requirement(
+        collector,
+        text=item,
+        kind=kind,
+        where=where,
+        line=line_of(text, f'"{item}"') or line_of(text, f"'{item}'"),
+    )
 
 
 def _dependency_groups(collector: Collector, text: str, groups: dict[str, Any]) -> None:
@@ -139,13 +138,7 @@ def _dependency_groups(collector: Collector, text: str, groups: dict[str, Any]) 
             raise fail(collector.label, f"{where} must be a list, not {describe_type(items)}")
         for index, item in enumerate(items):
             if isinstance(item, str):
-                _add_requirement(
-                    collector,
-                    text=item,
-                    kind=KIND_DEV,
-                    where=f"{where}[{index}]",
-                    line=line_of(text, f'"{item}"') or line_of(text, f"'{item}'"),
-                )
+                _quoted_requirement(collector, text, item, kind=KIND_DEV, where=f"{where}[{index}]")
             elif isinstance(item, dict) and set(item) == {"include-group"}:
                 target = item["include-group"]
                 if not isinstance(target, str):
@@ -252,7 +245,7 @@ def _pep621(collector: Collector, text: str, project: dict[str, Any]) -> None:
             deps = _string_list(collector, value, "[project].dependencies")
             _requirements(collector, text, deps, kind=KIND_RUNTIME, where="[project].dependencies")
         elif key == "optional-dependencies":
-            extras = _table(collector, value, "[project.optional-dependencies]")
+            extras = toml_table(collector, value, "[project.optional-dependencies]")
             for extra, items in extras.items():
                 where = f"[project.optional-dependencies].{extra}"
                 deps = _string_list(collector, items, where)
@@ -262,21 +255,21 @@ def _pep621(collector: Collector, text: str, project: dict[str, Any]) -> None:
 def _poetry(collector: Collector, poetry: dict[str, Any]) -> None:
     for key, value in poetry.items():
         if key == "dependencies":
-            table = _table(collector, value, "[tool.poetry.dependencies]")
+            table = toml_table(collector, value, "[tool.poetry.dependencies]")
             _poetry_dependencies(
                 collector, table, kind=KIND_RUNTIME, where="[tool.poetry.dependencies]"
             )
         elif key == "dev-dependencies":
-            table = _table(collector, value, "[tool.poetry.dev-dependencies]")
+            table = toml_table(collector, value, "[tool.poetry.dev-dependencies]")
             _poetry_dependencies(
                 collector, table, kind=KIND_DEV, where="[tool.poetry.dev-dependencies]"
             )
         elif key == "group":
-            for group_name, group in _table(collector, value, "[tool.poetry.group]").items():
+            for group_name, group in toml_table(collector, value, "[tool.poetry.group]").items():
                 where = f"[tool.poetry.group.{group_name}]"
-                group_table = _table(collector, group, where)
+                group_table = toml_table(collector, group, where)
                 if "dependencies" in group_table:
-                    deps_table = _table(
+                    deps_table = toml_table(
                         collector, group_table["dependencies"], f"{where}.dependencies"
                     )
                     # Poetry's "main" group is the runtime one; other groups are for developers.
@@ -297,9 +290,9 @@ def parse_pyproject(*, label: str, text: str) -> ImportResult:
     collector = Collector(label=label, fmt=FORMAT_PYPROJECT)
     data = load_toml(label=label, text=text)
 
-    project = _table(collector, data.get("project", {}), "[project]")
-    tool = _table(collector, data.get("tool", {}), "[tool]")
-    poetry = _table(collector, tool.get("poetry", {}), "[tool.poetry]")
+    project = toml_table(collector, data.get("project", {}), "[project]")
+    tool = toml_table(collector, data.get("tool", {}), "[tool]")
+    poetry = toml_table(collector, tool.get("poetry", {}), "[tool.poetry]")
 
     name = project.get("name")
     if not isinstance(name, str):
@@ -321,12 +314,12 @@ def parse_pyproject(*, label: str, text: str) -> ImportResult:
         if section == "project":
             _pep621(collector, text, project)
         elif section == "dependency-groups":
-            groups = _table(collector, data["dependency-groups"], "[dependency-groups]")
+            groups = toml_table(collector, data["dependency-groups"], "[dependency-groups]")
             _dependency_groups(collector, text, groups)
         elif section == "tool":
             _poetry(collector, poetry)
         elif section == "build-system":
-            build = _table(collector, data["build-system"], "[build-system]")
+            build = toml_table(collector, data["build-system"], "[build-system]")
             if "requires" in build:
                 deps = _string_list(collector, build["requires"], "[build-system].requires")
                 _requirements(

@@ -10,18 +10,14 @@ import contextlib
 from typing import Any
 
 from .base import (
-    KIND_BUILD,
-    KIND_DEV,
-    KIND_OPTIONAL,
-    KIND_RUNTIME,
     Collector,
     ImportResult,
     describe_type,
     fail,
     generic_purl,
     normalize_purl,
-    propagate_kinds,
 )
+from .kinds import KIND_BUILD, KIND_DEV, KIND_OPTIONAL, KIND_RUNTIME, propagate_kinds
 
 FORMAT_CYCLONEDX = "cyclonedx"
 FORMAT_SPDX = "spdx"
@@ -165,18 +161,28 @@ _SPDX2_DEPENDENCY_OF = {
 _SPDX2_DEPENDS_ON = {"DEPENDS_ON": KIND_RUNTIME}
 
 
-def _spdx2_purl(package: dict[str, Any]) -> str | None:
-    refs = package.get("externalRefs", [])
+def _typed_reference(refs: object, *, type_key: str, type_value: str, value_key: str) -> str | None:
+    """The first string ``value_key`` among the objects of ``refs`` whose ``type_key`` is
+    ``type_value`` (SPDX lists a package's identifiers this way), stripped; else None."""
     if not isinstance(refs, list):
         return None
     for ref in refs:
         if (
             isinstance(ref, dict)
-            and ref.get("referenceType") == "purl"
-            and isinstance(ref.get("referenceLocator"), str)
+            and ref.get(type_key) == type_value
+            and isinstance(ref.get(value_key), str)
         ):
-            return ref["referenceLocator"].strip()
+            return ref[value_key].strip()
     return None
+
+
+def _spdx2_purl(package: dict[str, Any]) -> str | None:
+    return _typed_reference(
+        package.get("externalRefs", []),
+        type_key="referenceType",
+        type_value="purl",
+        value_key="referenceLocator",
+    )
 
 
 def _parse_spdx2(collector: Collector, data: dict[str, Any]) -> None:
@@ -230,16 +236,12 @@ def _spdx3_purl(element: dict[str, Any]) -> str | None:
     for key in ("software_packageUrl", "packageUrl", "software:packageUrl"):
         if isinstance(element.get(key), str):
             return element[key].strip()
-    identifiers = element.get("externalIdentifier", [])
-    if isinstance(identifiers, list):
-        for ident in identifiers:
-            if (
-                isinstance(ident, dict)
-                and ident.get("externalIdentifierType") == "packageUrl"
-                and isinstance(ident.get("identifier"), str)
-            ):
-                return ident["identifier"].strip()
-    return None
+    return _typed_reference(
+        element.get("externalIdentifier", []),
+        type_key="externalIdentifierType",
+        type_value="packageUrl",
+        value_key="identifier",
+    )
 
 
 def _ids(value: object) -> list[str]:

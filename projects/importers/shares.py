@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from faiross.kernel.allocation import allocate
 
-from .base import KIND_BUILD, KIND_DEV, KIND_OPTIONAL, KIND_PEER, KIND_RUNTIME, Dependency
+from .base import Dependency
+from .kinds import KIND_BUILD, KIND_DEV, KIND_OPTIONAL, KIND_PEER, KIND_RUNTIME
 
 POLICY_EVEN = "even"
 POLICY_DIRECT_WEIGHTED = "direct-weighted"

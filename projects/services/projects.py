@@ -7,21 +7,24 @@ changed nothing.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import Any, NotRequired, TypedDict, cast
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.urls import reverse
-from django.utils import timezone
 
 from ..models import Invitation, Membership, Project, ProjectPurl, slug_validator
 from ..purls import PurlError, purl_normalize
-from ..selectors import invitation_is_for, invitee_find, user_is_steward
+from ..selectors import user_is_steward
+from .invitations import (
+    invitation_close,
+    invitation_create,
+    invitation_lock_for,
+    invitation_lock_pending,
+    invitations_attach,
+)
 
 MAX_PURLS = 50
 
@@ -36,6 +39,9 @@ class ProjectValues(TypedDict):
     description: str
     purls: list[str]
 
+
+# What a steward may change (the slug never changes; the package URLs are rows of their own).
+DETAIL_FIELDS = ("name", "repo_url", "homepage", "description")
 
 RESERVED_SLUGS = frozenset(
     {"new", "api", "admin", "accounts", "mine", "search", "static", "invitations"}
@@ -171,10 +177,7 @@ def project_create(
         with transaction.atomic():
             project = Project.objects.create(
                 slug=values["slug"],
-                name=values["name"],
-                repo_url=values["repo_url"],
-                homepage=values["homepage"],
-                description=values["description"],
+                **{field: values[field] for field in DETAIL_FIELDS},
                 status=Project.Status.CLAIMED,
                 created_by=creator,
             )
@@ -215,9 +218,9 @@ def project_update(
         purls=current_purls if purls is None else list(purls),
         project=project,
     )
-    for field in ("name", "repo_url", "homepage", "description"):
+    for field in DETAIL_FIELDS:
         setattr(project, field, values[field])
-    project.save(update_fields=["name", "repo_url", "homepage", "description"])
+    project.save(update_fields=list(DETAIL_FIELDS))
     if purls is not None:
         new = set(values["purls"])
         project.purls.exclude(purl__in=new).delete()
@@ -242,87 +245,47 @@ def project_invite(*, project: Project, actor: User, target: str, role: str) -> 
     target = (target or "").strip()
     if not target:
         raise ValidationError({"target": "Enter a username or an email address."})
-    Project.objects.select_for_update().get(pk=project.pk)
-    user, email = invitee_find(target=target)
-    if user is not None and Membership.objects.filter(project=project, user=user).exists():
-        raise ValidationError({"target": f"{target} is already a member of {project.name}."})
-    pending = Invitation.objects.filter(project=project, status=Invitation.Status.PENDING)
-    if (user is not None and pending.filter(user=user).exists()) or (
-        email and pending.filter(email__iexact=email).exists()
-    ):
-        raise ValidationError(
-            {"target": f"{target} has already been invited and has not answered yet."}
-        )
-    invitation = Invitation.objects.create(
-        project=project,
-        email=email,
-        user=user,
+    return invitation_create(
+        group=project,
+        members=project.memberships,
+        invitations=project.invitations,
+        target=target,
         role=role,
-        token=secrets.token_urlsafe(32),
-        invited_by=actor,
+        actor=actor,
+        answer_url_name="projects:invitation",
+        already_invited="has already been invited and has not answered yet.",
     )
-    recipient = email or getattr(user, "email", "")
-    if recipient:
-        link = reverse("projects:invitation", kwargs={"token": invitation.token})
-        from django.conf import settings
-
-        transaction.on_commit(
-            lambda: send_mail(
-                subject=f"[FairOSS] You are invited to {project.name}",
-                message=(
-                    f"{actor} invites you to join {project.name} on FairOSS as {role}.\n\n"
-                    f"Answer here: {settings.SITE_URL}{link}\n"
-                ),
-                from_email=None,
-                recipient_list=[recipient],
-            )
-        )
-    return invitation
 
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """Accept a pending invitation addressed to ``user`` (by name or verified email)."""
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.status != Invitation.Status.PENDING:
-        raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
-    if not invitation_is_for(invitation=invitation, user=user):
-        raise PermissionDenied(
-            "This invitation is for someone else: sign in as the invited person, or verify "
-            "the invited email address in your account settings."
-        )
+    invitation = invitation_lock_for(
+        invitation,
+        user=user,
+        someone_else="This invitation is for someone else: sign in as the invited person, or "
+        "verify the invited email address in your account settings.",
+    )
     membership, _ = Membership.objects.get_or_create(
         project=invitation.project, user=user, defaults={"role": invitation.role}
     )
-    invitation.status = Invitation.Status.ACCEPTED
-    invitation.user = user
-    invitation.answered_at = timezone.now()
-    invitation.save(update_fields=["status", "user", "answered_at"])
+    invitation_close(invitation, status=Invitation.Status.ACCEPTED, user=user)
     return membership
 
 
 @transaction.atomic
 def invitation_decline(*, invitation: Invitation, user: User) -> None:
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.status != Invitation.Status.PENDING:
-        raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
-    if not invitation_is_for(invitation=invitation, user=user):
-        raise PermissionDenied("This invitation is for someone else.")
-    invitation.status = Invitation.Status.DECLINED
-    invitation.answered_at = timezone.now()
-    invitation.save(update_fields=["status", "answered_at"])
+    invitation = invitation_lock_for(
+        invitation, user=user, someone_else="This invitation is for someone else."
+    )
+    invitation_close(invitation, status=Invitation.Status.DECLINED)
 
 
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     if not user_is_steward(user=actor, project=invitation.project):
         raise PermissionDenied("Only the project's stewards can revoke invitations.")
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.status != Invitation.Status.PENDING:
-        raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
-    invitation.status = Invitation.Status.REVOKED
-    invitation.answered_at = timezone.now()
-    invitation.save(update_fields=["status", "answered_at"])
+    invitation_close(invitation_lock_pending(invitation), status=Invitation.Status.REVOKED)
 
 
 @transaction.atomic
@@ -350,6 +313,4 @@ def membership_remove(*, project: Project, actor: User, user: User) -> None:
 @transaction.atomic
 def invitations_attach_email(*, user: User, email: str) -> int:
     """Address pending email invitations to the user who just verified that address."""
-    return Invitation.objects.filter(
-        status=Invitation.Status.PENDING, email__iexact=email, user__isnull=True
-    ).update(user=user)
+    return invitations_attach(Invitation.objects, user=user, email=email)

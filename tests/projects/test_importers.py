@@ -24,7 +24,7 @@ from projects.importers import (
     parse_funding_file,
     split_dependency_share,
 )
-from projects.importers.base import propagate_kinds
+from projects.importers.kinds import propagate_kinds
 from projects.importers.python import requirements_kind
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-world"
