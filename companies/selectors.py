@@ -7,13 +7,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.http import Http404
 
 from faiross.kernel.recipients import project_key
 from payouts.distribution.explain import distribution_preview
 from payouts.distribution.runs import run_compute
 from payouts.models import DistributionRun, RunAllocation
+from projects.selectors import pending_invitations_for
 
 from .models import Agreement, Company, CompanyInvitation, CompanyMember, Invoice
 
@@ -93,17 +94,9 @@ def company_invitations_pending(*, company: Company) -> QuerySet[CompanyInvitati
 
 
 def company_invitations_for_user(*, user: User) -> QuerySet[CompanyInvitation]:
-    from allauth.account.models import EmailAddress
-
-    emails = list(
-        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    return pending_invitations_for(CompanyInvitation.objects, user=user).select_related(
+        "company", "invited_by"
     )
-    q = Q(user=user)
-    for e in emails:
-        q |= Q(email__iexact=e, user__isnull=True)
-    return CompanyInvitation.objects.filter(
-        q, status=CompanyInvitation.Status.PENDING
-    ).select_related("company", "invited_by")
 
 
 def agreements_of(*, company: Company) -> QuerySet[Agreement]:

@@ -95,12 +95,16 @@ class _AgreementInput(_NoUnknownFields):
 
 
 class PledgeAgreementInput(_AgreementInput):
+    """A pledge: ``amount`` per developer per ``period``."""
+
     amount = AmountField(help_text="per developer per period, in minor units")
     developers = StrictIntegerField(min_value=1, max_value=MAX_DEVELOPERS, required=False)
     period = serializers.ChoiceField(choices=Agreement.Period.choices)
 
 
 class DividendAgreementInput(_AgreementInput):
+    """A share of each dividend the company declares."""
+
     share_millibips = MillibipsField(max_value=MAX_SHARE_MILLIBIPS)
 
 
@@ -110,6 +114,8 @@ class MilestoneInput(serializers.Serializer):
 
 
 class EquityAgreementInput(_AgreementInput):
+    """Millibips of the company, vesting over time and by milestones (together 100%)."""
+
     share_millibips = MillibipsField(max_value=MAX_SHARE_MILLIBIPS)
     share_count = StrictIntegerField(min_value=1, max_value=MAX_SHARE_COUNT)
     share_class = NoNulCharField(max_length=60)
@@ -126,6 +132,8 @@ class EquityAgreementInput(_AgreementInput):
 
 
 class CarryAgreementInput(_AgreementInput):
+    """A share of a VC fund's realised carried interest."""
+
     share_millibips = MillibipsField(max_value=MAX_SHARE_MILLIBIPS)
     fund_name = NoNulCharField(max_length=200)
 

@@ -17,16 +17,20 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
-from faiross.kernel.forms import form_add_service_errors
+from faiross.kernel.forms import form_add_service_errors, form_initial, form_service_saved
 from faiross.kernel.money import MAX_AMOUNT, money_format
 from faiross.kernel.shares import FULL_SHARE, percent_to_millibips
 from projects import selectors as table_selectors
 from projects import services as table_services
 from projects.auth import signed_in_user
-from projects.importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
 from projects.models import Project, TableVersion
 from projects.services.tables import table_roles
-from projects.table_views import table_editor_page
+from projects.table_views import (
+    table_editor_page,
+    table_import_page,
+    table_imported,
+    upload_size_error,
+)
 
 from . import selectors, services
 from .forms import (
@@ -241,26 +245,16 @@ def company_settings(request: HttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied("Only the company's owners can change it.")
     if request.method == "POST":
         form = CompanySettingsForm(request.POST)
-        if form.is_valid():
-            try:
-                services.company_update(
-                    company=company, actor=signed_in_user(request), **form.cleaned_data
-                )
-            except ValidationError as exc:
-                form_add_service_errors(form, exc)
-            else:
-                messages.success(request, "Company saved.")
-                return redirect("companies:dashboard", slug=slug)
+        if form_service_saved(
+            form,
+            lambda: services.company_update(
+                company=company, actor=signed_in_user(request), **form.cleaned_data
+            ),
+        ):
+            messages.success(request, "Company saved.")
+            return redirect("companies:dashboard", slug=slug)
     else:
-        form = CompanySettingsForm(
-            initial={
-                "name": company.name,
-                "kind": company.kind,
-                "country": company.country,
-                "website": company.website,
-                "require_mfa": company.require_mfa,
-            }
-        )
+        form = CompanySettingsForm(initial=form_initial(CompanySettingsForm, company))
     return render(request, "companies/settings.html", {"company": company, "form": form})
 
 
@@ -391,8 +385,8 @@ def table_import(request: HttpRequest, slug: str) -> HttpResponse:
             errors.append(f"Dependency share: {' '.join(exc.messages)}")
         if upload is None:
             errors.append("Choose a file to upload.")
-        elif upload.size and upload.size > MAX_FILE_BYTES:
-            errors.append(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB.")
+        elif too_large := upload_size_error(upload):
+            errors.append(too_large)
         if not errors:
             assert upload is not None
             try:
@@ -407,24 +401,12 @@ def table_import(request: HttpRequest, slug: str) -> HttpResponse:
             except ValidationError as exc:
                 errors = exc.messages
             else:
-                for w in warnings:
-                    messages.warning(request, w)
-                messages.success(
-                    request,
-                    f"Imported {upload.name} as version {version.number} ({version.status}).",
+                history = reverse("companies:table_history", kwargs={"slug": slug})
+                return table_imported(
+                    request, version, warnings, filename=upload.name, history=history
                 )
-                return redirect("companies:table_history", slug=slug)
-    return render(
-        request,
-        "companies/table_import.html",
-        {
-            "company": company,
-            "errors": errors,
-            "policies": SHARE_POLICIES,
-            "supported": SUPPORTED_FILES,
-            "max_mb": MAX_FILE_BYTES // (1024 * 1024),
-            "post": request.POST,
-        },
+    return table_import_page(
+        request, "companies/table_import.html", errors=errors, context={"company": company}
     )
 
 

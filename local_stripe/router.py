@@ -1,4 +1,8 @@
-"""Routing API paths to handlers, and the context a handler works with."""
+"""Routing API paths to handlers, and the context a handler works with.
+
+:class:`Collection` registers the usual endpoints of one kind of stored object: retrieve, list
+(with :func:`listing`'s filters) and delete.
+"""
 
 from __future__ import annotations
 

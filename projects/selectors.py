@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import QuerySet
+from django.db.models import Manager, Q, QuerySet
 
 from faiross.kernel.recipients import recipient_split
 from faiross.kernel.shares import FULL_SHARE, format_percent
 
-from .models import Invitation, Membership, Project, TableVersion
+from .models import Invitation, InvitationBase, Membership, Project, TableVersion
+
+InvitationT = TypeVar("InvitationT", bound=InvitationBase)
 
 
 def user_is_steward(*, user: User | AnonymousUser, project: Project) -> bool:
@@ -80,19 +82,25 @@ def steward_usernames(*, project: Project) -> list[str]:
     )
 
 
-def invitations_for_user(*, user: User) -> QuerySet[Invitation]:
+def pending_invitations_for(
+    invitations: Manager[InvitationT], *, user: User
+) -> QuerySet[InvitationT]:
+    """The pending invitations (a project's or a company's) addressed to ``user``: by account,
+    or by one of their verified addresses when no account was named."""
     from allauth.account.models import EmailAddress
 
     emails = list(
         EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
     )
-    from django.db.models import Q
-
     q = Q(user=user)
     for e in emails:
         q |= Q(email__iexact=e, user__isnull=True)
+    return invitations.filter(q, status=InvitationBase.Status.PENDING)
+
+
+def invitations_for_user(*, user: User) -> QuerySet[Invitation]:
     return (
-        Invitation.objects.filter(q, status=Invitation.Status.PENDING)
+        pending_invitations_for(Invitation.objects, user=user)
         .select_related("project", "invited_by")
         .order_by("-created_at")
     )

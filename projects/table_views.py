@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,9 +23,11 @@ from .auth import signed_in_user
 from .faiross_toml import table_to_toml
 from .importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
 from .models import Project, TableVersion
+from .selectors import TableRow
 from .services.tables import EntryInput, TableRoles, table_roles
 
 PREVIEW_SESSION_KEY = "table_preview"
+MAX_UPLOAD_MB = MAX_FILE_BYTES // (1024 * 1024)
 FUNDING_NAMES = re.compile(r"^(funding\.json|funding\.ya?ml)$", re.IGNORECASE)
 
 
@@ -51,6 +55,18 @@ def _rows_from_post(request: HttpRequest) -> tuple[list[EntryInput], list[str]]:
             continue
         rows.append(EntryInput(recipient=recipient, millibips=millibips, note=note.strip()))
     return rows, errors
+
+
+def _editor_rows(rows: Iterable[TableRow | EntryInput]) -> list[dict[str, str]]:
+    """Rows as the table editor shows them (the share as a percent)."""
+    return [
+        {
+            "recipient": r.recipient,
+            "percent": millibips_to_percent(millibips=r.millibips),
+            "note": r.note,
+        }
+        for r in rows
+    ]
 
 
 def table_editor_page(
@@ -112,15 +128,7 @@ def table_editor_page(
             warnings = preview.get("warnings", [])
             source = preview.get("source", "editor")
         else:
-            view = selectors.table_view(owner_key=owner_key)
-            initial = [
-                {
-                    "recipient": r.recipient,
-                    "percent": millibips_to_percent(millibips=r.millibips),
-                    "note": r.note,
-                }
-                for r in view.rows
-            ]
+            initial = _editor_rows(selectors.table_view(owner_key=owner_key).rows)
             source = "editor"
     return render(
         request,
@@ -136,12 +144,19 @@ def table_editor_page(
     )
 
 
-@login_required
-def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def _proposer(request: HttpRequest, slug: str, *, doing: str) -> tuple[Project, str, TableRoles]:
+    """The project, its owner key and the user's roles, when the user may propose versions;
+    otherwise ``PermissionDenied`` saying who may be ``doing`` it."""
     project, owner_key = _owner(slug)
     roles = table_roles(owner_key=owner_key, user=request.user)
     if not roles.can_propose:
-        raise PermissionDenied("Only the project's stewards and maintainers can edit its table.")
+        raise PermissionDenied(f"Only the project's stewards and maintainers can {doing}.")
+    return project, owner_key, roles
+
+
+@login_required
+def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    project, owner_key, roles = _proposer(request, slug, doing="edit its table")
     return table_editor_page(
         request,
         owner_key=owner_key,
@@ -154,18 +169,17 @@ def table_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def table_import(request: HttpRequest, slug: str) -> HttpResponse:
-    project, owner_key = _owner(slug)
-    roles = table_roles(owner_key=owner_key, user=request.user)
-    if not roles.can_propose:
-        raise PermissionDenied("Only the project's stewards and maintainers can import a table.")
+    project, owner_key, _ = _proposer(request, slug, doing="import a table")
+    history_url = reverse("projects:table_history", kwargs={"slug": slug})
     errors: list[str] = []
     if request.method == "POST":
         upload = request.FILES.get("file")
         pasted = request.POST.get("text", "")
         filename = request.POST.get("filename", "").strip()
         if upload is not None:
-            if upload.size and upload.size > MAX_FILE_BYTES:
-                errors.append(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB.")
+            too_large = upload_size_error(upload)
+            if too_large:
+                errors.append(too_large)
                 content, filename = b"", upload.name or ""
             else:
                 content, filename = upload.read(), upload.name or "upload"
@@ -192,30 +206,59 @@ def table_import(request: HttpRequest, slug: str) -> HttpResponse:
                         filename=filename,
                         content=content,
                     )
-                    for w in warns:
-                        messages.warning(request, w)
-                    messages.success(
-                        request,
-                        f"Imported {filename} as version {version.number} ({version.status}).",
+                    return table_imported(
+                        request, version, warns, filename=filename, history=history_url
                     )
-                    return redirect("projects:table_history", slug=slug)
                 return _manifest_preview(
                     request, project, owner_key, filename, content, share, policy
                 )
             except ValidationError as exc:
                 errors = exc.messages
+    return table_import_page(
+        request, "projects/table_import.html", errors=errors, context={"project": project}
+    )
+
+
+def table_import_page(
+    request: HttpRequest, template: str, *, errors: list[str], context: dict[str, object]
+) -> HttpResponse:
+    """The import form of any owner (projects, companies), with the errors of the last try."""
     return render(
         request,
-        "projects/table_import.html",
+        template,
         {
-            "project": project,
+            **context,
             "errors": errors,
             "policies": SHARE_POLICIES,
             "supported": SUPPORTED_FILES,
-            "max_mb": MAX_FILE_BYTES // (1024 * 1024),
+            "max_mb": MAX_UPLOAD_MB,
             "post": request.POST,
         },
     )
+
+
+def upload_size_error(upload: UploadedFile) -> str | None:
+    """Why ``upload`` is refused before it is read, if it is too large."""
+    if upload.size and upload.size > MAX_FILE_BYTES:
+        return f"The file is larger than {MAX_UPLOAD_MB} MiB."
+    return None
+
+
+def table_imported(
+    request: HttpRequest,
+    version: TableVersion,
+    warnings: list[str],
+    *,
+    filename: str | None,
+    history: str,
+) -> HttpResponse:
+    """After an import: show its warnings and what it became, then go to the table history."""
+    for warning in warnings:
+        messages.warning(request, warning)
+    messages.success(
+        request, f"Imported {filename} as version {version.number} ({version.status})."
+    )
+    return redirect(history)
 
 
 def _manifest_preview(
@@ -236,26 +279,10 @@ def _manifest_preview(
     )
     services.tables.known_dependencies_record(project=project, rows=rows)
     view = selectors.table_view(owner_key=owner_key)
-    people = [
-        {
-            "recipient": r.recipient,
-            "percent": millibips_to_percent(millibips=r.millibips),
-            "note": r.note,
-        }
-        for r in view.rows
-        if r.kind != "project" and not view.is_default
-    ]
+    people = [] if view.is_default else [r for r in view.rows if r.kind != "project"]
     request.session[PREVIEW_SESSION_KEY] = {
         "owner": owner_key,
-        "rows": people
-        + [
-            {
-                "recipient": r.recipient,
-                "percent": millibips_to_percent(millibips=r.millibips),
-                "note": r.note,
-            }
-            for r in rows
-        ],
+        "rows": _editor_rows([*people, *rows]),
         "warnings": [f"{len(rows)} dependencies read from {filename} ({policy} split).", *warnings],
         "source": f"import:{filename.rsplit('/', 1)[-1][:50]}",
     }
@@ -273,18 +300,7 @@ def _funding_preview(
     except ImportFileError as exc:
         raise ValidationError({"file": [exc.message]}) from None
     view = selectors.table_view(owner_key=owner_key)
-    rows = (
-        []
-        if view.is_default
-        else [
-            {
-                "recipient": r.recipient,
-                "percent": millibips_to_percent(millibips=r.millibips),
-                "note": r.note,
-            }
-            for r in view.rows
-        ]
-    )
+    rows = [] if view.is_default else _editor_rows(view.rows)
     known = {r["recipient"] for r in rows}
     new_people = [p for p in info.people if p not in known]
     rows += [{"recipient": p, "percent": "", "note": f"from {filename}"} for p in new_people]

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from faiross.kernel.forms import form_add_service_errors
+from faiross.kernel.forms import form_add_service_errors, form_initial, form_service_saved
 from faiross.kernel.recipients import project_key
 
 from . import selectors, services
@@ -164,32 +164,19 @@ def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied("Only the project's stewards can change it.")
     if request.method == "POST":
         form = ProjectEditForm(request.POST)
-        if form.is_valid():
-            try:
-                services.project_update(
-                    project=project,
-                    actor=signed_in_user(request),
-                    name=form.cleaned_data["name"],
-                    repo_url=form.cleaned_data["repo_url"],
-                    homepage=form.cleaned_data["homepage"],
-                    description=form.cleaned_data["description"],
-                    purls=form.purl_list(),
-                )
-            except ValidationError as exc:
-                form_add_service_errors(form, exc)
-            else:
-                messages.success(request, "Project saved.")
-                return redirect(project)
+        if form_service_saved(
+            form,
+            lambda: services.project_update(
+                project=project,
+                actor=signed_in_user(request),
+                **{**form.cleaned_data, "purls": form.purl_list()},
+            ),
+        ):
+            messages.success(request, "Project saved.")
+            return redirect(project)
     else:
-        form = ProjectEditForm(
-            initial={
-                "name": project.name,
-                "repo_url": project.repo_url,
-                "homepage": project.homepage,
-                "description": project.description,
-                "purls": "\n".join(project.purls.values_list("purl", flat=True)),
-            }
-        )
+        purls = "\n".join(project.purls.values_list("purl", flat=True))
+        form = ProjectEditForm(initial=form_initial(ProjectEditForm, project, purls=purls))
     return render(request, "projects/edit.html", {"project": project, "form": form})
 
 

@@ -61,7 +61,14 @@ class _Errors:
             return None
 
     def integer(
-        self, data: Mapping[str, Any], field: str, *, low: int, high: int, what: str, default=None
+        self,
+        data: Mapping[str, Any],
+        field: str,
+        *,
+        low: int,
+        high: int,
+        what: str,
+        default: object = None,
     ) -> int | None:
         """``data[field]`` (else ``default``) cleaned as a whole number from low to high."""
         return self.check(
@@ -136,12 +143,7 @@ def _common_terms(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
 def _pledge_terms(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
     amount = errors.check(amount_clean, amount=data.get("amount"))
     developers = errors.integer(
-        data,
-        "developers",
-        low=1,
-        high=MAX_DEVELOPERS,
-        what="the number of developers",
-        default=1,
+        data, "developers", low=1, high=MAX_DEVELOPERS, what="the number of developers", default=1
     )
     if amount and developers and amount * developers > MAX_AMOUNT:
         errors.add(
@@ -162,22 +164,13 @@ def _equity_terms(
     together make 100%."""
     values: dict[str, Any] = {}
     values["share_count"] = errors.integer(
-        data,
-        "share_count",
-        low=1,
-        high=MAX_SHARE_COUNT,
-        what="the number of shares",
+        data, "share_count", low=1, high=MAX_SHARE_COUNT, what="the number of shares"
     )
     values["share_class"] = errors.check(
         _text_clean, data.get("share_class"), field="share_class", max_length=60
     )
     cliff = errors.integer(
-        data,
-        "cliff_months",
-        low=0,
-        high=MAX_VESTING_MONTHS,
-        what="the cliff in months",
-        default=0,
+        data, "cliff_months", low=0, high=MAX_VESTING_MONTHS, what="the cliff in months", default=0
     )
     months = errors.integer(
         data,

@@ -13,7 +13,7 @@ from typing import NamedTuple, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -40,26 +40,20 @@ def _invoice_create(
 ) -> tuple[Invoice, bool]:
     """The invoice of ``source_key``, created once; ``(invoice, created)``."""
     issued_on = issued_on or timezone.localdate()
-    existing = Invoice.objects.filter(source_key=source_key).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            invoice = Invoice.objects.create(
-                company=agreement.company,
-                agreement=agreement,
-                source_key=source_key,
-                description=description[:300],
-                amount=amount,
-                currency=agreement.currency,
-                issued_on=issued_on,
-                due_on=max(issued_on, timezone.localdate()) + dt.timedelta(days=INVOICE_DAYS),
-                period_start=period[0] if period else None,
-                period_end=period[1] if period else None,
-            )
-    except IntegrityError:
-        return Invoice.objects.get(source_key=source_key), False
-    return invoice, True
+    return Invoice.objects.get_or_create(
+        source_key=source_key,
+        defaults={
+            "company": agreement.company,
+            "agreement": agreement,
+            "description": description[:300],
+            "amount": amount,
+            "currency": agreement.currency,
+            "issued_on": issued_on,
+            "due_on": max(issued_on, timezone.localdate()) + dt.timedelta(days=INVOICE_DAYS),
+            "period_start": period[0] if period else None,
+            "period_end": period[1] if period else None,
+        },
+    )
 
 
 def _active_agreement(*, agreement: Agreement, kind: str) -> Agreement:

@@ -5,19 +5,19 @@ Owners manage the company and its members; anyone may leave; the last owner alwa
 
 from __future__ import annotations
 
-import secrets
-
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.urls import reverse
-from django.utils import timezone
 
 from projects.models import slug_validator
-from projects.selectors import invitation_is_for, invitee_find
+from projects.services.invitations import (
+    invitation_close,
+    invitation_create,
+    invitation_lock_for,
+    invitation_lock_pending,
+    invitations_attach,
+)
 
 from ..models import Company, CompanyInvitation, CompanyMember
 from ..selectors import user_has_mfa
@@ -140,50 +140,16 @@ def company_invite(*, company: Company, actor: User, target: str, role: str) -> 
     target = (target or "").strip() if isinstance(target, str) else ""
     if not target or len(target) > 254 or "\x00" in target:
         raise ValidationError({"target": "Enter a username or an email address."})
-    Company.objects.select_for_update().get(pk=company.pk)
-    user, email = invitee_find(target=target)
-    if user is not None and CompanyMember.objects.filter(company=company, user=user).exists():
-        raise ValidationError({"target": f"{target} is already a member of {company.name}."})
-    pending = CompanyInvitation.objects.filter(
-        company=company, status=CompanyInvitation.Status.PENDING
-    )
-    if (user is not None and pending.filter(user=user).exists()) or (
-        email and pending.filter(email__iexact=email).exists()
-    ):
-        raise ValidationError({"target": f"{target} has already been invited."})
-    invitation = CompanyInvitation.objects.create(
-        company=company,
-        email=email,
-        user=user,
+    return invitation_create(
+        group=company,
+        members=company.members,
+        invitations=company.invitations,
+        target=target,
         role=role,
-        token=secrets.token_urlsafe(32),
-        invited_by=actor,
+        actor=actor,
+        answer_url_name="companies:invitation",
+        already_invited="has already been invited.",
     )
-    recipient = email or getattr(user, "email", "")
-    if recipient:
-        link = settings.SITE_URL + reverse(
-            "companies:invitation", kwargs={"token": invitation.token}
-        )
-        transaction.on_commit(
-            lambda: send_mail(
-                subject=f"[FairOSS] You are invited to {company.name}",
-                message=(
-                    f"{actor} invites you to join {company.name} on FairOSS as {role}.\n\n"
-                    f"Answer here: {link}\n"
-                ),
-                from_email=None,
-                recipient_list=[recipient],
-            )
-        )
-    return invitation
-
-
-def _pending_invitation(invitation: CompanyInvitation) -> CompanyInvitation:
-    """The invitation, locked; refused unless it is still pending."""
-    invitation = CompanyInvitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.status != CompanyInvitation.Status.PENDING:
-        raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
-    return invitation
 
 
 @transaction.atomic
@@ -191,41 +157,35 @@ def company_invitation_answer(
     *, invitation: CompanyInvitation, user: User, accept: bool
 ) -> CompanyMember | None:
     """Accept (returns the membership) or decline a pending invitation addressed to ``user``."""
-    invitation = _pending_invitation(invitation)
-    if not invitation_is_for(invitation=invitation, user=user):
-        raise PermissionDenied(
-            "This invitation is for someone else: sign in as the invited person, or verify "
-            "the invited email address."
-        )
+    invitation = invitation_lock_for(
+        invitation,
+        user=user,
+        someone_else="This invitation is for someone else: sign in as the invited person, or "
+        "verify the invited email address.",
+    )
     member = None
     if accept:
         member, _ = CompanyMember.objects.get_or_create(
             company=invitation.company, user=user, defaults={"role": invitation.role}
         )
-    invitation.status = (
-        CompanyInvitation.Status.ACCEPTED if accept else CompanyInvitation.Status.DECLINED
+    invitation_close(
+        invitation,
+        status=CompanyInvitation.Status.ACCEPTED if accept else CompanyInvitation.Status.DECLINED,
+        user=user,
     )
-    invitation.user = user
-    invitation.answered_at = timezone.now()
-    invitation.save(update_fields=["status", "user", "answered_at"])
     return member
 
 
 @transaction.atomic
 def company_invitation_revoke(*, invitation: CompanyInvitation, actor: User) -> None:
     _require_owner(company=invitation.company, user=actor)
-    invitation = _pending_invitation(invitation)
-    invitation.status = CompanyInvitation.Status.REVOKED
-    invitation.answered_at = timezone.now()
-    invitation.save(update_fields=["status", "answered_at"])
+    invitation_close(invitation_lock_pending(invitation), status=CompanyInvitation.Status.REVOKED)
 
 
 @transaction.atomic
 def company_invitations_attach_email(*, user: User, email: str) -> int:
     """Address pending email invitations to the user who just verified that address."""
-    return CompanyInvitation.objects.filter(
-        status=CompanyInvitation.Status.PENDING, email__iexact=email, user__isnull=True
-    ).update(user=user)
+    return invitations_attach(CompanyInvitation.objects, user=user, email=email)
 
 
 @transaction.atomic

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
@@ -147,6 +148,25 @@ def _parse_purl(identifier: str) -> None:
         )
 
 
+# What each kind but ``purl`` accepts as its identifier, and the rule a refusal states.
+_IDENTIFIER_RULES: dict[str, tuple[Callable[[str], object], str]] = {
+    "project": (
+        SLUG_RE.fullmatch,
+        "is not a project slug: use 1-50 lower-case letters, digits and hyphens, starting with "
+        "a letter or digit",
+    ),
+    "user": (
+        lambda name: len(name) <= MAX_USERNAME_LENGTH and USERNAME_RE.fullmatch(name),
+        f"is not a username: use at most {MAX_USERNAME_LENGTH} letters, digits and @ . + - _",
+    ),
+    "github": (
+        GITHUB_LOGIN_RE.fullmatch,
+        "is not a GitHub login: 1-39 letters, digits and hyphens, not starting with a hyphen",
+    ),
+    "email": (is_valid_email, "is not a valid email address"),
+}
+
+
 def parse_recipient(value: str) -> tuple[str, str]:
     """Split and validate a recipient string; return ``(kind, identifier)``.
 
@@ -171,29 +191,11 @@ def parse_recipient(value: str) -> tuple[str, str]:
         )
     if not identifier:
         raise RecipientError(f"'{kind}:' needs something after the colon")
-    if kind == "project":
-        if not SLUG_RE.fullmatch(identifier):
-            raise RecipientError(
-                f"'{identifier}' is not a project slug: use 1-50 lower-case letters, digits "
-                "and hyphens, starting with a letter or digit"
-            )
-    elif kind == "user":
-        if len(identifier) > MAX_USERNAME_LENGTH or not USERNAME_RE.fullmatch(identifier):
-            raise RecipientError(
-                f"'{identifier}' is not a username: use at most {MAX_USERNAME_LENGTH} "
-                "letters, digits and @ . + - _"
-            )
-    elif kind == "github":
-        if not GITHUB_LOGIN_RE.fullmatch(identifier):
-            raise RecipientError(
-                f"'{identifier}' is not a GitHub login: 1-39 letters, digits and hyphens, "
-                "not starting with a hyphen"
-            )
-    elif kind == "email":
-        if not is_valid_email(identifier):
-            raise RecipientError(f"'{identifier}' is not a valid email address")
-    else:
+    rule = _IDENTIFIER_RULES.get(kind)
+    if rule is None:
         _parse_purl(identifier)
+    elif not rule[0](identifier):
+        raise RecipientError(f"'{identifier}' {rule[1]}")
     return kind, identifier
 
 
@@ -228,34 +230,25 @@ def canonical_recipient(value: str) -> str:
 # of a company as a table owner and as a ledger account owner.
 
 
-def project_key(slug: str) -> str:
-    """``project:<slug>``: a FairOSS project as a recipient or a table owner."""
-    return f"project:{slug}"
+def _key_builder(kind: str, identifier: str, meaning: str) -> Callable[[str], str]:
+    """The builder of ``<kind>:<identifier>`` keys, documented as ``meaning``."""
+
+    def build(value: str) -> str:
+        return f"{kind}:{value}"
+
+    build.__name__ = build.__qualname__ = f"{kind}_key"
+    build.__doc__ = f"``{kind}:<{identifier}>``: {meaning}."
+    return build
 
 
-def user_key(username: str) -> str:
-    """``user:<username>``: a FairOSS user."""
-    return f"user:{username}"
-
-
-def company_key(slug: str) -> str:
-    """``company:<slug>``: a company as a table owner and a ledger account owner."""
-    return f"company:{slug}"
-
-
-def github_key(login: str) -> str:
-    """``github:<login>``: a GitHub account not yet on FairOSS."""
-    return f"github:{login}"
-
-
-def email_key(address: str) -> str:
-    """``email:<address>``: a person known by email, not yet on FairOSS."""
-    return f"email:{address}"
-
-
-def purl_key(purl: str) -> str:
-    """``purl:<package-url>``: a package not yet claimed as a FairOSS project."""
-    return f"purl:{purl}"
+project_key = _key_builder("project", "slug", "a FairOSS project as a recipient or a table owner")
+user_key = _key_builder("user", "username", "a FairOSS user")
+company_key = _key_builder(
+    "company", "slug", "a company as a table owner and a ledger account owner"
+)
+github_key = _key_builder("github", "login", "a GitHub account not yet on FairOSS")
+email_key = _key_builder("email", "address", "a person known by email, not yet on FairOSS")
+purl_key = _key_builder("purl", "package-url", "a package not yet claimed as a FairOSS project")
 
 
 def recipient_split(key: str) -> tuple[str, str]:

@@ -79,8 +79,8 @@ def create_account(ctx: Context) -> dict[str, Any]:
     """Create a connected account that still has to complete onboarding."""
     p = ctx.params
     p.only("""
-        type country email capabilities metadata business_type business_profile default_currency
-        controller settings tos_acceptance individual company
+        type country email default_currency capabilities metadata settings controller
+        business_type business_profile individual company tos_acceptance
     """)
     if ctx.account:
         raise StripeError(400, "Connected accounts cannot create other accounts.")

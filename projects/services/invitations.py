@@ -7,7 +7,7 @@ inside the caller's transaction. Companies use them too (companies may import pr
 from __future__ import annotations
 
 import secrets
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -18,9 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..models import InvitationBase
-from ..selectors import invitation_is_for, invitee_find
-
-InvitationT = TypeVar("InvitationT", bound=InvitationBase)
+from ..selectors import InvitationT, invitation_is_for, invitee_find
 
 
 def invitation_create(

@@ -8,7 +8,7 @@ changed nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, Unpack, cast, get_args
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,7 +41,8 @@ class ProjectValues(TypedDict):
 
 
 # What a steward may change (the slug never changes; the package URLs are rows of their own).
-DETAIL_FIELDS = ("name", "repo_url", "homepage", "description")
+DetailField = Literal["name", "repo_url", "homepage", "description"]
+DETAIL_FIELDS: tuple[DetailField, ...] = get_args(DetailField)
 
 RESERVED_SLUGS = frozenset(
     {"new", "api", "admin", "accounts", "mine", "search", "static", "invitations"}
@@ -150,29 +151,24 @@ def project_validate(
     return cast(ProjectValues, cleaned)
 
 
+class ProjectOptionalFields(TypedDict, total=False):
+    """The fields a new project may leave out (``project_validate``'s defaults)."""
+
+    repo_url: str
+    homepage: str
+    description: str
+    purls: Iterable[str]
+
+
 @transaction.atomic
 def project_create(
-    *,
-    creator: User,
-    slug: str,
-    name: str,
-    repo_url: str = "",
-    homepage: str = "",
-    description: str = "",
-    purls: Iterable[str] = (),
+    *, creator: User, slug: str, name: str, **optional: Unpack[ProjectOptionalFields]
 ) -> Project:
     """Onboard a project; the creator becomes its first steward.
 
     Invariant: a claimed project always has at least one steward.
     """
-    values = project_validate(
-        slug=slug,
-        name=name,
-        repo_url=repo_url,
-        homepage=homepage,
-        description=description,
-        purls=list(purls),
-    )
+    values = project_validate(slug=slug, name=name, **optional)
     try:
         with transaction.atomic():
             project = Project.objects.create(

@@ -71,6 +71,26 @@ def platform_usd() -> int:
     return next(b.amount for b in stripe.Balance.retrieve().available if b.currency == "usd")
 
 
+def checkout_session(
+    currency: str, unit_amount: int, product: str, quantity: int = 1, **extra: Any
+) -> stripe.checkout.Session:
+    """A payment-mode Checkout Session for ``quantity`` of one ad-hoc product."""
+    return stripe.checkout.Session.create(
+        mode="payment",
+        line_items=[
+            {
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": unit_amount,
+                    "product_data": {"name": product},
+                },
+                "quantity": quantity,
+            }
+        ],
+        **extra,
+    )
+
+
 def transfer_count(control: Control) -> int:
     """How many transfers the server really made (not what any client believes)."""
     return len(stripe.Transfer.list(limit=100).data)
@@ -550,18 +570,11 @@ def test_checkout_session_is_paid_on_the_local_page(
     endpoint = stripe.WebhookEndpoint.create(
         url=webhook_receiver.url, enabled_events=["checkout.session.completed"]
     )
-    session = stripe.checkout.Session.create(
-        mode="payment",
-        line_items=[
-            {
-                "price_data": {
-                    "currency": "usd",
-                    "unit_amount": 200_000,
-                    "product_data": {"name": "Open Source Pledge 2026"},
-                },
-                "quantity": 3,
-            }
-        ],
+    session = checkout_session(
+        "usd",
+        200_000,
+        "Open Source Pledge 2026",
+        quantity=3,
         success_url="https://faiross.test/paid/?session={CHECKOUT_SESSION_ID}",
         cancel_url="https://faiross.test/cancelled/",
         client_reference_id="invoice-42",
@@ -589,20 +602,7 @@ def test_checkout_session_is_paid_on_the_local_page(
 
 
 def test_checkout_session_expires_with_the_clock(stripe_env: Control) -> None:
-    session = stripe.checkout.Session.create(
-        mode="payment",
-        line_items=[
-            {
-                "price_data": {
-                    "currency": "eur",
-                    "unit_amount": 500,
-                    "product_data": {"name": "Dividend"},
-                },
-                "quantity": 1,
-            }
-        ],
-        success_url="https://faiross.test/ok/",
-    )
+    session = checkout_session("eur", 500, "Dividend", success_url="https://faiross.test/ok/")
     stripe_env.advance(24 * 3600)
     assert stripe.checkout.Session.retrieve(session.id).status == "expired"
     assert open_page(f"{stripe_env.base_url}/pay/{session.id}")[0] == 410
