@@ -1,6 +1,9 @@
 import csv
+import functools
 import io
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -37,7 +40,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
             "recipient": recipient,
             "balances": selectors.recipient_balances(recipient=recipient),
             "received": received_lines(recipient=recipient),
-            "account": ConnectedAccount.objects.filter(user=signed_in_user(request)).first(),
+            "account": _own_account(request),
             "payouts": selectors.payouts_of_user(user=signed_in_user(request)),
             "claimable": selectors.claimable_escrow(user=request.user),
             "years": selectors.statement_years(recipient=recipient),
@@ -70,6 +73,10 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 log = logging.getLogger(__name__)
 
 
+def _own_account(request: HttpRequest) -> ConnectedAccount | None:
+    return ConnectedAccount.objects.filter(user=signed_in_user(request)).first()
+
+
 def _stripe_failed(request: HttpRequest, exc: Exception) -> HttpResponseRedirect:
     log.warning("Stripe call failed: %s", exc)
     messages.error(
@@ -81,7 +88,7 @@ def _stripe_failed(request: HttpRequest, exc: Exception) -> HttpResponseRedirect
 @login_required
 def get_paid(request: HttpRequest) -> HttpResponse:
     """Payout status, the onboarding button, the payout threshold and the tax-form status."""
-    account = ConnectedAccount.objects.filter(user=signed_in_user(request)).first()
+    account = _own_account(request)
     error = ""
     if request.method == "POST":
         if account is None:
@@ -121,45 +128,57 @@ def _onboarding_redirect(request: HttpRequest, account: ConnectedAccount) -> Htt
     return HttpResponseRedirect(url)
 
 
+def _stripe_call(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view whose failing Stripe call answers with a message and a redirect to Get paid."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any) -> HttpResponse:
+        import stripe
+
+        try:
+            return view(request, *args)
+        except stripe.StripeError as exc:
+            return _stripe_failed(request, exc)
+
+    return wrapper
+
+
+def _with_own_account(view: Callable[..., HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A view given the person's connected account; without one, back to Get paid."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        account = _own_account(request)
+        if account is None:
+            return HttpResponseRedirect(reverse("payouts:get_paid"))
+        return view(request, account)
+
+    return wrapper
+
+
 @login_required
 @require_POST
+@_stripe_call
 def connect_start(request: HttpRequest) -> HttpResponse:
     """Create the Stripe account if needed and send the person to Stripe's onboarding."""
-    import stripe
-
-    try:
-        account = accounts.connected_account_get_or_create(user=request.user)
-        return _onboarding_redirect(request, account)
-    except stripe.StripeError as exc:
-        return _stripe_failed(request, exc)
+    account = accounts.connected_account_get_or_create(user=request.user)
+    return _onboarding_redirect(request, account)
 
 
 @login_required
-def connect_refresh(request: HttpRequest) -> HttpResponse:
+@_with_own_account
+@_stripe_call
+def connect_refresh(request: HttpRequest, account: ConnectedAccount) -> HttpResponse:
     """Stripe sends people here when an onboarding link expired or was used: make a new one."""
-    import stripe
-
-    account = ConnectedAccount.objects.filter(user=signed_in_user(request)).first()
-    if account is None:
-        return HttpResponseRedirect(reverse("payouts:get_paid"))
-    try:
-        return _onboarding_redirect(request, account)
-    except stripe.StripeError as exc:
-        return _stripe_failed(request, exc)
+    return _onboarding_redirect(request, account)
 
 
 @login_required
-def connect_return(request: HttpRequest) -> HttpResponse:
+@_with_own_account
+@_stripe_call
+def connect_return(request: HttpRequest, account: ConnectedAccount) -> HttpResponse:
     """Back from onboarding: fetch the account's status from Stripe."""
-    import stripe
-
-    account = ConnectedAccount.objects.filter(user=signed_in_user(request)).first()
-    if account is None:
-        return HttpResponseRedirect(reverse("payouts:get_paid"))
-    try:
-        account = accounts.connected_account_refresh(account=account)
-    except stripe.StripeError as exc:
-        return _stripe_failed(request, exc)
+    account = accounts.connected_account_refresh(account=account)
     if account.status == ConnectedAccount.Status.ENABLED:
         messages.success(request, "Your Stripe account can receive payouts.")
     elif account.status == ConnectedAccount.Status.RESTRICTED:

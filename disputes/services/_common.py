@@ -108,13 +108,34 @@ def _take_case(dispute: Dispute, actor: User) -> None:
         if dispute.status == Dispute.Status.OPEN:
             dispute.status = Dispute.Status.IN_REVIEW
         dispute.save(update_fields=["assigned_to", "status", "updated_at"])
-        audit_record(
-            actor=actor,
-            action="dispute.assign",
-            target=f"dispute:{dispute.pk}",
-            dispute=dispute,
-            data={"assigned_to": actor.get_username(), "automatic": True},
+        _audit(
+            dispute,
+            actor,
+            "dispute.assign",
+            {"assigned_to": actor.get_username(), "automatic": True},
         )
+
+
+def _audit(
+    dispute: Dispute,
+    actor: User,
+    action: str,
+    data: dict[str, Any],
+    *,
+    reason: str = "",
+    target: str = "",
+    internal: bool = False,
+) -> AuditEvent:
+    """A step on the dispute's trail (``target`` defaults to the dispute)."""
+    return audit_record(
+        actor=actor,
+        action=action,
+        target=target or f"dispute:{dispute.pk}",
+        dispute=dispute,
+        reason=reason,
+        data=data,
+        internal=internal,
+    )
 
 
 def _record_action(
@@ -129,14 +150,7 @@ def _record_action(
     """The end of an ombudsman action: the actor takes the case if nobody has it, and the
     step goes on the trail (``target`` defaults to the dispute)."""
     _take_case(dispute, actor)
-    return audit_record(
-        actor=actor,
-        action=action,
-        target=target or f"dispute:{dispute.pk}",
-        dispute=dispute,
-        reason=reason,
-        data=data,
-    )
+    return _audit(dispute, actor, action, data, reason=reason, target=target)
 
 
 def _active_held(**filters: Any) -> int:

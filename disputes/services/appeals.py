@@ -13,8 +13,15 @@ from django.utils import timezone
 from .. import selectors
 from ..conf import setting
 from ..models import Appeal, Dispute, Hold
-from ._common import _admin_link, _lock, _notify_parties, _require_acting, _send_later, _text
-from .audit import audit_record
+from ._common import (
+    _admin_link,
+    _audit,
+    _lock,
+    _notify_parties,
+    _require_acting,
+    _send_later,
+    _text,
+)
 
 
 def _no_active_holds(dispute: Dispute) -> None:
@@ -49,14 +56,7 @@ def dispute_resolve(*, dispute: Dispute, actor: User, outcome: str, resolution: 
     if dispute.assigned_to_id is None:
         dispute.assigned_to = actor
     dispute.save()
-    audit_record(
-        actor=actor,
-        action="dispute.resolve",
-        target=f"dispute:{dispute.pk}",
-        dispute=dispute,
-        reason=resolution,
-        data={"outcome": outcome},
-    )
+    _audit(dispute, actor, "dispute.resolve", {"outcome": outcome}, reason=resolution)
     days = setting("FAIROSS_DISPUTE_APPEAL_DAYS")
     _notify_parties(
         dispute,
@@ -118,13 +118,13 @@ def appeal_file(*, dispute: Dispute, appellant: User, reason: str) -> Appeal:
     dispute.status = Dispute.Status.APPEALED
     dispute.assigned_to = reviewer
     dispute.save(update_fields=["status", "assigned_to", "updated_at"])
-    audit_record(
-        actor=appellant,
-        action="appeal.file",
-        target=f"appeal:{appeal.pk}",
-        dispute=dispute,
+    _audit(
+        dispute,
+        appellant,
+        "appeal.file",
+        {"assigned_to": reviewer.get_username() if reviewer else None},
         reason=reason,
-        data={"assigned_to": reviewer.get_username() if reviewer else None},
+        target=f"appeal:{appeal.pk}",
     )
     _notify_parties(
         dispute,
@@ -174,19 +174,8 @@ def appeal_decide(
         dispute.outcome = outcome
     dispute.status = Dispute.Status.CLOSED
     dispute.save()
-    audit_record(
-        actor=actor,
-        action="appeal.decide",
-        target=f"dispute:{dispute.pk}",
-        dispute=dispute,
-        reason=text,
-        data={
-            "decision": decision,
-            "appeals": [a.pk for a in pending],
-            "outcome_before": before,
-            "outcome": dispute.outcome,
-        },
-    )
+    data = {"decision": decision, "appeals": [a.pk for a in pending], "outcome_before": before}
+    _audit(dispute, actor, "appeal.decide", {**data, "outcome": dispute.outcome}, reason=text)
     _notify_parties(
         dispute,
         f"appeal {decision}",

@@ -14,6 +14,7 @@ from ..models import Dispute, Hold, InternalNote
 from ._common import (
     _acting,
     _amount,
+    _audit,
     _currency,
     _held_for_dispute,
     _lock,
@@ -22,7 +23,6 @@ from ._common import (
     _require_ombudsman,
     _text,
 )
-from .audit import audit_record
 
 
 @transaction.atomic
@@ -32,14 +32,7 @@ def dispute_note_add(*, dispute: Dispute, actor: User, body: str) -> InternalNot
     _require_ombudsman(actor, dispute)
     body = _text(body, field="body", label="the note")
     note = InternalNote.objects.create(dispute=dispute, author=actor, body=body)
-    audit_record(
-        actor=actor,
-        action="note.add",
-        target=f"dispute:{dispute.pk}",
-        dispute=dispute,
-        data={"note": note.pk, "text": body},
-        internal=True,
-    )
+    _audit(dispute, actor, "note.add", {"note": note.pk, "text": body}, internal=True)
     return note
 
 
@@ -73,13 +66,9 @@ def dispute_assign(*, dispute: Dispute, actor: User, assignee: User | None, reas
     dispute.save(update_fields=["assigned_to", "status", "updated_at"])
     if dispute.status == Dispute.Status.APPEALED:
         dispute.appeals.filter(decision="").update(assigned_to=assignee)
-    audit_record(
-        actor=actor,
-        action="dispute.assign",
-        target=f"dispute:{dispute.pk}",
-        dispute=dispute,
-        reason=reason,
-        data={"before": before, "assigned_to": assignee.get_username() if assignee else None},
+    after = assignee.get_username() if assignee else None
+    _audit(
+        dispute, actor, "dispute.assign", {"before": before, "assigned_to": after}, reason=reason
     )
     return dispute
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,10 +14,11 @@ from django.utils import timezone
 
 from .. import selectors
 from ..conf import setting
-from ..models import Dispute, DisputeMessage, DisputeParty
+from ..models import Dispute, DisputeMessage, DisputeParty, Evidence
 from ._common import (
     _admin_link,
     _amount,
+    _audit,
     _currency,
     _link,
     _lock,
@@ -25,7 +26,6 @@ from ._common import (
     _send_later,
     _text,
 )
-from .audit import audit_record
 from .evidence import (
     _files_removed_on_error,
     _store_evidence,
@@ -58,9 +58,17 @@ class _Errors:
             raise ValidationError(self.by_field)
 
 
-def _rate_limit(
-    *, user: User, model: type[Dispute] | type[DisputeMessage], field: str, limit: int, what: str
-) -> None:
+# What a person may write so often per hour: the row's author field, the limit's setting, and
+# the words of the refusal.
+_RATE_LIMITS = {
+    Dispute: ("filed_by", "FAIROSS_DISPUTE_FILINGS_PER_HOUR", "filed a dispute"),
+    DisputeMessage: ("author", "FAIROSS_DISPUTE_MESSAGES_PER_HOUR", "posted a message"),
+}
+
+
+def _rate_limit(user: User, model: type[Dispute] | type[DisputeMessage]) -> None:
+    field, limit_setting, what = _RATE_LIMITS[model]
+    limit = setting(limit_setting)
     since = timezone.now() - dt.timedelta(hours=1)
     count = model.objects.filter(**{field: user, "created_at__gte": since}).count()
     if count >= limit:
@@ -70,6 +78,14 @@ def _rate_limit(
                 "Please wait a little and try again."
             }
         )
+
+
+def _audit_with_evidence(
+    dispute: Dispute, actor: User, action: str, evidence: Sequence[Evidence], data: dict[str, Any]
+) -> None:
+    """The step on the trail; should writing it fail, the evidence files just stored go."""
+    with _files_removed_on_error(evidence):
+        _audit(dispute, actor, action, data)
 
 
 def _add_parties(dispute: Dispute, filer: User, parties: Sequence[selectors.PartyRef]) -> set[int]:
@@ -114,13 +130,7 @@ def dispute_file(
         raise PermissionDenied("Sign in to file a dispute.")
     # Lock the filer's row so two simultaneous filings cannot both pass the rate limit.
     User.objects.select_for_update().filter(pk=filer.pk).first()
-    _rate_limit(
-        user=filer,
-        model=Dispute,
-        field="filed_by",
-        limit=setting("FAIROSS_DISPUTE_FILINGS_PER_HOUR"),
-        what="filed a dispute",
-    )
+    _rate_limit(filer, Dispute)
     errors = _Errors()
     about = errors.check(lambda: selectors.target_describe(target=target))
     if kind not in Dispute.Kind.values:
@@ -159,21 +169,20 @@ def dispute_file(
     )
     seen_users = _add_parties(dispute, filer, about.parties)
     evidence = _store_evidence(dispute=dispute, user=filer, links=links, files=checked)
-    with _files_removed_on_error(evidence):
-        audit_record(
-            actor=filer,
-            action="dispute.file",
-            target=f"dispute:{dispute.pk}",
-            dispute=dispute,
-            data={
-                "about": about.key,
-                "kind": kind,
-                "parties": [str(p) for p in dispute.parties.select_related("user")],
-                "evidence": [str(e) for e in evidence],
-                "amount_at_stake": stake,
-                "currency": stake_currency,
-            },
-        )
+    _audit_with_evidence(
+        dispute,
+        filer,
+        "dispute.file",
+        evidence,
+        {
+            "about": about.key,
+            "kind": kind,
+            "parties": [str(p) for p in dispute.parties.select_related("user")],
+            "evidence": [str(e) for e in evidence],
+            "amount_at_stake": stake,
+            "currency": stake_currency,
+        },
+    )
     _notify_parties(
         dispute,
         "a dispute was filed",
@@ -210,13 +219,7 @@ def dispute_respond(
         raise PermissionDenied("Only the filer, the parties and the ombudsmen can respond.")
     if dispute.status == Dispute.Status.CLOSED:
         raise ValidationError({"body": "This dispute is closed; it takes no more messages."})
-    _rate_limit(
-        user=author,
-        model=DisputeMessage,
-        field="author",
-        limit=setting("FAIROSS_DISPUTE_MESSAGES_PER_HOUR"),
-        what="posted a message",
-    )
+    _rate_limit(author, DisputeMessage)
     errors = _Errors()
     body = errors.check(lambda: _text(body, field="body", label="your message")) or ""
     links = errors.check(lambda: evidence_check_links(links=links)) or []
@@ -228,14 +231,13 @@ def dispute_respond(
     evidence = _store_evidence(
         dispute=dispute, user=author, links=links, files=checked, message=message
     )
-    with _files_removed_on_error(evidence):
-        audit_record(
-            actor=author,
-            action="message.post",
-            target=f"dispute:{dispute.pk}",
-            dispute=dispute,
-            data={"message": message.pk, "evidence": [str(e) for e in evidence]},
-        )
+    _audit_with_evidence(
+        dispute,
+        author,
+        "message.post",
+        evidence,
+        {"message": message.pk, "evidence": [str(e) for e in evidence]},
+    )
     who = "The ombudsman office" if not is_party else author.get_username()
     _notify_parties(dispute, "new message", f"{who} wrote:\n\n{body}", exclude=author)
     if dispute.assigned_to_id and dispute.assigned_to_id != author.pk and is_party:

@@ -99,10 +99,31 @@ def _check_within_stake(dispute: Dispute, amount: int, currency: str) -> None:
         )
 
 
-def _post(key: str, kind: str, dispute: Dispute, legs: list[Leg], memo: str) -> LedgerTransaction:
+def _hold_post(
+    hold: Hold, dispute: Dispute, movement: HoldMovement | None = None, n: int = 0
+) -> LedgerTransaction:
+    """The balanced transaction of placing ``hold`` (its source → ``held``) or, given its
+    ``n``-th ``movement``, of that movement (``held`` → the movement's recipient and purpose)."""
+    if movement is None:
+        key, kind, head = f"dispute-hold:{hold.pk}", LedgerTransaction.Kind.HOLD, "Hold"
+        amount, reason = hold.amount, hold.reason
+        source, target = (hold.recipient, hold.source), (hold.recipient, "held")
+    else:
+        key, head = f"dispute-hold:{hold.pk}:move:{n}", f"{movement.kind} of hold"
+        kind = (
+            LedgerTransaction.Kind.RELEASE
+            if movement.kind == HoldMovement.Kind.RELEASE
+            else LedgerTransaction.Kind.REDIRECT
+        )
+        amount, reason = movement.amount, movement.reason
+        source, target = (hold.recipient, "held"), (movement.to_recipient, movement.to_purpose)
     try:
         txn, _ = ledger_post(
-            idempotency_key=key, kind=kind, reference=f"dispute:{dispute.pk}", legs=legs, memo=memo
+            idempotency_key=key,
+            kind=kind,
+            reference=f"dispute:{dispute.pk}",
+            legs=[Leg(*source, hold.currency, -amount), Leg(*target, hold.currency, amount)],
+            memo=f"{head} {hold.pk} for dispute #{dispute.pk}: {reason}"[:2000],
         )
     except LedgerError as exc:
         raise ValidationError({"amount": str(exc)}) from None
@@ -156,16 +177,7 @@ def hold_place(
         placed_by=actor,
     )
     if amount:
-        hold.ledger_transaction = _post(
-            f"dispute-hold:{hold.pk}",
-            LedgerTransaction.Kind.HOLD,
-            dispute,
-            [
-                Leg(recipient, source, currency, -amount),
-                Leg(recipient, "held", currency, amount),
-            ],
-            f"Hold {hold.pk} for dispute #{dispute.pk}: {reason}"[:2000],
-        )
+        hold.ledger_transaction = _hold_post(hold, dispute)
         hold.save(update_fields=["ledger_transaction"])
     _check_held_covers(recipient, currency)
     _record_action(
@@ -206,51 +218,40 @@ def _acting_on_hold(hold: Hold, actor: User, reason: object) -> tuple[Hold, Disp
     return hold, dispute, _reason(reason)
 
 
-def _end(hold: Hold) -> None:
-    hold.status = Hold.Status.ENDED
-    hold.ended_at = timezone.now()
-
-
 def _move(
-    *,
     hold: Hold,
     dispute: Dispute,
+    movement: HoldMovement,
     actor: User,
-    kind: str,
-    amount: int,
-    to_recipient: str,
-    to_purpose: str,
     reason: str,
+    *,
+    data: dict[str, object],
+    notice: tuple[str, str],
 ) -> HoldMovement:
+    """Save ``movement`` (``held`` → its recipient and purpose) with its ledger transaction;
+    the hold keeps what remains and ends when nothing does (a freeze ends at once). The step
+    goes on the trail (``data`` and the transaction) and ``notice`` (subject, text) to the
+    parties."""
     n = hold.movements.count() + 1
-    movement = HoldMovement(
-        hold=hold,
-        kind=kind,
-        amount=amount,
-        to_recipient=to_recipient,
-        to_purpose=to_purpose,
-        reason=reason,
-        actor=actor,
-    )
-    if amount:
-        movement.ledger_transaction = _post(
-            f"dispute-hold:{hold.pk}:move:{n}",
-            LedgerTransaction.Kind.RELEASE
-            if kind == HoldMovement.Kind.RELEASE
-            else LedgerTransaction.Kind.REDIRECT,
-            dispute,
-            [
-                Leg(hold.recipient, "held", hold.currency, -amount),
-                Leg(to_recipient, to_purpose, hold.currency, amount),
-            ],
-            f"{kind} of hold {hold.pk} for dispute #{dispute.pk}: {reason}"[:2000],
-        )
+    movement.hold, movement.actor, movement.reason = hold, actor, reason
+    if movement.amount:
+        movement.ledger_transaction = _hold_post(hold, dispute, movement, n)
     movement.save()
-    hold.remaining -= amount
+    hold.remaining -= movement.amount
     if hold.remaining == 0:
-        _end(hold)
+        hold.status, hold.ended_at = Hold.Status.ENDED, timezone.now()
     hold.save(update_fields=["remaining", "status", "ended_at"])
     _check_held_covers(hold.recipient, hold.currency)
+    _record_action(
+        dispute,
+        actor,
+        f"hold.{movement.kind}",
+        target=f"hold:{hold.pk}",
+        reason=reason,
+        data={**data, "ledger_transaction": movement.ledger_transaction_id},
+    )
+    subject, text = notice
+    _notify_parties(dispute, subject, f"{text}\n\nReason: {reason}")
     return movement
 
 
@@ -259,37 +260,19 @@ def hold_release(*, hold: Hold, actor: User, reason: str) -> Hold:
     """Give back what the hold still holds: ``held`` → its source; the hold ends."""
     hold, dispute, reason = _acting_on_hold(hold, actor, reason)
     amount = hold.remaining
-    movement = _move(
-        hold=hold,
-        dispute=dispute,
-        actor=actor,
-        kind=HoldMovement.Kind.RELEASE,
-        amount=amount,
-        to_recipient=hold.recipient,
-        to_purpose=hold.source,
-        reason=reason,
-    )
-    if hold.status != Hold.Status.ENDED:  # a freeze (amount 0) ends here too
-        _end(hold)
-        hold.save(update_fields=["status", "ended_at"])
-    _record_action(
+    release = HoldMovement(kind=HoldMovement.Kind.RELEASE, amount=amount)
+    release.to_recipient, release.to_purpose = hold.recipient, hold.source
+    _move(
+        hold,
         dispute,
+        release,
         actor,
-        "hold.release",
-        target=f"hold:{hold.pk}",
-        reason=reason,
-        data={
-            "recipient": hold.recipient,
-            "amount": amount,
-            "currency": hold.currency,
-            "ledger_transaction": movement.ledger_transaction_id,
-        },
-    )
-    _notify_parties(
-        dispute,
-        "hold released",
-        f"The hold on {hold.recipient} ({_money(amount, hold.currency)}) was released.\n\n"
-        f"Reason: {reason}",
+        reason,
+        data={"recipient": hold.recipient, "amount": amount, "currency": hold.currency},
+        notice=(
+            "hold released",
+            f"The hold on {hold.recipient} ({_money(amount, hold.currency)}) was released.",
+        ),
     )
     return hold
 
@@ -320,36 +303,24 @@ def hold_redirect(
             {"amount": f"The hold holds only {_money(hold.remaining, hold.currency)}."}
         )
     to_purpose = default_source(to_recipient)
-    movement = _move(
-        hold=hold,
-        dispute=dispute,
-        actor=actor,
-        kind=HoldMovement.Kind.REDIRECT,
-        amount=amount,
-        to_recipient=to_recipient,
-        to_purpose=to_purpose,
-        reason=reason,
-    )
-    _record_action(
+    redirect = HoldMovement(kind=HoldMovement.Kind.REDIRECT, amount=amount)
+    redirect.to_recipient, redirect.to_purpose = to_recipient, to_purpose
+    return _move(
+        hold,
         dispute,
+        redirect,
         actor,
-        "hold.redirect",
-        target=f"hold:{hold.pk}",
-        reason=reason,
+        reason,
         data={
             "from": hold.recipient,
             "to": to_recipient,
             "to_purpose": to_purpose,
             "amount": amount,
             "currency": hold.currency,
-            "still_held": hold.remaining,
-            "ledger_transaction": movement.ledger_transaction_id,
+            "still_held": hold.remaining - amount,
         },
+        notice=(
+            "held money redirected",
+            f"{_money(amount, hold.currency)} held from {hold.recipient} went to {to_recipient}.",
+        ),
     )
-    _notify_parties(
-        dispute,
-        "held money redirected",
-        f"{_money(amount, hold.currency)} held from {hold.recipient} went to {to_recipient}.\n\n"
-        f"Reason: {reason}",
-    )
-    return movement
