@@ -138,67 +138,65 @@ class AuditInline(ReadOnlyInline):
 # --- queue filters ------------------------------------------------------------------------
 
 
-class AgeFilter(admin.SimpleListFilter):
-    title = "age"
-    parameter_name = "age"
+class _BandFilter(admin.SimpleListFilter):
+    """A filter by bands of one field: :meth:`bands` maps each choice to its label and its
+    range ``[low, high)``, an open end being None."""
+
+    field: str
+
+    def bands(self) -> dict[str, tuple[str, Any, Any]]:
+        raise NotImplementedError
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [
-            ("1", "under a day"),
-            ("7", "1 to 7 days"),
-            ("30", "7 to 30 days"),
-            ("old", "over 30 days"),
-        ]
+        return [(value, label) for value, (label, _, _) in self.bands().items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        now = timezone.now()
-        days = dt.timedelta(days=1)
-        ranges = {
-            "1": (now - days, None),
-            "7": (now - 7 * days, now - days),
-            "30": (now - 30 * days, now - 7 * days),
-            "old": (None, now - 30 * days),
-        }
+        bands = self.bands()
         value = self.value()
-        if value not in ranges:
+        if value not in bands:
             return queryset
-        after, before = ranges[value]
-        if after is not None:
-            queryset = queryset.filter(created_at__gte=after)
-        if before is not None:
-            queryset = queryset.filter(created_at__lt=before)
+        _, low, high = bands[value]
+        if low is not None:
+            queryset = queryset.filter(**{f"{self.field}__gte": low})
+        if high is not None:
+            queryset = queryset.filter(**{f"{self.field}__lt": high})
         return queryset
 
 
-class StakeFilter(admin.SimpleListFilter):
+class AgeFilter(_BandFilter):
+    title = "age"
+    parameter_name = "age"
+    field = "created_at"
+
+    def bands(self) -> dict[str, tuple[str, Any, Any]]:
+        now = timezone.now()
+        days = dt.timedelta(days=1)
+        return {
+            "1": ("under a day", now - days, None),
+            "7": ("1 to 7 days", now - 7 * days, now - days),
+            "30": ("7 to 30 days", now - 30 * days, now - 7 * days),
+            "old": ("over 30 days", None, now - 30 * days),
+        }
+
+
+class StakeFilter(_BandFilter):
     title = "amount at stake"
     parameter_name = "stake"
-    BANDS = {
-        "none": (None, None),
-        "lt100": (1, 10_000),
-        "lt1k": (10_000, 100_000),
-        "lt10k": (100_000, 1_000_000),
-        "ge10k": (1_000_000, None),
-    }
+    field = "amount_at_stake"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [
-            ("none", "not stated"),
-            ("lt100", "under 100"),
-            ("lt1k", "100 to 1,000"),
-            ("lt10k", "1,000 to 10,000"),
-            ("ge10k", "10,000 or more"),
-        ]
+    def bands(self) -> dict[str, tuple[str, Any, Any]]:
+        return {
+            "none": ("not stated", None, None),
+            "lt100": ("under 100", 1, 10_000),
+            "lt1k": ("100 to 1,000", 10_000, 100_000),
+            "lt10k": ("1,000 to 10,000", 100_000, 1_000_000),
+            "ge10k": ("10,000 or more", 1_000_000, None),
+        }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if value not in self.BANDS:
-            return queryset
-        if value == "none":
+        if self.value() == "none":
             return queryset.filter(amount_at_stake__isnull=True)
-        low, high = self.BANDS[value]
-        queryset = queryset.filter(amount_at_stake__gte=low)
-        return queryset.filter(amount_at_stake__lt=high) if high else queryset
+        return super().queryset(request, queryset)
 
 
 class AssignedFilter(admin.SimpleListFilter):

@@ -73,8 +73,16 @@ def _active_agreement(*, agreement: Agreement, kind: str) -> Agreement:
 
 
 def _event_values(
-    *, agreement: Agreement, amount: object, currency: object, on: object, field: str, on_field: str
+    *,
+    agreement: Agreement,
+    amount: object,
+    currency: object,
+    on: object,
+    on_field: str,
+    field: str = "amount",
 ) -> tuple[int, dt.date]:
+    """The recorded amount (``field``) and day (``on_field``) checked against the agreement:
+    its currency, and the day within its term and not in the future."""
     errors: dict[str, list[str]] = {}
     value = None
     day = None
@@ -156,12 +164,7 @@ def _shared_in_record(
     agreement = _active_agreement(agreement=agreement, kind=kind)
     require_money_actor(company=agreement.company, user=actor, allow_staff=True)
     amount, day = _event_values(
-        agreement=agreement,
-        amount=amount,
-        currency=currency,
-        on=on,
-        field="amount",
-        on_field=on_field,
+        agreement=agreement, amount=amount, currency=currency, on=on, on_field=on_field
     )
     due = terms.share_of(amount=amount, millibips=agreement.share_millibips or 0)
     _due_clean(due, "amount")

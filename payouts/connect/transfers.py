@@ -344,58 +344,68 @@ def _failure_reason(exc: Exception) -> str:
     return f"Stripe refused the transfer ({code or type(exc).__name__}): {text}"[:2000]
 
 
+# How a pending payout ends: its ledger kind, where the money in transit goes, the time field
+# set, and the subject of the email (``payouts/email/payout_<status>.txt``).
+_PAYOUT_ENDS = {
+    Payout.Status.SENT: (
+        LedgerTransaction.Kind.PAYOUT_CONFIRMED,
+        Account.Purpose.PAID_OUT,
+        "sent_at",
+        "Your payout is on its way",
+    ),
+    Payout.Status.FAILED: (
+        LedgerTransaction.Kind.PAYOUT_FAILED,
+        Account.Purpose.AVAILABLE,
+        "failed_at",
+        "A payout failed",
+    ),
+}
+
+
+def _payout_end(payout: Payout, status: str, memo: str, **fields: str) -> None:
+    """in_transit → paid_out (sent) or available (failed); the row takes ``status`` and
+    ``fields`` and the person is mailed once (caller holds the row lock)."""
+    kind, purpose, at_field, subject = _PAYOUT_ENDS[status]
+    ledger_post(
+        idempotency_key=f"payout:{payout.pk}:{status}",
+        kind=kind,
+        reference=f"payout:{payout.pk}",
+        legs=[
+            Leg(payout.recipient, Account.Purpose.IN_TRANSIT, payout.currency, -payout.amount),
+            Leg(payout.recipient, purpose, payout.currency, payout.amount),
+        ],
+        memo=memo,
+    )
+    payout.status = status
+    for name, value in {**fields, at_field: timezone.now()}.items():
+        setattr(payout, name, value)
+    payout.save()
+    _notify(
+        key=f"payout:{payout.pk}:{status}",
+        to=payout.user.email,
+        subject=subject,
+        template=f"payouts/email/payout_{status}.txt",
+        context={"payout": payout},
+    )
+
+
 def _payout_mark_sent(payout: Payout, transfer: Any) -> None:
     """in_transit → paid_out (caller holds the row lock; status is pending)."""
     transfer_id = str(_get(transfer, "id", default=""))
     if int(_get(transfer, "amount", default=payout.amount)) != payout.amount:
         log.error("payout %s: transfer %s has another amount", payout.pk, transfer_id)
-    ledger_post(
-        idempotency_key=f"payout:{payout.pk}:sent",
-        kind=LedgerTransaction.Kind.PAYOUT_CONFIRMED,
-        reference=f"payout:{payout.pk}",
-        legs=[
-            Leg(payout.recipient, Account.Purpose.IN_TRANSIT, payout.currency, -payout.amount),
-            Leg(payout.recipient, Account.Purpose.PAID_OUT, payout.currency, payout.amount),
-        ],
-        memo=f"transfer {transfer_id}",
-    )
-    payout.status = Payout.Status.SENT
-    payout.stripe_transfer_id = transfer_id
-    payout.sent_at = timezone.now()
-    payout.last_error = ""
-    payout.save()
-    _notify(
-        key=f"payout:{payout.pk}:sent",
-        to=payout.user.email,
-        subject="Your payout is on its way",
-        template="payouts/email/payout_sent.txt",
-        context={"payout": payout},
+    _payout_end(
+        payout,
+        Payout.Status.SENT.value,
+        f"transfer {transfer_id}",
+        stripe_transfer_id=transfer_id,
+        last_error="",
     )
 
 
 def _payout_mark_failed(payout: Payout, reason: str) -> None:
     """in_transit → available, with the reason (caller holds the row lock)."""
-    ledger_post(
-        idempotency_key=f"payout:{payout.pk}:failed",
-        kind=LedgerTransaction.Kind.PAYOUT_FAILED,
-        reference=f"payout:{payout.pk}",
-        legs=[
-            Leg(payout.recipient, Account.Purpose.IN_TRANSIT, payout.currency, -payout.amount),
-            Leg(payout.recipient, Account.Purpose.AVAILABLE, payout.currency, payout.amount),
-        ],
-        memo=reason[:500],
-    )
-    payout.status = Payout.Status.FAILED
-    payout.failure_reason = reason
-    payout.failed_at = timezone.now()
-    payout.save()
-    _notify(
-        key=f"payout:{payout.pk}:failed",
-        to=payout.user.email,
-        subject="A payout failed",
-        template="payouts/email/payout_failed.txt",
-        context={"payout": payout},
-    )
+    _payout_end(payout, Payout.Status.FAILED.value, reason[:500], failure_reason=reason)
 
 
 def payout_fail(*, payout: Payout, reason: str) -> Payout:

@@ -189,20 +189,33 @@ def build_synthetic_inflows(
     ]
 
 
-def _peak_mb() -> float:
+def inflow_totals(inflows: list[Inflow]) -> dict[str, int]:
+    """What the inflows add up to, per currency: what a run must distribute exactly."""
+    totals: dict[str, int] = {}
+    for inflow in inflows:
+        totals[inflow.currency] = totals.get(inflow.currency, 0) + inflow.cents
+    return totals
+
+
+def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> None:
-    """Build a graph, distribute, check exactness, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's sizes, the same for this module and ``manage.py bench_distribution``."""
     parser.add_argument("--projects", type=int, default=1_000_000)
     parser.add_argument("--entries", type=int, default=10_000_000)
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--companies", type=int, default=10_000)
     parser.add_argument("--inflows", type=int, default=100_000)
-    parser.add_argument("--cycle-rate", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=1)
+
+
+def main() -> None:
+    """Build a graph, distribute, check exactness, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_size_arguments(parser)
+    parser.add_argument("--cycle-rate", type=float, default=0.02)
     args = parser.parse_args()
 
     started, started_cpu = time.perf_counter(), time.process_time()
@@ -221,9 +234,7 @@ def main() -> None:
     distribution = compute_distribution(graph=graph, inflows=inflows)
     computed, computed_cpu = time.perf_counter(), time.process_time()
 
-    totals: dict[str, int] = {}
-    for inflow in inflows:
-        totals[inflow.currency] = totals.get(inflow.currency, 0) + inflow.cents
+    totals = inflow_totals(inflows)
     exact = all(
         int(result.amounts.sum()) == totals[currency]
         for currency, result in distribution.currencies.items()
@@ -235,7 +246,7 @@ def main() -> None:
         f" build_s={built - started:.2f} (cpu {built_cpu - started_cpu:.2f})"
         f" compute_s={computed - built:.2f} (cpu {computed_cpu - built_cpu:.2f})"
         f" iterations={distribution.iterations} lagged_edges={distribution.lagged_edges}"
-        f" error_bound_cents={bounds} peak_mb={_peak_mb():.0f} exact={'yes' if exact else 'NO'}"
+        f" error_bound_cents={bounds} peak_mb={peak_mb():.0f} exact={'yes' if exact else 'NO'}"
     )
 
 

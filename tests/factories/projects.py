@@ -113,17 +113,21 @@ def owner_actor(owner_key: str) -> Any:
     an owner of the company, made when there is none."""
     kind, _, slug = owner_key.partition(":")
     if kind == "project":
-        found = Membership.objects.filter(project__slug=slug, role=Membership.Role.STEWARD)
-        if found.exists():
-            return found.first().user
+        steward = Membership.objects.filter(
+            project__slug=slug, role=Membership.Role.STEWARD
+        ).first()
+        if steward is not None:
+            return steward.user
         project = Project.objects.filter(slug=slug).first() or ProjectFactory(slug=slug)
         return MembershipFactory(project=project, role=Membership.Role.STEWARD).user
     if kind == "company":
         from .companies import CompanyFactory, CompanyMemberFactory
 
-        owners = CompanyMember.objects.filter(company__slug=slug, role=CompanyMember.Role.OWNER)
-        if owners.exists():
-            return owners.first().user
+        owner = CompanyMember.objects.filter(
+            company__slug=slug, role=CompanyMember.Role.OWNER
+        ).first()
+        if owner is not None:
+            return owner.user
         return CompanyMemberFactory(
             company=CompanyFactory(slug=slug), role=CompanyMember.Role.OWNER
         ).user

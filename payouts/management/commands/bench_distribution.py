@@ -9,7 +9,6 @@ verifies exactness and prints one final line:
 from __future__ import annotations
 
 import io
-import resource
 import time
 from collections.abc import Iterator
 
@@ -21,7 +20,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from payouts.distribution import runs
-from payouts.distribution.bench_graph import build_synthetic_graph, build_synthetic_inflows
+from payouts.distribution.bench_graph import (
+    add_size_arguments,
+    build_synthetic_graph,
+    build_synthetic_inflows,
+    inflow_totals,
+    peak_mb,
+)
 
 CHUNK = 500_000
 SEEDED_TABLES = (
@@ -35,20 +40,11 @@ SEEDED_TABLES = (
 SETVAL = "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 class Command(BaseCommand):
     help = "Seed a synthetic graph in PostgreSQL and time one real distribution run."
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
-        parser.add_argument("--projects", type=int, default=1_000_000)
-        parser.add_argument("--entries", type=int, default=10_000_000)
-        parser.add_argument("--people", type=int, default=1_000_000)
-        parser.add_argument("--inflows", type=int, default=100_000)
-        parser.add_argument("--companies", type=int, default=10_000)
-        parser.add_argument("--seed", type=int, default=1)
+        add_size_arguments(parser)
         parser.add_argument(
             "--keep", action="store_true", help="keep the bench database afterwards"
         )
@@ -76,7 +72,7 @@ class Command(BaseCommand):
             )
             self._seed(graph, inflows, companies, people)
             seeded = time.perf_counter()
-            self.stdout.write(f"seeded in {seeded - t0:.1f} s (peak {_peak_mb():.0f} MB)")
+            self.stdout.write(f"seeded in {seeded - t0:.1f} s (peak {peak_mb():.0f} MB)")
             timings = self._run()
             n_entries = int(graph.node_targets.size + graph.terminal_targets.size)
             finished = time.perf_counter()
@@ -84,7 +80,7 @@ class Command(BaseCommand):
             self.stdout.write(" ".join(f"{k}_s={v:.2f}" for k, v in timings.items()))
             self.stdout.write(
                 f"projects={projects} entries={n_entries} "
-                f"inflows={len(inflows)} seconds={finished - seeded:.1f} peak_mb={_peak_mb():.0f} "
+                f"inflows={len(inflows)} seconds={finished - seeded:.1f} peak_mb={peak_mb():.0f} "
                 f"exact={'yes' if exact else 'NO'}"
             )
             if not exact:
@@ -301,9 +297,7 @@ class Command(BaseCommand):
         from payouts.models import DistributionRun, Posting, RunAllocation
 
         run = DistributionRun.objects.get(pk=self.run_id)
-        expected: dict[str, int] = {}
-        for inflow in inflows:
-            expected[inflow.currency] = expected.get(inflow.currency, 0) + inflow.cents
+        expected = inflow_totals(inflows)
         if run.status != "done" or run.totals != expected:
             return False
         for currency, total in expected.items():
