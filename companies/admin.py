@@ -66,6 +66,15 @@ def _service_action(
     return action
 
 
+def _staff_action(
+    description: str, done: str, service: Callable[..., object], argument: str
+) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet], None]:
+    """An admin action that calls ``service(<argument>=obj, staff=user)`` for each object."""
+    return _service_action(
+        description, done, lambda obj, user, _: service(**{argument: obj, "staff": user})
+    )
+
+
 class _Kept(admin.ModelAdmin):
     """Records only services make and nobody deletes: admin neither adds nor deletes them."""
 
@@ -162,10 +171,8 @@ class MilestoneAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    mark_met = _service_action(
-        "Mark milestone met (today)",
-        "Marked met",
-        lambda m, user, _: services.milestone_mark_met(milestone=m, staff=user),
+    mark_met = _staff_action(
+        "Mark milestone met (today)", "Marked met", services.milestone_mark_met, "milestone"
     )
 
 
@@ -186,16 +193,13 @@ class InvoiceAdmin(_Kept):
     readonly_fields = [f.name for f in Invoice._meta.fields]
     actions = ["wire_received", "void"]
 
-    wire_received = _service_action(
+    wire_received = _staff_action(
         "Mark received by wire (records the inflow)",
         "Recorded as received by wire",
-        lambda i, user, _: services.invoice_wire_received(invoice=i, staff=user),
+        services.invoice_wire_received,
+        "invoice",
     )
-    void = _service_action(
-        "Void (no longer due)",
-        "Voided",
-        lambda i, user, _: services.invoice_void(invoice=i, staff=user),
-    )
+    void = _staff_action("Void (no longer due)", "Voided", services.invoice_void, "invoice")
 
 
 @admin.register(DividendDeclaration)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from faiross.kernel.model_fields import actor_fk, user_fk
 from faiross.kernel.recipients import company_key
 from projects.models import InvitationBase, MemberBase, slug_validator
 
@@ -25,9 +26,7 @@ class Company(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STARTUP)
     require_mfa = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = actor_fk()
 
     class Meta:
         ordering = ["slug"]
@@ -125,16 +124,12 @@ class Agreement(models.Model):
     # the document as signed (a snapshot, so later template changes never alter it)
     document_html = models.TextField(blank=True)
     document_sha256 = models.CharField(max_length=64, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = actor_fk(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    ended_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    ended_by = actor_fk()
     end_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
@@ -172,7 +167,7 @@ class AgreementSignature(models.Model):
 
     agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="signatures")
     party = models.CharField(max_length=10, choices=Party.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    user = user_fk()
     signed_at = models.DateTimeField(auto_now_add=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
@@ -196,9 +191,7 @@ class Milestone(models.Model):
     title = models.CharField(max_length=200)
     millibips = models.IntegerField(help_text="Part of the stake that vests when met")
     met_on = models.DateField(null=True, blank=True)
-    met_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    met_by = actor_fk()
 
     class Meta:
         ordering = ["agreement", "position"]
@@ -268,9 +261,7 @@ class DividendDeclaration(models.Model):
     invoice = models.OneToOneField(
         Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="declaration"
     )
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    recorded_by = actor_fk(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -300,9 +291,7 @@ class LiquidityEvent(models.Model):
     invoice = models.OneToOneField(
         Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="liquidity_event"
     )
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    recorded_by = actor_fk(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -323,9 +312,7 @@ class CarryDistribution(models.Model):
     invoice = models.OneToOneField(
         Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="carry_distribution"
     )
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    recorded_by = actor_fk(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,22 +8,11 @@ from __future__ import annotations
 
 import secrets
 
-from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from faiross.kernel.model_fields import user_fk
 from faiross.kernel.recipients import project_key
-
-
-def _user_fk(related_name: str = "+", *, optional: bool = False) -> models.ForeignKey:
-    """A protected foreign key to a user (``optional``: may be empty)."""
-    return models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=optional,
-        blank=optional,
-        on_delete=models.PROTECT,
-        related_name=related_name,
-    )
 
 
 def _ledger_transaction_fk(related_name: str) -> models.OneToOneField:
@@ -92,12 +81,12 @@ class Dispute(models.Model):
     )
     amount_at_stake = models.BigIntegerField(null=True, blank=True, help_text="Minor units")
     currency = models.CharField(max_length=3, blank=True)
-    filed_by = _user_fk("disputes_filed")
-    assigned_to = _user_fk("disputes_assigned", optional=True)
+    filed_by = user_fk("disputes_filed")
+    assigned_to = user_fk("disputes_assigned", optional=True)
     deadline = models.DateField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     resolution = models.TextField(blank=True)
-    resolved_by = _user_fk("disputes_resolved", optional=True)
+    resolved_by = user_fk("disputes_resolved", optional=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -150,7 +139,7 @@ class DisputeParty(models.Model):
         COMPANY_OWNER = "company_owner", "Company owner"
 
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="parties")
-    user = _user_fk("dispute_parties", optional=True)
+    user = user_fk("dispute_parties", optional=True)
     email = models.EmailField(blank=True, help_text="For a party without an account")
     role = models.CharField(max_length=14, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -177,7 +166,7 @@ class DisputeParty(models.Model):
 class DisputeText(models.Model):
     """What someone wrote on a dispute, in the order written (abstract: no table)."""
 
-    author = _user_fk()
+    author = user_fk()
     body = models.TextField(max_length=10_000)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -225,7 +214,7 @@ class Evidence(models.Model):
     filename = models.CharField(max_length=200, blank=True)
     content_type = models.CharField(max_length=40, blank=True)
     size = models.PositiveIntegerField(default=0)
-    added_by = _user_fk()
+    added_by = user_fk()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -264,7 +253,7 @@ class Hold(models.Model):
     remaining = models.BigIntegerField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     reason = models.TextField()
-    placed_by = _user_fk()
+    placed_by = user_fk()
     ledger_transaction = _ledger_transaction_fk("dispute_hold")
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -297,7 +286,7 @@ class HoldMovement(models.Model):
     to_recipient = models.CharField(max_length=300)
     to_purpose = models.CharField(max_length=12)
     reason = models.TextField()
-    actor = _user_fk()
+    actor = user_fk()
     ledger_transaction = _ledger_transaction_fk("dispute_hold_movement")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -316,12 +305,12 @@ class Appeal(models.Model):
         OVERTURNED = "overturned", "Resolution overturned"
 
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="appeals")
-    appellant = _user_fk()
+    appellant = user_fk()
     reason = models.TextField(max_length=10_000)
-    assigned_to = _user_fk("appeals_assigned", optional=True)
+    assigned_to = user_fk("appeals_assigned", optional=True)
     decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
     decision_text = models.TextField(blank=True)
-    decided_by = _user_fk(optional=True)
+    decided_by = user_fk(optional=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from faiross.kernel.model_fields import actor_fk, user_fk
+
 
 class Account(models.Model):
     class Purpose(models.TextChoices):
@@ -116,9 +118,7 @@ class Inflow(models.Model):
     reference = models.CharField(max_length=200, unique=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WIRE)
     received_at = models.DateTimeField()
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    recorded_by = actor_fk()
     ledger_transaction = models.OneToOneField(
         LedgerTransaction, on_delete=models.PROTECT, related_name="inflow"
     )
@@ -148,9 +148,7 @@ class DistributionRun(models.Model):
 
     cutoff = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    started_by = actor_fk()
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # True while unfinished, NULL once done or failed; unique, so runs never overlap.
@@ -207,9 +205,7 @@ class ClaimedIdentity(models.Model):
     """
 
     identity = models.CharField(max_length=300, unique=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="claimed_identities"
-    )
+    user = user_fk("claimed_identities")
     claimed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -274,9 +270,7 @@ class TaxForm(models.Model):
     collected = models.BooleanField(default=False, help_text="The signed form is on file")
     collected_on = models.DateField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    recorded_by = actor_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -296,9 +290,7 @@ class PayoutRun(models.Model):
         FAILED = "failed", "Failed"
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    started_by = actor_fk()
     # True while running, NULL afterwards; unique, so payout runs never overlap.
     is_open = models.BooleanField(null=True, default=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -329,9 +321,7 @@ class Payout(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
-    )
+    user = user_fk("payouts")
     recipient = models.CharField(max_length=300)
     run = models.ForeignKey(
         PayoutRun, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"

@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from tests.fixture_helpers import user_fixture
+
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from that
 # thread are still synchronous, so the async-safety guard is switched off for tests only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -10,26 +12,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Stripe server) also run without Django: pytest -p no:django.
 
 
-@pytest.fixture
-def user(db):
-    from tests.factories import UserFactory
-
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def other_user(db):
-    from tests.factories import UserFactory
-
-    return UserFactory(username="mallory")
-
-
-@pytest.fixture
-def staff(db):
-    """FairOSS staff: sam."""
-    from tests.factories import StaffFactory
-
-    return StaffFactory(username="sam")
+user = user_fixture("alice")
+other_user = user_fixture("mallory")
+staff = user_fixture("sam", "StaffFactory", "FairOSS staff: sam.")
 
 
 @pytest.fixture

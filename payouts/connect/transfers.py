@@ -362,12 +362,12 @@ _PAYOUT_ENDS = {
 }
 
 
-def _payout_end(payout: Payout, status: str, memo: str, **fields: str) -> None:
+def _payout_end(payout: Payout, status: Payout.Status, memo: str, **fields: str) -> None:
     """in_transit → paid_out (sent) or available (failed); the row takes ``status`` and
     ``fields`` and the person is mailed once (caller holds the row lock)."""
     kind, purpose, at_field, subject = _PAYOUT_ENDS[status]
     ledger_post(
-        idempotency_key=f"payout:{payout.pk}:{status}",
+        idempotency_key=f"payout:{payout.pk}:{status.value}",
         kind=kind,
         reference=f"payout:{payout.pk}",
         legs=[
@@ -381,10 +381,10 @@ def _payout_end(payout: Payout, status: str, memo: str, **fields: str) -> None:
         setattr(payout, name, value)
     payout.save()
     _notify(
-        key=f"payout:{payout.pk}:{status}",
+        key=f"payout:{payout.pk}:{status.value}",
         to=payout.user.email,
         subject=subject,
-        template=f"payouts/email/payout_{status}.txt",
+        template=f"payouts/email/payout_{status.value}.txt",
         context={"payout": payout},
     )
 
@@ -396,7 +396,7 @@ def _payout_mark_sent(payout: Payout, transfer: Any) -> None:
         log.error("payout %s: transfer %s has another amount", payout.pk, transfer_id)
     _payout_end(
         payout,
-        Payout.Status.SENT.value,
+        Payout.Status.SENT,
         f"transfer {transfer_id}",
         stripe_transfer_id=transfer_id,
         last_error="",
@@ -405,7 +405,7 @@ def _payout_mark_sent(payout: Payout, transfer: Any) -> None:
 
 def _payout_mark_failed(payout: Payout, reason: str) -> None:
     """in_transit → available, with the reason (caller holds the row lock)."""
-    _payout_end(payout, Payout.Status.FAILED.value, reason[:500], failure_reason=reason)
+    _payout_end(payout, Payout.Status.FAILED, reason[:500], failure_reason=reason)
 
 
 def payout_fail(*, payout: Payout, reason: str) -> Payout:

@@ -33,7 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faiross.kernel.shares import FULL_SHARE, MILLIBIPS_PER_PERCENT
-from payouts.distribution.engine import FlowGraph, Inflow, compute_distribution
+from payouts.distribution.graph import FlowGraph, Inflow
+from payouts.distribution.solve import compute_distribution
 
 RESERVE_MIN = 1 * MILLIBIPS_PER_PERCENT
 RESERVE_MAX = 20 * MILLIBIPS_PER_PERCENT

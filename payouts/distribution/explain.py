@@ -8,7 +8,7 @@ import logging
 from django.utils import timezone
 
 from faiross.kernel.recipients import user_key
-from payouts.distribution.engine import explain_paths
+from payouts.distribution.paths import explain_paths
 from payouts.distribution.runs import _snapshot_at, run_compute
 from payouts.models import DistributionRun, RunAllocation
 

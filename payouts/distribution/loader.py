@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from django.db import connection, transaction
 
-from payouts.distribution.engine import FlowGraph
+from payouts.distribution.graph import FlowGraph
 from projects.models import TableEntry
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ from html import escape
 import numpy as np
 
 from faiross.kernel.money import money_format
-from payouts.distribution.engine import Distribution, FlowGraph
+from payouts.distribution.graph import FlowGraph
+from payouts.distribution.solve import Distribution
 
 TOP_N = 50
 

@@ -26,18 +26,14 @@ from django.utils import timezone
 
 from faiross.kernel.recipients import company_key, project_key, recipient_split, user_key
 from payouts import queue
-from payouts.distribution.engine import (
-    ClosedCycleError,
-    Distribution,
-    FlowGraph,
-    Inflow,
-    compute_distribution,
-)
+from payouts.distribution.graph import FlowGraph, Inflow
 from payouts.distribution.loader import copy_text, load_flow_graph
 from payouts.distribution.report import run_report
+from payouts.distribution.solve import Distribution, compute_distribution
 from payouts.ledger import ledger_post_run
 from payouts.models import Account, ClaimedIdentity, DistributionRun, RunAllocation
 from payouts.models import Inflow as InflowRecord
+from projects.cycles import ClosedCycleError
 from projects.models import Project, TableVersion
 from projects.services.tables import default_table_entries
 

@@ -1,21 +1,11 @@
 import pytest
 
 from tests.factories import CompanyFactory, CompanyMemberFactory, ProjectFactory, UserFactory
+from tests.fixture_helpers import user_fixture
 
-
-@pytest.fixture
-def owner(db):
-    return UserFactory(username="olivia")
-
-
-@pytest.fixture
-def finance(db):
-    return UserFactory(username="fiona")
-
-
-@pytest.fixture
-def viewer(db):
-    return UserFactory(username="victor")
+owner = user_fixture("olivia")
+finance = user_fixture("fiona")
+viewer = user_fixture("victor")
 
 
 @pytest.fixture

@@ -182,6 +182,20 @@ def test_anonymous_gets_401_and_outsiders_see_nothing(company, owner, outsider, 
     assert as_user(staff).get("/api/v1/companies/acme/").status_code == 200
 
 
+def equity(**terms):
+    """The API body of an equity agreement from 2025 on 0.5% of the company (10 shares of
+    class A), with ``terms``."""
+    return {
+        "kind": "equity",
+        "currency": "usd",
+        "start_date": "2025-01-01",
+        "share_millibips": 50_000,
+        "share_count": 10,
+        "share_class": "A",
+        **terms,
+    }
+
+
 def test_bad_input_is_400_per_field_and_nothing_stored(company, owner, staff):
     api = as_user(owner)
     r = api.post("/api/v1/companies/", {"slug": "Bad!", "name": ""}, format="json")
@@ -203,16 +217,7 @@ def test_bad_input_is_400_per_field_and_nothing_stored(company, owner, staff):
     assert r.status_code == 400 and set(r.json()) == {"amount", "period"}, r.json()
     r = api.post(
         "/api/v1/companies/acme/agreements/",
-        {
-            "kind": "equity",
-            "currency": "usd",
-            "start_date": "2025-01-01",
-            "share_millibips": 50_000,
-            "share_count": 10,
-            "share_class": "A",
-            "time_vesting_millibips": 9_000_000,
-            "milestones": [],
-        },
+        equity(time_vesting_millibips=9_000_000, milestones=[]),
         format="json",
     )
     assert r.status_code == 400 and "add up to 90%" in r.json()["milestones"][0]
@@ -287,16 +292,11 @@ def test_nul_bytes_in_json_are_400(company, owner):
     assert r.status_code == 400 and "target" in r.json()
     r = api.post(
         "/api/v1/companies/acme/agreements/",
-        {
-            "kind": "equity",
-            "currency": "usd",
-            "start_date": "2025-01-01",
-            "share_millibips": 50_000,
-            "share_count": 10,
-            "share_class": "A\x00",
-            "time_vesting_millibips": 0,
-            "milestones": [{"title": "x\x00", "millibips": 10_000_000}],
-        },
+        equity(
+            share_class="A\x00",
+            time_vesting_millibips=0,
+            milestones=[{"title": "x\x00", "millibips": 10_000_000}],
+        ),
         format="json",
     )
     assert r.status_code == 400 and {"share_class", "milestones"} <= set(r.json())

@@ -237,17 +237,28 @@ def test_pledge_invoices_once_per_period(company, owner, staff):
     assert len(later) == 1 and agreement.invoices.count() == 3
 
 
-def test_dividend_declaration_is_exact_and_rounded_down(company, owner, staff):
-    agreement = AgreementFactory(company=company, actor=owner, staff=staff, kind="dividend")
-    declaration = services.dividend_declare(
-        agreement=agreement,
-        actor=owner,
-        amount=123_456_789,
-        currency="USD",
-        declared_on="2025-06-30",
+@pytest.mark.parametrize(
+    ("kind", "amount", "currency", "on", "due"),
+    [
+        ("dividend", 123_456_789, "USD", "2025-06-30", 1_234_567),  # 1% of 1,234,567.89 → 12,345.67
+        ("carry", 5_000_000_00, "usd", "2025-12-31", 10_000_000),  # 2% of 5,000,000.00
+    ],
+)
+def test_money_due_is_exact_and_rounded_down(
+    request, owner, staff, kind, amount, currency, on, due
+):
+    record, date_field, company = {
+        "dividend": (services.dividend_declare, "declared_on", "company"),
+        "carry": (services.carry_distribution_record, "distributed_on", "fund"),
+    }[kind]
+    agreement = AgreementFactory(
+        company=request.getfixturevalue(company), actor=owner, staff=staff, kind=kind
     )
-    assert declaration.due_amount == 1_234_567  # 1% of 1,234,567.89 = 12,345.6789 → 12,345.67
-    assert declaration.invoice.amount == 1_234_567 and declaration.invoice.status == "open"
+    recorded = record(
+        agreement=agreement, actor=owner, amount=amount, currency=currency, **{date_field: on}
+    )
+    assert recorded.due_amount == due
+    assert recorded.invoice.amount == due and recorded.invoice.status == "open"
 
 
 @pytest.mark.parametrize(
@@ -286,6 +297,19 @@ def test_declarations_need_an_active_agreement_and_a_money_role(company, owner, 
     )
 
 
+def liquidity(agreement, actor, kind, occurred_on, proceeds, **extra):
+    """A liquidity event in USD under ``agreement``, recorded by ``actor``."""
+    return services.liquidity_event_record(
+        agreement=agreement,
+        actor=actor,
+        kind=kind,
+        occurred_on=occurred_on,
+        proceeds=proceeds,
+        currency="usd",
+        **extra,
+    )
+
+
 def test_equity_vesting_milestones_and_liquidity(company, owner, staff):
     agreement = AgreementFactory(
         company=company, actor=owner, staff=staff, kind="equity", start_date=D(2024, 1, 1)
@@ -294,24 +318,10 @@ def test_equity_vesting_milestones_and_liquidity(company, owner, staff):
     # 75% over 48 months, 12-month cliff: 18.75% at the cliff
     assert services.equity_vested_millibips(agreement=agreement, on=D(2025, 1, 1)) == 1_875_000
     with pytest.raises(ValidationError) as exc:
-        services.liquidity_event_record(
-            agreement=agreement,
-            actor=owner,
-            kind="ipo",
-            occurred_on="2023-06-01",
-            proceeds=10**12,
-            currency="usd",
-        )
+        liquidity(agreement, owner, "ipo", "2023-06-01", 10**12)
     assert "before the agreement started" in errors(exc)["occurred_on"][0]
     with pytest.raises(ValidationError):  # nothing vested yet
-        services.liquidity_event_record(
-            agreement=agreement,
-            actor=owner,
-            kind="secondary",
-            occurred_on="2024-06-01",
-            proceeds=10**12,
-            currency="usd",
-        )
+        liquidity(agreement, owner, "secondary", "2024-06-01", 10**12)
     milestone = agreement.milestones.get()
     with pytest.raises(PermissionDenied):
         services.milestone_mark_met(milestone=milestone, staff=owner)
@@ -321,44 +331,16 @@ def test_equity_vesting_milestones_and_liquidity(company, owner, staff):
     vested = services.equity_vested_millibips(agreement=agreement, on=D(2025, 6, 1))
     assert vested == 2_500_000 + 7_500_000 * 17 // 48
     # A secondary sale of 10% of the stake: proceeds $1B for all shares, stake 0.5%.
-    event = services.liquidity_event_record(
-        agreement=agreement,
-        actor=owner,
-        kind="secondary",
-        occurred_on="2025-06-01",
-        proceeds=100_000_000_000,
-        currency="usd",
-        portion_millibips=1_000_000,
+    event = liquidity(
+        agreement, owner, "secondary", "2025-06-01", 100_000_000_000, portion_millibips=1_000_000
     )
     assert event.due_amount == 100_000_000_000 * 50_000 * 1_000_000 // 10**14 == 50_000_000
     assert event.invoice.amount == 50_000_000
     with pytest.raises(ValidationError):  # more than vested and unsold
-        services.liquidity_event_record(
-            agreement=agreement,
-            actor=owner,
-            kind="buyback",
-            occurred_on="2025-06-02",
-            proceeds=10**11,
-            currency="usd",
-            portion_millibips=vested,
-        )
+        liquidity(agreement, owner, "buyback", "2025-06-02", 10**11, portion_millibips=vested)
     with pytest.raises(ValidationError):  # out of order
-        services.liquidity_event_record(
-            agreement=agreement,
-            actor=owner,
-            kind="buyback",
-            occurred_on="2025-05-01",
-            proceeds=10**11,
-            currency="usd",
-        )
-    acquisition = services.liquidity_event_record(
-        agreement=agreement,
-        actor=owner,
-        kind="acquisition",
-        occurred_on="2025-07-01",
-        proceeds=200_000_000_000,
-        currency="usd",
-    )
+        liquidity(agreement, owner, "buyback", "2025-05-01", 10**11)
+    acquisition = liquidity(agreement, owner, "acquisition", "2025-07-01", 200_000_000_000)
     agreement.refresh_from_db()
     assert agreement.status == "ended"
     expected_portion = (
@@ -366,18 +348,6 @@ def test_equity_vesting_milestones_and_liquidity(company, owner, staff):
     )
     assert acquisition.portion_millibips == expected_portion
     assert LiquidityEvent.objects.count() == 2
-
-
-def test_carry_distribution(fund, owner, staff):
-    agreement = AgreementFactory(company=fund, actor=owner, staff=staff, kind="carry")
-    record = services.carry_distribution_record(
-        agreement=agreement,
-        actor=owner,
-        amount=5_000_000_00,
-        currency="usd",
-        distributed_on="2025-12-31",
-    )
-    assert record.due_amount == 10_000_000 and record.invoice.amount == 10_000_000
 
 
 def test_a_share_rounding_to_zero_makes_no_invoice(company, owner, staff):

@@ -16,14 +16,10 @@ from django.utils import timezone
 from companies.models import (
     Agreement,
     AgreementSignature,
-    CarryDistribution,
     Company,
-    CompanyInvitation,
     CompanyMember,
-    DividendDeclaration,
     Invoice,
     LiquidityEvent,
-    Milestone,
 )
 from companies.services import (
     agreement_countersign,
@@ -38,8 +34,8 @@ from companies.services import (
 )
 
 from .base import ServiceFactory
-from .projects import TableVersionFactory, owner_actor
-from .users import StaffFactory, UserFactory
+from .projects import InvitationFactoryBase, MemberFactoryBase, TableVersionFactory, owner_actor
+from .users import StaffFactory
 
 # Valid terms of each kind (what the agreement forms and the API accept).
 AGREEMENT_TERMS: dict[str, dict[str, Any]] = {
@@ -65,7 +61,7 @@ class CompanyFactory(factory.django.DjangoModelFactory):
     ``table=[("project:numpy", 10_000_000)]`` proposes its share table (by its owner)."""
 
     class Meta:
-        model = Company
+        model = "companies.Company"
         django_get_or_create = ("slug",)
         skip_postgeneration_save = True
 
@@ -87,26 +83,20 @@ class CompanyFactory(factory.django.DjangoModelFactory):
             TableVersionFactory(owner_key=self.owner_key, entries=extracted)
 
 
-class CompanyMemberFactory(factory.django.DjangoModelFactory):
+class CompanyMemberFactory(MemberFactoryBase):
     class Meta:
-        model = CompanyMember
+        model = "companies.CompanyMember"
 
     company = factory.SubFactory(CompanyFactory)
-    user = factory.SubFactory(UserFactory)
     role = CompanyMember.Role.OWNER
 
 
-class CompanyInvitationFactory(factory.django.DjangoModelFactory):
-    """A pending invitation by email address (``company_invite`` would also mail it)."""
-
+class CompanyInvitationFactory(InvitationFactoryBase):
     class Meta:
-        model = CompanyInvitation
+        model = "companies.CompanyInvitation"
 
     company = factory.SubFactory(CompanyFactory)
-    email = factory.Sequence(lambda n: f"company-invitee{n}@example.org")
     role = CompanyMember.Role.VIEWER
-    token = factory.Sequence(lambda n: f"company-invitation-token-{n:08d}")
-    invited_by = factory.LazyAttribute(lambda o: owner_actor(o.company.owner_key))
 
 
 class AgreementFactory(ServiceFactory):
@@ -120,7 +110,7 @@ class AgreementFactory(ServiceFactory):
     """
 
     class Meta:
-        model = Agreement
+        model = "companies.Agreement"
 
     kind = Agreement.Kind.DIVIDEND
     company = factory.LazyAttribute(
@@ -153,7 +143,7 @@ class AgreementSignatureFactory(ServiceFactory):
     ``party="faiross"`` the countersignature of a signed agreement."""
 
     class Meta:
-        model = AgreementSignature
+        model = "companies.AgreementSignature"
 
     party = AgreementSignature.Party.COMPANY
     agreement = None
@@ -179,7 +169,7 @@ class MilestoneFactory(ServiceFactory):
     must add up with the time vesting to the whole stake)."""
 
     class Meta:
-        model = Milestone
+        model = "companies.Milestone"
 
     title = factory.Sequence(lambda n: f"Milestone {n}")
     millibips = 2_500_000
@@ -197,26 +187,32 @@ class MilestoneFactory(ServiceFactory):
         return agreement.milestones.get()
 
 
-def _money_actor(o: Any) -> Any:
-    return owner_actor(o.agreement.company.owner_key)
+class MoneyDueFactory(ServiceFactory):
+    """What a company records under an active agreement (by one of its owners, in the
+    agreement's currency) through the service ``_record``, which computes what is due."""
+
+    class Meta:
+        abstract = True
+
+    actor = factory.LazyAttribute(lambda o: owner_actor(o.agreement.company.owner_key))
+    currency = factory.LazyAttribute(lambda o: o.agreement.currency)
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return cls._record(**kwargs)
 
 
-class DividendDeclarationFactory(ServiceFactory):
+class DividendDeclarationFactory(MoneyDueFactory):
     """A dividend declared under an active dividend agreement (``dividend_declare``), with
     its invoice of FairOSS's share."""
 
     class Meta:
-        model = DividendDeclaration
+        model = "companies.DividendDeclaration"
 
+    _record = staticmethod(dividend_declare)
     agreement = factory.SubFactory(AgreementFactory, kind=Agreement.Kind.DIVIDEND)
-    actor = factory.LazyAttribute(_money_actor)
     amount = 10_000_000
-    currency = factory.LazyAttribute(lambda o: o.agreement.currency)
     declared_on = factory.LazyAttribute(lambda o: o.agreement.start_date)
-
-    @classmethod
-    def _create(cls, model_class, **kwargs):
-        return dividend_declare(**kwargs)
 
 
 class InvoiceFactory(ServiceFactory):
@@ -225,7 +221,7 @@ class InvoiceFactory(ServiceFactory):
     inflow), ``status="void"`` voids it."""
 
     class Meta:
-        model = Invoice
+        model = "companies.Invoice"
 
     class Params:
         company = None
@@ -255,40 +251,30 @@ class InvoiceFactory(ServiceFactory):
         return invoice
 
 
-class LiquidityEventFactory(ServiceFactory):
+class LiquidityEventFactory(MoneyDueFactory):
     """A secondary sale of 10% of the stake of an active equity agreement, 18 months after
     its start (past the cliff, so part of the stake is vested)."""
 
     class Meta:
-        model = LiquidityEvent
+        model = "companies.LiquidityEvent"
 
+    _record = staticmethod(liquidity_event_record)
     agreement = factory.SubFactory(AgreementFactory, kind=Agreement.Kind.EQUITY)
-    actor = factory.LazyAttribute(_money_actor)
     kind = LiquidityEvent.Kind.SECONDARY
     occurred_on = factory.LazyAttribute(
         lambda o: min(o.agreement.start_date + dt.timedelta(days=548), timezone.localdate())
     )
     proceeds = 100_000_000_000
-    currency = factory.LazyAttribute(lambda o: o.agreement.currency)
     portion_millibips = 1_000_000
 
-    @classmethod
-    def _create(cls, model_class, **kwargs):
-        return liquidity_event_record(**kwargs)
 
-
-class CarryDistributionFactory(ServiceFactory):
+class CarryDistributionFactory(MoneyDueFactory):
     """Carried interest realised under an active carry agreement, with its invoice."""
 
     class Meta:
-        model = CarryDistribution
+        model = "companies.CarryDistribution"
 
+    _record = staticmethod(carry_distribution_record)
     agreement = factory.SubFactory(AgreementFactory, kind=Agreement.Kind.CARRY)
-    actor = factory.LazyAttribute(_money_actor)
     amount = 500_000_000
-    currency = factory.LazyAttribute(lambda o: o.agreement.currency)
     distributed_on = factory.LazyAttribute(lambda o: o.agreement.start_date)
-
-    @classmethod
-    def _create(cls, model_class, **kwargs):
-        return carry_distribution_record(**kwargs)

@@ -10,15 +10,9 @@ from __future__ import annotations
 import factory
 
 from disputes.models import (
-    Appeal,
-    AuditEvent,
     Dispute,
-    DisputeMessage,
     DisputeParty,
-    Evidence,
-    Hold,
     HoldMovement,
-    InternalNote,
 )
 from disputes.services import (
     appeal_file,
@@ -44,7 +38,7 @@ class DisputeFactory(ServiceFactory):
     (``target="table_entry:12"`` and the other target forms work too)."""
 
     class Meta:
-        model = Dispute
+        model = "disputes.Dispute"
 
     filer = factory.SubFactory(UserFactory)
     target = factory.LazyFunction(lambda: f"project:{ProjectFactory().slug}")
@@ -64,7 +58,7 @@ class DisputePartyFactory(factory.django.DjangoModelFactory):
     """Another party with an account (filing adds the parties its target names)."""
 
     class Meta:
-        model = DisputeParty
+        model = "disputes.DisputeParty"
 
     dispute = factory.SubFactory(DisputeFactory)
     user = factory.SubFactory(UserFactory)
@@ -75,7 +69,7 @@ class DisputeMessageFactory(ServiceFactory):
     """A message of the conversation (``dispute_respond``), by the filer by default."""
 
     class Meta:
-        model = DisputeMessage
+        model = "disputes.DisputeMessage"
 
     dispute = factory.SubFactory(DisputeFactory)
     author = factory.LazyAttribute(lambda o: o.dispute.filed_by)
@@ -90,7 +84,7 @@ class InternalNoteFactory(ServiceFactory):
     """An ombudsman's internal note (``dispute_note_add``)."""
 
     class Meta:
-        model = InternalNote
+        model = "disputes.InternalNote"
 
     dispute = factory.SubFactory(DisputeFactory)
     author = factory.SubFactory(OmbudsmanFactory)
@@ -106,7 +100,7 @@ class EvidenceFactory(ServiceFactory):
     message of ``added_by`` (the filer by default)."""
 
     class Meta:
-        model = Evidence
+        model = "disputes.Evidence"
 
     url = factory.Sequence(lambda n: f"https://github.com/example/project/pull/{n}")
     dispute = None
@@ -132,7 +126,7 @@ class HoldFactory(ServiceFactory):
     unless ``fund=False``. ``amount=0`` is a freeze."""
 
     class Meta:
-        model = Hold
+        model = "disputes.Hold"
 
     dispute = factory.SubFactory(DisputeFactory)
     placed_by = factory.SubFactory(OmbudsmanFactory)
@@ -158,7 +152,7 @@ class HoldMovementFactory(ServiceFactory):
     sent to ``to_recipient`` (a new user by default; ``hold_redirect``)."""
 
     class Meta:
-        model = HoldMovement
+        model = "disputes.HoldMovement"
 
     hold = factory.SubFactory(HoldFactory)
     kind = HoldMovement.Kind.RELEASE
@@ -168,17 +162,12 @@ class HoldMovementFactory(ServiceFactory):
     reason = "Decided."
 
     @classmethod
-    def _create(cls, model_class, *, hold, kind, actor, to_recipient, amount, reason):
+    def _create(cls, model_class, *, kind, to_recipient, amount, **movement):
         if kind == HoldMovement.Kind.RELEASE:
-            hold_release(hold=hold, actor=actor, reason=reason)
-            return hold.movements.latest("id")
-        return hold_redirect(
-            hold=hold,
-            actor=actor,
-            to_recipient=to_recipient or f"user:{UserFactory().username}",
-            reason=reason,
-            amount=amount,
-        )
+            hold_release(**movement)
+            return movement["hold"].movements.latest("id")
+        to_recipient = to_recipient or f"user:{UserFactory().username}"
+        return hold_redirect(to_recipient=to_recipient, amount=amount, **movement)
 
 
 class AppealFactory(ServiceFactory):
@@ -186,7 +175,7 @@ class AppealFactory(ServiceFactory):
     (``dispute_resolve``) first when it was not resolved yet."""
 
     class Meta:
-        model = Appeal
+        model = "disputes.Appeal"
 
     dispute = factory.SubFactory(DisputeFactory)
     appellant = factory.LazyAttribute(lambda o: o.dispute.filed_by)
@@ -208,7 +197,7 @@ class AuditEventFactory(ServiceFactory):
     """A step on the record (``audit_record``; the trail is append-only)."""
 
     class Meta:
-        model = AuditEvent
+        model = "disputes.AuditEvent"
 
     actor = None
     action = "test.event"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
+from typing import Any
 
 import factory
 from django.utils import timezone
@@ -22,17 +24,11 @@ from payouts.inflows import inflow_record
 from payouts.ledger import PLATFORM, Leg, accounts_get_or_create, ledger_post
 from payouts.models import (
     Account,
-    ClaimedIdentity,
     ConnectedAccount,
     DistributionRun,
     Inflow,
     LedgerTransaction,
-    Notification,
-    Payout,
     PayoutRun,
-    Posting,
-    RunAllocation,
-    StripeEvent,
     TaxForm,
 )
 
@@ -71,7 +67,7 @@ class AccountFactory(ServiceFactory):
     """A ledger account (``accounts_get_or_create``), with no money in it."""
 
     class Meta:
-        model = Account
+        model = "payouts.Account"
 
     owner = factory.Sequence(lambda n: f"github:account-holder-{n}")
     purpose = Account.Purpose.ESCROW
@@ -89,7 +85,7 @@ class LedgerTransactionFactory(ServiceFactory):
     pass ``legs=[Leg(...), ...]`` for any other movement."""
 
     class Meta:
-        model = LedgerTransaction
+        model = "payouts.LedgerTransaction"
 
     class Params:
         amount = 1_000
@@ -118,7 +114,7 @@ class PostingFactory(ServiceFactory):
     transaction whose other leg is a company's ``contributed`` account (:func:`credit`)."""
 
     class Meta:
-        model = Posting
+        model = "payouts.Posting"
 
     owner = factory.Sequence(lambda n: f"github:posting-holder-{n}")
     purpose = Account.Purpose.ESCROW
@@ -135,7 +131,7 @@ class InflowFactory(ServiceFactory):
     """Money received for a company (``inflow_record``: company contributed → pool)."""
 
     class Meta:
-        model = Inflow
+        model = "payouts.Inflow"
 
     company = factory.SubFactory(CompanyFactory)
     amount = 10_000
@@ -151,12 +147,22 @@ class InflowFactory(ServiceFactory):
         return inflow
 
 
+def _run_to(run: Any, status: str, left_open: str, execute: Callable[..., Any]) -> Any:
+    """``run`` as it was created when ``status`` is ``left_open``, else executed (by the
+    service ``execute``) to ``status``."""
+    if status == left_open:
+        return run
+    run = execute(run_id=run.pk)
+    assert run.status == status, (run.status, run.error)
+    return run
+
+
 class DistributionRunFactory(ServiceFactory):
     """A distribution run (``distribution_run_create``), executed to ``done`` by default
     (distributing every inflow not yet distributed); ``status="pending"`` leaves it open."""
 
     class Meta:
-        model = DistributionRun
+        model = "payouts.DistributionRun"
 
     status = DistributionRun.Status.DONE
     started_by = None
@@ -165,11 +171,7 @@ class DistributionRunFactory(ServiceFactory):
     @classmethod
     def _create(cls, model_class, *, status, started_by, cutoff):
         run = distribution_run_create(started_by=started_by, cutoff=cutoff)
-        if status == DistributionRun.Status.PENDING:
-            return run
-        run = distribution_run_execute(run_id=run.pk)
-        assert run.status == status, (run.status, run.error)
-        return run
+        return _run_to(run, status, DistributionRun.Status.PENDING, distribution_run_execute)
 
 
 class RunAllocationFactory(ServiceFactory):
@@ -177,7 +179,7 @@ class RunAllocationFactory(ServiceFactory):
     receives ``amount``, and a run distributes it (with any other undistributed inflow)."""
 
     class Meta:
-        model = RunAllocation
+        model = "payouts.RunAllocation"
 
     recipient = factory.Sequence(lambda n: f"github:allocated-{n}")
     amount = 10_000
@@ -202,7 +204,7 @@ class ClaimedIdentityFactory(ServiceFactory):
     user a linked GitHub account first."""
 
     class Meta:
-        model = ClaimedIdentity
+        model = "payouts.ClaimedIdentity"
 
     user = factory.SubFactory(UserFactory)
     identity = factory.LazyAttribute(lambda o: f"email:{o.user.email}")
@@ -213,7 +215,7 @@ class ClaimedIdentityFactory(ServiceFactory):
         if kind == "github" and not user.socialaccount_set.filter(provider="github").exists():
             SocialAccountFactory(user=user, login=login)
         identity_claim(user=user, identity=identity)
-        return ClaimedIdentity.objects.get(identity=identity)
+        return model_class.objects.get(identity=identity)
 
 
 class ConnectedAccountFactory(factory.django.DjangoModelFactory):
@@ -222,7 +224,7 @@ class ConnectedAccountFactory(factory.django.DjangoModelFactory):
     ``payouts.connect.accounts.connected_account_get_or_create``)."""
 
     class Meta:
-        model = ConnectedAccount
+        model = "payouts.ConnectedAccount"
 
     user = factory.SubFactory(UserFactory)
     stripe_account_id = factory.Sequence(lambda n: f"acct_test{n:012d}")
@@ -236,7 +238,7 @@ class TaxFormFactory(factory.django.DjangoModelFactory):
     """A W-9 on file, recorded by staff (as in the admin)."""
 
     class Meta:
-        model = TaxForm
+        model = "payouts.TaxForm"
 
     user = factory.SubFactory(UserFactory)
     kind = TaxForm.Kind.W9
@@ -250,7 +252,7 @@ class PayoutRunFactory(ServiceFactory):
     balance that is due); ``status="running"`` leaves it open."""
 
     class Meta:
-        model = PayoutRun
+        model = "payouts.PayoutRun"
 
     status = PayoutRun.Status.DONE
     started_by = None
@@ -258,11 +260,7 @@ class PayoutRunFactory(ServiceFactory):
     @classmethod
     def _create(cls, model_class, *, status, started_by):
         run = payout_run_create(started_by=started_by)
-        if status == PayoutRun.Status.RUNNING:
-            return run
-        run = payout_run_execute(run_id=run.pk)
-        assert run.status == status, (run.status, run.error)
-        return run
+        return _run_to(run, status, PayoutRun.Status.RUNNING, payout_run_execute)
 
 
 class PayoutFactory(ServiceFactory):
@@ -271,7 +269,7 @@ class PayoutFactory(ServiceFactory):
     transfer itself is sent by a task on commit (the local Stripe server's tests)."""
 
     class Meta:
-        model = Payout
+        model = "payouts.Payout"
 
     user = factory.SubFactory(UserFactory)
     amount = 5_000
@@ -292,7 +290,7 @@ class StripeEventFactory(ServiceFactory):
     """A verified webhook event stored by ``stripe_event_record`` (not processed)."""
 
     class Meta:
-        model = StripeEvent
+        model = "payouts.StripeEvent"
 
     event_id = factory.Sequence(lambda n: f"evt_test{n:014d}")
     type = "account.updated"
@@ -320,7 +318,7 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     """The record of an email sent once (what ``_notify`` inserts before sending)."""
 
     class Meta:
-        model = Notification
+        model = "payouts.Notification"
 
     key = factory.Sequence(lambda n: f"test:{n}:sent")
     to = factory.Sequence(lambda n: f"person{n}@example.org")

@@ -13,16 +13,9 @@ import factory
 
 from companies.models import CompanyMember
 from projects.models import (
-    Approval,
-    Invitation,
-    KnownDependency,
     Membership,
     Project,
-    ProjectPurl,
-    RecipientKey,
     ShareTable,
-    TableEntry,
-    TableVersion,
 )
 from projects.services.tables import (
     EntryInput,
@@ -37,7 +30,7 @@ from .users import UserFactory
 
 class ProjectFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Project
+        model = "projects.Project"
         skip_postgeneration_save = True
 
     slug = factory.Sequence(lambda n: f"project-{n}")
@@ -61,39 +54,59 @@ class ProjectFactory(factory.django.DjangoModelFactory):
 
 class ProjectPurlFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = ProjectPurl
+        model = "projects.ProjectPurl"
 
     project = factory.SubFactory(ProjectFactory)
     purl = factory.Sequence(lambda n: f"pkg:pypi/package-{n}")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MemberFactoryBase(factory.django.DjangoModelFactory):
+    """A user in a group (``MemberBase``): subclasses name the group and the role."""
+
     class Meta:
-        model = Membership
+        abstract = True
+
+    user = factory.SubFactory(UserFactory)
+
+
+class MembershipFactory(MemberFactoryBase):
+    class Meta:
+        model = "projects.Membership"
 
     project = factory.SubFactory(ProjectFactory)
-    user = factory.SubFactory(UserFactory)
     role = Membership.Role.STEWARD
 
 
-class InvitationFactory(factory.django.DjangoModelFactory):
-    """A pending invitation by email address (``project_invite`` would also mail it)."""
+class InvitationFactoryBase(factory.django.DjangoModelFactory):
+    """A pending invitation by email address (``InvitationBase``; the invite services would
+    also mail it), sent by a steward or an owner of its group (made when there is none)."""
 
     class Meta:
-        model = Invitation
+        abstract = True
+
+    email = factory.Sequence(lambda n: f"invitee{n}@example.org")
+    token = factory.Sequence(lambda n: f"invitation-token-{n:08d}")
+    invited_by = None
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        if kwargs["invited_by"] is None:
+            group = model_class(**kwargs).group
+            kwargs["invited_by"] = owner_actor(group.owner_key)
+        return super()._create(model_class, *args, **kwargs)
+
+
+class InvitationFactory(InvitationFactoryBase):
+    class Meta:
+        model = "projects.Invitation"
 
     project = factory.SubFactory(ProjectFactory)
-    email = factory.Sequence(lambda n: f"invitee{n}@example.org")
     role = Membership.Role.MAINTAINER
-    token = factory.Sequence(lambda n: f"project-invitation-token-{n:08d}")
-    invited_by = factory.LazyAttribute(
-        lambda o: MembershipFactory(project=o.project, role=Membership.Role.STEWARD).user
-    )
 
 
 class RecipientKeyFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = RecipientKey
+        model = "projects.RecipientKey"
         django_get_or_create = ("key",)
 
     key = factory.Sequence(lambda n: f"github:contributor-{n}")
@@ -101,7 +114,7 @@ class RecipientKeyFactory(factory.django.DjangoModelFactory):
 
 class KnownDependencyFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = KnownDependency
+        model = "projects.KnownDependency"
 
     project = factory.SubFactory(ProjectFactory)
     dependency = factory.SubFactory(ProjectFactory)
@@ -138,7 +151,7 @@ class ShareTableFactory(ServiceFactory):
     """The table of a project (``table_for_owner``); no version yet."""
 
     class Meta:
-        model = ShareTable
+        model = "projects.ShareTable"
 
     owner_key = factory.LazyFunction(lambda: f"project:{ProjectFactory().slug}")
 
@@ -151,26 +164,35 @@ class ShareTableFactory(ServiceFactory):
         return table
 
 
-class TableVersionFactory(ServiceFactory):
-    """A version proposed through ``table_propose`` by a steward (active at once when the
-    proposer's approval meets the quorum, as with a sole steward).
-
-    ``TableVersionFactory(owner_key="company:acme", actor=owner, entries=[("project:numpy",
-    6_000_000)])``; entries are :class:`EntryInput` or ``(recipient, millibips)`` pairs.
-    ``project=p`` is short for ``owner_key=f"project:{p.slug}"``.
-    """
+class ProposalFactoryBase(ServiceFactory):
+    """What is proposed on the table of ``owner_key`` (a new project's by default;
+    ``project=p`` is short for ``owner_key=f"project:{p.slug}"``) by ``actor``, a steward or
+    an owner (made when there is none)."""
 
     class Meta:
-        model = TableVersion
+        abstract = True
 
     class Params:
         project = None
 
     owner_key = factory.LazyAttribute(lambda o: f"project:{(o.project or ProjectFactory()).slug}")
     actor = factory.LazyAttribute(lambda o: owner_actor(o.owner_key))
+    note = ""
+
+
+class TableVersionFactory(ProposalFactoryBase):
+    """A version proposed through ``table_propose`` by a steward (active at once when the
+    proposer's approval meets the quorum, as with a sole steward).
+
+    ``TableVersionFactory(owner_key="company:acme", actor=owner, entries=[("project:numpy",
+    6_000_000)])``; entries are :class:`EntryInput` or ``(recipient, millibips)`` pairs.
+    """
+
+    class Meta:
+        model = "projects.TableVersion"
+
     entries = factory.Sequence(lambda n: [EntryInput(f"github:contributor-{n}", 1_000_000)])
     source = "editor"
-    note = ""
 
     @classmethod
     def _create(cls, model_class, *, owner_key, actor, entries, **kwargs):
@@ -182,20 +204,14 @@ class TableVersionFactory(ServiceFactory):
         )
 
 
-class TableEntryFactory(ServiceFactory):
+class TableEntryFactory(ProposalFactoryBase):
     """One entry, in a new version of its table holding just that entry."""
 
     class Meta:
-        model = TableEntry
+        model = "projects.TableEntry"
 
-    class Params:
-        project = None
-
-    owner_key = factory.LazyAttribute(lambda o: f"project:{(o.project or ProjectFactory()).slug}")
-    actor = factory.LazyAttribute(lambda o: owner_actor(o.owner_key))
     recipient = factory.Sequence(lambda n: f"github:contributor-{n}")
     millibips = 1_000_000
-    note = ""
 
     @classmethod
     def _create(cls, model_class, *, owner_key, actor, recipient, millibips, note):
@@ -210,7 +226,7 @@ class ApprovalFactory(ServiceFactory):
     ``table_version_approve``; without them, the proposer's approval of a new version."""
 
     class Meta:
-        model = Approval
+        model = "projects.Approval"
 
     version = None
     user = None

@@ -153,26 +153,23 @@ def test_parse_refuses(text, locale, currency, says):
     assert f"'{text.strip()}'" in messages(exc) or not text.strip() or len(text) > 40
 
 
-def test_parse_suggests_readings_of_misplaced_separators():
+@pytest.mark.parametrize(
+    ("text", "locale", "currency", "says"),
+    [
+        # readings of misplaced separators are suggested
+        ("2,00.50", "en", "usd", "Did you mean '200.5'?"),
+        ("2,5", "en", "usd", "Did you mean '25' or '2.5'?"),
+        ("2.5", "de", "eur", "Did you mean '25' or '2,5'?"),
+        # '2.000' is 2,000 to a German, 2.000 to an American: with 3 decimals it is refused,
+        # and the other habit of separators is pointed out
+        ("2.000", "en", "usd", "If you meant 2,000"),
+        ("2,000", "de", "eur", "If you meant 2.000"),
+    ],
+)
+def test_parse_explains_misplaced_separators(text, locale, currency, says):
     with pytest.raises(ValidationError) as exc:
-        amount_parse(text="2,00.50", currency="usd", locale="en")
-    assert "Did you mean '200.5'?" in messages(exc)
-    with pytest.raises(ValidationError) as exc:
-        amount_parse(text="2,5", currency="usd", locale="en")
-    assert "Did you mean '25' or '2.5'?" in messages(exc)
-    with pytest.raises(ValidationError) as exc:
-        amount_parse(text="2.5", currency="eur", locale="de")
-    assert "Did you mean '25' or '2,5'?" in messages(exc)
-
-
-def test_parse_points_out_the_other_habit_of_separators():
-    # '2.000' is 2,000 to a German, 2.000 to an American: with 3 decimals it is refused.
-    with pytest.raises(ValidationError) as exc:
-        amount_parse(text="2.000", currency="usd", locale="en")
-    assert "If you meant 2,000" in messages(exc)
-    with pytest.raises(ValidationError) as exc:
-        amount_parse(text="2,000", currency="eur", locale="de")
-    assert "If you meant 2.000" in messages(exc)
+        amount_parse(text=text, currency=currency, locale=locale)
+    assert says in messages(exc)
 
 
 def test_parse_names_the_field_and_follows_the_active_language():

@@ -18,17 +18,15 @@ from hypothesis import strategies as st
 from faiross.kernel.allocation import allocate
 from faiross.kernel.shares import FULL_SHARE
 from payouts.distribution.bench_graph import build_synthetic_graph, build_synthetic_inflows
-from payouts.distribution.engine import (
-    ClosedCycleError,
+from payouts.distribution.graph import FlowGraph, Inflow
+from payouts.distribution.paths import explain_paths
+from payouts.distribution.solve import (
     ConvergenceError,
-    FlowGraph,
-    Inflow,
     RoundingError,
     compute_distribution,
-    explain_paths,
     round_largest_remainder,
 )
-from projects.cycles import find_closed_cycle, find_closed_set
+from projects.cycles import ClosedCycleError, find_closed_cycle, find_closed_set
 
 Tables = dict[str, dict[str, int]]
 
@@ -625,7 +623,7 @@ def test_large_graph_paths_agree_and_conserve_money():
 DETERMINISM_SCRIPT = """
 import hashlib, sys
 from payouts.distribution.bench_graph import build_synthetic_graph, build_synthetic_inflows
-from payouts.distribution.engine import compute_distribution
+from payouts.distribution.solve import compute_distribution
 graph = build_synthetic_graph(projects=5000, entries=50000, people=3000, companies=50,
                               seed=21, cycle_rate=0.05)
 inflows = build_synthetic_inflows(companies=50, inflows=500, seed=22)

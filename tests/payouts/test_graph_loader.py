@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from payouts.distribution.engine import FlowGraph
+from payouts.distribution.graph import FlowGraph
 from payouts.distribution.loader import load_flow_graph_pg, tables_from_snapshot
 from payouts.distribution.runs import _snapshot_at
 from tests.factories import (

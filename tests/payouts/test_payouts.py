@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from payouts import tasks
@@ -18,6 +16,7 @@ from payouts.models import Payout, PayoutRun
 from payouts.selectors import account_balance
 from tests.factories import TaxFormFactory
 from tests.payouts.payout_helpers import credit, onboarded, signed, transfers_for
+from tests.thread_helpers import run_at_once
 
 pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
 
@@ -149,34 +148,29 @@ def test_refusal_fails_the_payout_and_returns_the_money(
     assert "A payout failed" in mail.outbox[-1].subject
 
 
-def test_outcome_unknown_for_more_than_a_day_is_looked_up_not_resent(
-    alice, stripe_settings, django_capture_on_commit_callbacks
+@pytest.mark.parametrize(
+    ("fault", "transferred", "key"),
+    [
+        # executed, answer lost: looked up, not resent (the key expired at Stripe, re-sending
+        # with it would make a second transfer)
+        ("drop_after_commit", 1, "faiross-payout-{pk}"),
+        # nothing transferred: sent with a new key
+        ("500", 0, "faiross-payout-{pk}-2"),
+    ],
+)
+def test_outcome_unknown_for_more_than_a_day(
+    alice, stripe_settings, django_capture_on_commit_callbacks, fault, transferred, key
 ):
-    """The key expired at Stripe: re-sending with it would make a second transfer."""
-    stripe_settings.fault("/v1/transfers", "drop_after_commit", method="POST", count=3)
+    stripe_settings.fault("/v1/transfers", fault, method="POST", count=3)
     with django_capture_on_commit_callbacks(execute=False):
         payout, _ = transfers.payout_create(account=alice, currency="usd")
     assert transfers.payout_send(payout_id=payout.pk) == "retry"
-    assert len(transfers_for(payout)) == 1  # executed, answer lost
+    assert len(transfers_for(payout)) == transferred
     stripe_settings.advance(25 * 3600)
     Payout.objects.filter(pk=payout.pk).update(key_since=timezone.now() - dt.timedelta(hours=25))
     assert transfers.payout_send(payout_id=payout.pk) == "sent"
     assert_paid_once(payout)
-
-
-def test_outcome_unknown_for_a_day_and_nothing_transferred_sends_with_a_new_key(
-    alice, stripe_settings, django_capture_on_commit_callbacks
-):
-    stripe_settings.fault("/v1/transfers", "500", method="POST", count=3)
-    with django_capture_on_commit_callbacks(execute=False):
-        payout, _ = transfers.payout_create(account=alice, currency="usd")
-    assert transfers.payout_send(payout_id=payout.pk) == "retry"
-    assert transfers_for(payout) == []
-    Payout.objects.filter(pk=payout.pk).update(key_since=timezone.now() - dt.timedelta(hours=25))
-    assert transfers.payout_send(payout_id=payout.pk) == "sent"
-    assert_paid_once(payout)
-    payout.refresh_from_db()
-    assert payout.idempotency_key == f"faiross-payout-{payout.pk}-2"
+    assert payout.idempotency_key == key.format(pk=payout.pk)
 
 
 def test_replayed_webhook_changes_nothing(alice, stripe_settings, client, monkeypatch):
@@ -274,21 +268,7 @@ def test_two_concurrent_task_runs_make_one_transfer(stripe_settings):
     payout, _ = transfers.payout_create(account=account, currency="usd")
     # The transfer takes a while at Stripe, so both tasks overlap.
     stripe_settings.fault("/v1/transfers", "delay", method="POST", delay_seconds=1.0)
-    results: list[str] = []
-    barrier = threading.Barrier(2)
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(tasks.payout_send_task.apply(args=[payout.pk]).get())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = run_at_once([lambda: tasks.payout_send_task.apply(args=[payout.pk]).get()] * 2)
     # The second task either finds the row locked ("busy") or, when the thread scheduler
     # starts it after the first committed, already sent: never a second transfer.
     assert sorted(results) in (["busy", "sent"], ["sent", "sent"])
@@ -300,19 +280,7 @@ def test_two_concurrent_task_runs_make_one_transfer(stripe_settings):
 def test_two_concurrent_payout_runs_create_one_payout_per_person(stripe_settings):
     account = onboarded("alice", stripe_settings)
     credit("user:alice", 5_000)
-    results = []
-
-    def make():
-        try:
-            results.append(transfers.payout_create(account=account, currency="usd"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=make) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = run_at_once([lambda: transfers.payout_create(account=account, currency="usd")] * 4)
     created = [p for p, _ in results if p is not None]
     assert len(created) == 1
     assert Payout.objects.count() == 1

@@ -1,4 +1,3 @@
-import threading
 from io import StringIO
 
 import pytest
@@ -12,6 +11,7 @@ from payouts.models import DistributionRun, Posting, RunAllocation
 from payouts.selectors import recipient_balances
 from projects.services.tables import EntryInput, table_propose
 from tests.factories import CompanyFactory, ProjectFactory, TableVersionFactory, UserFactory
+from tests.thread_helpers import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -161,24 +161,9 @@ def test_two_runs_never_overlap(graph):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_run_attempts_produce_one_run():
-    barrier = threading.Barrier(3)
-    outcomes = []
-
-    def attempt():
-        try:
-            barrier.wait()
-            outcomes.append(runs.distribution_run_create().pk)
-        except runs.RunInProgress:
-            outcomes.append("refused")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(map(str, outcomes)).count("refused") == 2
+    outcomes = run_at_once([runs.distribution_run_create] * 3)
+    assert sum(isinstance(o, runs.RunInProgress) for o in outcomes) == 2
+    assert sum(isinstance(o, DistributionRun) for o in outcomes) == 1
     assert DistributionRun.objects.count() == 1
 
 

@@ -1,8 +1,5 @@
-import threading
-
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +7,7 @@ from projects import services
 from projects.models import Project, ShareTable, TableVersion
 from projects.services.tables import EntryInput, default_table_entries, table_roles
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.thread_helpers import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -256,24 +254,10 @@ def test_concurrent_approvals_activate_one_version_at_a_time():
     services.table_set_quorum(owner_key="project:racy", actor=a, quorum=2)
     v1 = services.table_propose(owner_key="project:racy", actor=a, entries=[E("github:one", 1)])
     v2 = services.table_propose(owner_key="project:racy", actor=a, entries=[E("github:two", 2)])
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def approve(version):
-        try:
-            barrier.wait()
-            services.table_version_approve(version=version, actor=b)
-        except Exception as exc:  # collected for the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=approve, args=(v,)) for v in (v1, v2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    outcomes = run_at_once(
+        [lambda v=v: services.table_version_approve(version=v, actor=b) for v in (v1, v2)]
+    )
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
     assert (
         TableVersion.objects.filter(table__owner_key="project:racy", status="active").count() == 1
     )
