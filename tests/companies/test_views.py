@@ -112,6 +112,16 @@ def test_pledge_form_to_signed(client, company, finance):
     assert "198.51.100.7" in r.content.decode()
 
 
+# The equity form but for its vesting: 0.5% as 10 common shares, a 12-month cliff, 48 months.
+EQUITY_FORM = {
+    "share": "0.5",
+    "share_count": "10",
+    "share_class": "Common",
+    "cliff_months": "12",
+    "vesting_months": "48",
+}
+
+
 @pytest.mark.parametrize(
     ("kind", "data", "message"),
     [
@@ -125,28 +135,12 @@ def test_pledge_form_to_signed(client, company, finance):
         ("dividend", {"share": "abc"}, "is not a percentage"),
         (
             "equity",
-            {
-                "share": "0.5",
-                "share_count": "10",
-                "share_class": "Common",
-                "cliff_months": "12",
-                "vesting_months": "48",
-                "time_vesting": "80",
-                "milestones": "10; Series A",
-            },
+            EQUITY_FORM | {"time_vesting": "80", "milestones": "10; Series A"},
             "Vesting must add up to 100%",
         ),
         (
             "equity",
-            {
-                "share": "0.5",
-                "share_count": "10",
-                "share_class": "Common",
-                "cliff_months": "12",
-                "vesting_months": "48",
-                "time_vesting": "90",
-                "milestones": "Series A",
-            },
+            EQUITY_FORM | {"time_vesting": "90", "milestones": "Series A"},
             "percent; title",
         ),
         ("carry", {"share": "2", "fund_name": "Fund I"}, "for VC funds"),

@@ -9,14 +9,8 @@ from disputes.selectors import recipient_is_held
 from payouts.models import Posting
 from payouts.selectors import account_balance
 from projects.models import TableVersion
+from tests.disputes.helpers import disputed_table
 from tests.e2e.helpers import sign_in
-from tests.factories import (
-    OmbudsmanFactory,
-    ProjectFactory,
-    TableVersionFactory,
-    UserFactory,
-    credit,
-)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,18 +41,7 @@ def ledger_balanced():
 
 def test_dispute_about_a_table_entry_from_filing_to_resolution(page, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    alice = UserFactory(username="alice")
-    UserFactory(username="bob")
-    UserFactory(username="carol")
-    OmbudsmanFactory(username="olga")
-    project = ProjectFactory(slug="numpy", name="NumPy", steward=alice)
-    v1 = TableVersionFactory(
-        project=project,
-        actor=alice,
-        entries=[("user:bob", 3_000_000), ("github:octocat", 1_000_000)],
-    )
-    entry = v1.entries.get(recipient="user:bob")
-    credit("user:bob", 50_000)
+    entry = disputed_table(ombudsmen=("olga",)).entry
 
     # carol files a dispute from the table version page, about bob's entry
     sign_in(page, "carol")

@@ -7,13 +7,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from companies import services as company_services
 from companies.models import Company, CompanyMember
 from faiross.kernel.shares import MILLIBIPS_PER_PERCENT
 from payouts.distribution import runs
 from payouts.inflows import inflow_record
 from payouts.models import DistributionRun
 from projects import services
-from projects.models import Project
+from projects.models import Invitation, Project, ShareTable
 from projects.services.tables import EntryInput, table_propose
 
 DEMO_PASSWORD = "faiross-demo"
@@ -96,7 +97,6 @@ class Command(BaseCommand):
             services.project_invite(
                 project=numpy, actor=users["alice"], target="bob", role="maintainer"
             )
-            from projects.models import Invitation
 
             services.invitation_accept(
                 invitation=Invitation.objects.get(
@@ -115,7 +115,6 @@ class Command(BaseCommand):
 
     def _money(self, users: dict) -> None:  # type: ignore[type-arg]
         """Share tables, a company, a wire and one distribution run, so the demo has money."""
-        from projects.models import ShareTable
 
         if not ShareTable.objects.filter(owner_key="project:numpy").exists():
             alice, bob, carol = users["alice"], users["bob"], users["carol"]
@@ -166,8 +165,6 @@ class Command(BaseCommand):
         """An Open Source Pledge: $2,000 per developer per year for 3 developers, signed by
         carol, countersigned by staff, its first invoice paid by wire."""
         import datetime as dt
-
-        from companies import services as company_services
 
         agreement = company_services.agreement_create(
             company=company,
