@@ -31,37 +31,39 @@ def errors(exc_info) -> dict:
 # --- companies and members ------------------------------------------------------------------
 
 
+# A valid new company (the country in lower case); the bad cases change one value.
+NEW_COMPANY = {
+    "slug": "initech",
+    "name": "Initech LLC",
+    "country": "us",
+    "kind": "mature",
+    "website": "https://initech.example",
+}
+
+
 def test_creator_becomes_owner(owner):
-    company = services.company_create(
-        creator=owner,
-        slug="initech",
-        name="Initech LLC",
-        country="us",
-        kind="mature",
-        website="https://initech.example",
-    )
+    company = services.company_create(creator=owner, **NEW_COMPANY)
     assert company.country == "US" and company.owner_key == "company:initech"
     assert CompanyMember.objects.get(company=company).role == "owner"
 
 
 @pytest.mark.parametrize(
-    ("values", "field"),
+    ("field", "value"),
     [
-        ({"slug": "Bad Slug"}, "slug"),
-        ({"slug": "groundwater"}, "slug"),
-        ({"slug": "acme"}, "slug"),
-        ({"name": ""}, "name"),
-        ({"country": "USA"}, "country"),
-        ({"website": "ftp://x"}, "website"),
-        ({"kind": "bank"}, "kind"),
+        ("slug", "Bad Slug"),
+        ("slug", "groundwater"),
+        ("slug", "acme"),
+        ("name", ""),
+        ("country", "USA"),
+        ("website", "ftp://x"),
+        ("kind", "bank"),
     ],
 )
-def test_bad_company_values_are_named(owner, company, values, field):
-    base = {"slug": "newco", "name": "NewCo", "country": "", "website": "", "kind": "startup"}
+def test_bad_company_values_are_named(owner, company, field, value):
     with pytest.raises(ValidationError) as exc:
-        services.company_create(creator=owner, **(base | values))
+        services.company_create(creator=owner, **(NEW_COMPANY | {field: value}))
     assert field in errors(exc)
-    assert not CompanyMember.objects.filter(company__slug="newco").exists()
+    assert not CompanyMember.objects.filter(company__slug="initech").exists()
 
 
 def test_invitations_by_username_and_email(company, owner):

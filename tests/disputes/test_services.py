@@ -269,23 +269,23 @@ def test_hold_cannot_exceed_balance_or_stake(world):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "field"),
+    ("field", "value"),
     [
-        ({"amount": -1}, "amount"),
-        ({"amount": 1.5}, "amount"),
-        ({"amount": True}, "amount"),
-        ({"currency": "USD!"}, "currency"),
-        ({"reason": ""}, "reason"),
-        ({"recipient": "nobody"}, "recipient"),
-        ({"recipient": "user:ghost"}, "recipient"),
-        ({"recipient": "purl:pkg:pypi/x"}, "recipient"),
-        ({"source": "paid_out"}, "source"),
+        ("amount", -1),
+        ("amount", 1.5),
+        ("amount", True),
+        ("currency", "USD!"),
+        ("reason", ""),
+        ("recipient", "nobody"),
+        ("recipient", "user:ghost"),
+        ("recipient", "purl:pkg:pypi/x"),
+        ("source", "paid_out"),
     ],
 )
-def test_hold_bad_input_names_the_field(world, kwargs, field):
+def test_hold_bad_input_names_the_field(world, field, value):
     d = file_dispute(world)
     args = dict(dispute=d, actor=world.dana, amount=100, currency="usd", reason="r")
-    args.update(kwargs)
+    args[field] = value
     with pytest.raises(ValidationError) as exc:
         services.hold_place(**args)
     assert field in exc.value.message_dict
@@ -296,21 +296,11 @@ def test_escrow_and_reserve_are_held_from_their_accounts(world):
     credit("github:octocat", 7_000, purpose="escrow")
     credit("project:numpy", 9_000, purpose="reserve")
     d = file_dispute(world)
-    h1 = services.hold_place(
-        dispute=d,
-        actor=world.dana,
-        recipient="github:octocat",
-        amount=7_000,
-        currency="usd",
-        reason="r",
-    )
-    h2 = services.hold_place(
-        dispute=d,
-        actor=world.dana,
-        recipient="project:numpy",
-        amount=4_000,
-        currency="usd",
-        reason="r",
+    h1, h2 = (
+        services.hold_place(
+            dispute=d, actor=world.dana, recipient=who, amount=amount, currency="usd", reason="r"
+        )
+        for who, amount in (("github:octocat", 7_000), ("project:numpy", 4_000))
     )
     assert (h1.source, h2.source) == ("escrow", "reserve")
     assert account_balance(owner="project:numpy", purpose="reserve", currency="usd") == 5_000

@@ -65,14 +65,26 @@ class DisputePartyFactory(factory.django.DjangoModelFactory):
     role = DisputeParty.Role.RECIPIENT
 
 
-class DisputeMessageFactory(ServiceFactory):
+class DisputeStepFactory(ServiceFactory):
+    """What is done in a dispute (a new one unless ``dispute=d``), through a service;
+    ``filer`` is whoever filed the dispute."""
+
+    class Meta:
+        abstract = True
+
+    class Params:
+        filer = factory.LazyAttribute(lambda o: o.dispute.filed_by)
+
+    dispute = factory.SubFactory(DisputeFactory)
+
+
+class DisputeMessageFactory(DisputeStepFactory):
     """A message of the conversation (``dispute_respond``), by the filer by default."""
 
     class Meta:
         model = "disputes.DisputeMessage"
 
-    dispute = factory.SubFactory(DisputeFactory)
-    author = factory.LazyAttribute(lambda o: o.dispute.filed_by)
+    author = factory.SelfAttribute("filer")
     body = "Here is what I can add."
 
     @classmethod
@@ -80,13 +92,12 @@ class DisputeMessageFactory(ServiceFactory):
         return dispute_respond(**kwargs)
 
 
-class InternalNoteFactory(ServiceFactory):
+class InternalNoteFactory(DisputeStepFactory):
     """An ombudsman's internal note (``dispute_note_add``)."""
 
     class Meta:
         model = "disputes.InternalNote"
 
-    dispute = factory.SubFactory(DisputeFactory)
     author = factory.SubFactory(OmbudsmanFactory)
     body = "Checked the history of the table."
 
@@ -120,7 +131,7 @@ class EvidenceFactory(ServiceFactory):
         return message.evidence.get()
 
 
-class HoldFactory(ServiceFactory):
+class HoldFactory(DisputeStepFactory):
     """``amount`` of ``recipient``'s money held by an ombudsman (``hold_place``); the
     recipient (a new user by default) is first credited ``amount`` in the hold's source
     unless ``fund=False``. ``amount=0`` is a freeze."""
@@ -128,7 +139,6 @@ class HoldFactory(ServiceFactory):
     class Meta:
         model = "disputes.Hold"
 
-    dispute = factory.SubFactory(DisputeFactory)
     placed_by = factory.SubFactory(OmbudsmanFactory)
     recipient = factory.LazyFunction(lambda: f"user:{UserFactory().username}")
     amount = 1_000
@@ -170,15 +180,14 @@ class HoldMovementFactory(ServiceFactory):
         return hold_redirect(to_recipient=to_recipient, amount=amount, **movement)
 
 
-class AppealFactory(ServiceFactory):
+class AppealFactory(DisputeStepFactory):
     """The filer's appeal (``appeal_file``) of a dispute that an ombudsman resolved
     (``dispute_resolve``) first when it was not resolved yet."""
 
     class Meta:
         model = "disputes.Appeal"
 
-    dispute = factory.SubFactory(DisputeFactory)
-    appellant = factory.LazyAttribute(lambda o: o.dispute.filed_by)
+    appellant = factory.SelfAttribute("filer")
     reason = "The resolution overlooks my evidence."
 
     @classmethod

@@ -455,24 +455,24 @@ def test_spdx_2_2_example9_relationship_kinds() -> None:
 
 
 def test_requirements_syntax_features() -> None:
-    text = (
-        "# a comment\n"
-        "Django[argon2]>=5.2,<6 ; python_version >= '3.10'  # trailing comment\n"
-        "requests==2.32.0 \\\n"
-        "    --hash=sha256:aaaa \\\n"
-        "    --hash=sha256:bbbb\n"
-        "-r base.txt\n"
-        "--constraint constraints.txt\n"
-        "-e git+https://github.com/x/y.git#egg=y\n"
-        "--index-url https://pypi.example.org/simple\n"
-        "https://example.com/pkg-1.0.tar.gz\n"
-        "./local/pkg\n"
-        "dist/thing-1.0-py3-none-any.whl\n"
-        "pillow @ https://example.com/pillow.zip\n"
-        "localthing @ file:///tmp/localthing\n"
-        "zope.interface\n"
-        "\n"
-    )
+    text = """\
+# a comment
+Django[argon2]>=5.2,<6 ; python_version >= '3.10'  # trailing comment
+requests==2.32.0 \\
+    --hash=sha256:aaaa \\
+    --hash=sha256:bbbb
+-r base.txt
+--constraint constraints.txt
+-e git+https://github.com/x/y.git#egg=y
+--index-url https://pypi.example.org/simple
+https://example.com/pkg-1.0.tar.gz
+./local/pkg
+dist/thing-1.0-py3-none-any.whl
+pillow @ https://example.com/pillow.zip
+localthing @ file:///tmp/localthing
+zope.interface
+
+"""
     result = parse("requirements.txt", text)
     assert [(d.purl, d.version_spec) for d in result.dependencies] == [
         ("pkg:pypi/django", ">=5.2,<6"),
@@ -552,20 +552,20 @@ def test_pyproject_dependency_groups_include_and_cycles() -> None:
 
 
 def test_pyproject_poetry_details() -> None:
-    text = (
-        "[tool.poetry]\n"
-        'name = "demo"\n'
-        "[tool.poetry.dependencies]\n"
-        'python = "^3.11"\n'
-        'local = { path = "../local", develop = true }\n'
-        'gitdep = { git = "https://github.com/x/gitdep.git" }\n'
-        'multi = [{ version = "<2", python = "<3.10" }, { version = ">=2", python = ">=3.10" }]\n'
-        'maybe = { version = "^1", optional = true }\n'
-        "[tool.poetry.dev-dependencies]\n"
-        'pytest = "^8"\n'
-        "[tool.poetry.group.main.dependencies]\n"
-        'click = "*"\n'
-    )
+    text = """\
+[tool.poetry]
+name = "demo"
+[tool.poetry.dependencies]
+python = "^3.11"
+local = { path = "../local", develop = true }
+gitdep = { git = "https://github.com/x/gitdep.git" }
+multi = [{ version = "<2", python = "<3.10" }, { version = ">=2", python = ">=3.10" }]
+maybe = { version = "^1", optional = true }
+[tool.poetry.dev-dependencies]
+pytest = "^8"
+[tool.poetry.group.main.dependencies]
+click = "*"
+"""
     result = parse("pyproject.toml", text)
     assert result.project_name == "demo"
     assert [(d.name, d.kind, d.version_spec) for d in result.dependencies] == [
@@ -585,16 +585,16 @@ def test_pyproject_dynamic_dependencies_warn() -> None:
 
 
 def test_dedup_keeps_strongest_kind_in_first_position() -> None:
-    text = (
-        "[build-system]\n"
-        'requires = ["setuptools", "numpy>=2"]\n'
-        "[project]\n"
-        'dependencies = ["numpy>=1.26", "scipy"]\n'
-        "[project.optional-dependencies]\n"
-        'extra = ["scipy>=1", "matplotlib"]\n'
-        "[dependency-groups]\n"
-        'dev = ["matplotlib", "pytest"]\n'
-    )
+    text = """\
+[build-system]
+requires = ["setuptools", "numpy>=2"]
+[project]
+dependencies = ["numpy>=1.26", "scipy"]
+[project.optional-dependencies]
+extra = ["scipy>=1", "matplotlib"]
+[dependency-groups]
+dev = ["matplotlib", "pytest"]
+"""
     result = parse("pyproject.toml", text)
     assert [(d.name, d.kind, d.version_spec) for d in result.dependencies] == [
         ("setuptools", "build", ""),
@@ -705,25 +705,25 @@ def test_package_json_wrong_types() -> None:
 
 
 def test_cargo_rules() -> None:
-    text = (
-        "[package]\n"
-        'name = "app"\n'
-        "[dependencies]\n"
-        'serde = { version = "1", features = ["derive"] }\n'
-        'Inflector = "0.11"\n'
-        'json = { package = "serde_json", version = "1" }\n'
-        'opt = { version = "2", optional = true }\n'
-        "shared = { workspace = true }\n"
-        'mine = { path = "../mine" }\n'
-        "[build-dependencies]\n"
-        'cc = "1"\n'
-        "[target.'cfg(windows)'.dev-dependencies]\n"
-        'winapi = "0.3"\n'
-        "[workspace.dependencies]\n"
-        'shared = { version = "3.1", package = "shared-real" }\n'
-        "[patch.crates-io]\n"
-        'serde = { path = "../serde" }\n'
-    )
+    text = """\
+[package]
+name = "app"
+[dependencies]
+serde = { version = "1", features = ["derive"] }
+Inflector = "0.11"
+json = { package = "serde_json", version = "1" }
+opt = { version = "2", optional = true }
+shared = { workspace = true }
+mine = { path = "../mine" }
+[build-dependencies]
+cc = "1"
+[target.'cfg(windows)'.dev-dependencies]
+winapi = "0.3"
+[workspace.dependencies]
+shared = { version = "3.1", package = "shared-real" }
+[patch.crates-io]
+serde = { path = "../serde" }
+"""
     result = parse("Cargo.toml", text)
     assert [(d.purl, d.kind, d.version_spec) for d in result.dependencies] == [
         ("pkg:cargo/serde", "runtime", "1"),
@@ -1290,13 +1290,13 @@ def test_github_funding_yml() -> None:
 
 
 def test_github_funding_yml_edge_cases() -> None:
-    text = (
-        "github: [octocat, -bad-, surftocat]\n"
-        "patreon: # Replace with a single Patreon username\n"
-        "ko_fi: someone\n"
-        "custom: [paypal.me/someone, 'javascript:alert(1)']\n"
-        "made_up: thing\n"
-    )
+    text = """\
+github: [octocat, -bad-, surftocat]
+patreon: # Replace with a single Patreon username
+ko_fi: someone
+custom: [paypal.me/someone, 'javascript:alert(1)']
+made_up: thing
+"""
     info = parse_funding_file(filename=".github/FUNDING.yml", content=text.encode())
     assert info.people == ["github:octocat", "github:surftocat"]
     assert ("Ko-fi: someone", "https://ko-fi.com/someone") in info.links

@@ -7,6 +7,15 @@ from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+def import_file(api_client, name, content, **fields):
+    """Upload ``content`` as the file ``name`` to numpy's table import (with ``fields``)."""
+    return api_client.post(
+        "/api/v1/projects/numpy/table/import/",
+        {"file": SimpleUploadedFile(name, content), **fields},
+        format="multipart",
+    )
+
+
 @pytest.fixture
 def python(db):
     return ProjectFactory(slug="python")
@@ -103,11 +112,7 @@ def test_toml_export_and_import_round_trip(api_client, user, project, python):
     )
     text = api_client.get("/api/v1/projects/numpy/faiross.toml").content
     assert b'owner = "project:numpy"' in text
-    r = api_client.post(
-        "/api/v1/projects/numpy/table/import/",
-        {"file": SimpleUploadedFile("faiross.toml", text)},
-        format="multipart",
-    )
+    r = import_file(api_client, "faiross.toml", text)
     assert r.status_code == 201, r.json()
     assert r.json()["version"] == 2
     assert r.json()["entries"] == [
@@ -118,21 +123,11 @@ def test_toml_export_and_import_round_trip(api_client, user, project, python):
 
 def test_import_manifest_and_bad_file(api_client, user, project):
     api_client.force_authenticate(user)
-    r = api_client.post(
-        "/api/v1/projects/numpy/table/import/",
-        {
-            "file": SimpleUploadedFile("package.json", b'{"dependencies": {"left-pad": "^1"}}'),
-            "share_millibips": "1000000",
-        },
-        format="multipart",
-    )
+    manifest = b'{"dependencies": {"left-pad": "^1"}}'
+    r = import_file(api_client, "package.json", manifest, share_millibips="1000000")
     assert r.status_code == 201, r.json()
     assert r.json()["entries"][0]["millibips"] == 1_000_000
-    r = api_client.post(
-        "/api/v1/projects/numpy/table/import/",
-        {"file": SimpleUploadedFile("package.json", b"{not json")},
-        format="multipart",
-    )
+    r = import_file(api_client, "package.json", b"{not json")
     assert r.status_code == 400 and "file" in r.json()
     r = api_client.post("/api/v1/projects/numpy/table/import/", {}, format="multipart")
     assert r.status_code == 400

@@ -9,6 +9,12 @@ from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+def import_file(client, name, content, **fields):
+    """Upload ``content`` as the file ``name`` to numpy's table import page (with ``fields``)."""
+    file = SimpleUploadedFile(name, content)
+    return client.post("/projects/numpy/table/import/", {"file": file, **fields})
+
+
 @pytest.mark.parametrize(
     ("text", "millibips"),
     [
@@ -82,14 +88,8 @@ def test_strangers_cannot_edit_or_import(client, project):
 
 def test_import_manifest_opens_editor_preview(client, user, project):
     client.force_login(user)
-    r = client.post(
-        "/projects/numpy/table/import/",
-        {
-            "file": SimpleUploadedFile("requirements.txt", b"cython\nmeson-python>=0.15\n"),
-            "share": "30",
-            "policy": "even",
-        },
-    )
+    requirements = b"cython\nmeson-python>=0.15\n"
+    r = import_file(client, "requirements.txt", requirements, share="30", policy="even")
     assert r.status_code == 302 and "preview=1" in r["Location"]
     page = client.get(r["Location"]).content.decode()
     assert "purl:pkg:pypi/cython" in page and "15" in page and "2 dependencies read" in page
@@ -103,9 +103,7 @@ def test_import_bad_file_shows_error(client, user, project):
         {"text": "format = 1\n[[entry]\nrecipient=", "filename": "faiross.toml"},
     )
     assert r.status_code == 200 and "import-errors" in r.content.decode()
-    r = client.post(
-        "/projects/numpy/table/import/", {"file": SimpleUploadedFile("x.bin", b"\xff\xfe")}
-    )
+    r = import_file(client, "x.bin", b"\xff\xfe")
     assert r.status_code == 200 and "import-errors" in r.content.decode()
     r = client.post("/projects/numpy/table/import/", {"text": "x", "share": "abc"})
     assert "Dependency share" in r.content.decode()
@@ -143,10 +141,7 @@ def test_toml_download_and_search(client, project):
 def test_funding_file_prefills_people_and_empty_links(client, user, project):
     client.force_login(user)
     content = b"github: [octocat, hubot]\ncustom: ['https://example.org/donate']\n"
-    r = client.post(
-        "/projects/numpy/table/import/",
-        {"file": SimpleUploadedFile("FUNDING.yml", content)},
-    )
+    r = import_file(client, "FUNDING.yml", content)
     assert r.status_code == 302 and "preview=1" in r["Location"]
     page = client.get(r["Location"]).content.decode()
     assert "github:octocat" in page and "github:hubot" in page
@@ -162,9 +157,7 @@ def test_real_funding_json_fills_empty_homepage(client, user, project):
     client.force_login(user)
     project.homepage = ""
     project.save()
-    r = client.post(
-        "/projects/numpy/table/import/", {"file": SimpleUploadedFile("funding.json", content)}
-    )
+    r = import_file(client, "funding.json", content)
     assert r.status_code == 302
     project.refresh_from_db()
     assert project.homepage.startswith("http")
