@@ -305,7 +305,13 @@ def payout_send(*, payout_id: int) -> str:
             message = f"{type(exc).__name__}: {getattr(exc, 'user_message', None) or exc}"
             payout.last_error = message[:2000]
             if _transient(exc):
-                if now - payout.created_at > FAIL_UNREACHABLE_AFTER:
+                # Give up only when Stripe answered that it did nothing: after a timeout or
+                # a 409 (this key is in use) the request may still be running at Stripe, so
+                # a lookup cannot prove there is no transfer (found by the simulation, seed 5).
+                in_flight = isinstance(exc, stripe.APIConnectionError) or (
+                    getattr(exc, "http_status", None) == 409
+                )
+                if now - payout.created_at > FAIL_UNREACHABLE_AFTER and not in_flight:
                     try:
                         found = _transfer_lookup(client, payout)
                     except stripe.StripeError:
