@@ -31,12 +31,27 @@ class Project(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set only by the verification service (issue 11): until then the project's table routes
+    # nothing and money reaching it waits in its escrow.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification = models.ForeignKey(
+        "ProjectVerification",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The proof that made this project verified.",
+    )
 
     class Meta:
         ordering = ["slug"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
 
     def get_absolute_url(self) -> str:
         from django.urls import reverse
@@ -47,6 +62,33 @@ class Project(models.Model):
     def owner_key(self) -> str:
         """``project:<slug>``: the project as a recipient and as a table owner."""
         return project_key(self.slug)
+
+
+class ProjectVerification(models.Model):
+    """One proof of control of a project's repository or package: who, how, when. Append-only;
+    the project points at the proof that verified it."""
+
+    class Method(models.TextChoices):
+        REPO_TOKEN = "repo_token", "Token committed to the repository"
+        GITHUB = "github", "GitHub admin or maintain permission"
+        REGISTRY = "registry", "Listed as owner on the package registry"
+        STAFF = "staff", "Checked by FairOSS staff"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="verifications")
+    method = models.CharField(max_length=12, choices=Method.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What was checked (URL fetched, registry and package, repository and permission).
+    evidence = models.JSONField(default=dict, blank=True)
+    note = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}: {self.get_method_display()}"
 
 
 class ProjectPurl(models.Model):

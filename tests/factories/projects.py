@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import factory
+from django.utils import timezone
 
 from companies.models import CompanyMember
 from projects.models import (
@@ -37,6 +38,14 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
     repo_url = factory.LazyAttribute(lambda o: f"https://github.com/example/{o.slug}")
     status = Project.Status.CLAIMED
+    # Most tests are about money flowing through tables, which needs a verified project;
+    # ``ProjectFactory(unverified=True)`` makes one whose table routes nothing yet.
+    verified_at = factory.LazyAttribute(
+        lambda o: None if o.status == Project.Status.UNCLAIMED else timezone.now()
+    )
+
+    class Params:
+        unverified = factory.Trait(verified_at=None)
 
     @factory.post_generation
     def steward(self, create, extracted, **kwargs):
