@@ -63,6 +63,7 @@ class LedgerTransaction(models.Model):
         RELEASE = "release", "Hold released"
         REDIRECT = "redirect", "Held money redirected"
         REVERSAL = "reversal", "Reversal"
+        RESERVE_GRANT = "reserve_grant", "Grant from a project reserve"
 
     idempotency_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -256,6 +257,20 @@ class ConnectedAccount(models.Model):
         return self.status == self.Status.ENABLED and self.transfers_active
 
 
+def private_storage():  # type: ignore[no-untyped-def]
+    """Files only staff and their owner may read (never under MEDIA_URL)."""
+    from django.core.files.storage import storages
+
+    return storages["private"]
+
+
+def tax_form_path(instance: TaxForm, filename: str) -> str:
+    import uuid
+
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"tax-forms/{instance.user_id}/{uuid.uuid4().hex}.{suffix}"
+
+
 class TaxForm(models.Model):
     """A tax form (W-9 / W-8BEN) collected from a person, recorded by staff."""
 
@@ -272,6 +287,10 @@ class TaxForm(models.Model):
     note = models.CharField(max_length=300, blank=True)
     recorded_by = actor_fk()
     updated_at = models.DateTimeField(auto_now=True)
+    # The signed form the person uploaded from their earnings page: private storage, read by
+    # staff in admin, who then mark it collected.
+    document = models.FileField(upload_to=tax_form_path, storage=private_storage, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["user__username"]
@@ -406,3 +425,54 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.to}"
+
+
+class ReserveGrant(models.Model):
+    """Money a project's stewards grant from its reserve to a member or another project,
+    executed as one ledger transaction once the table's quorum approved it."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Waiting for approvals"
+        EXECUTED = "executed", "Granted"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.PROTECT, related_name="reserve_grants"
+    )
+    recipient = models.CharField(max_length=300, help_text="user:<name> or project:<slug>")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.TextField(max_length=2000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = actor_fk()
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    transaction = models.OneToOneField(
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="reservegrant_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"grant #{self.pk} from {self.project} to {self.recipient}"
+
+
+class ReserveGrantApproval(models.Model):
+    grant = models.ForeignKey(ReserveGrant, on_delete=models.CASCADE, related_name="approvals")
+    user = user_fk()
+    approve = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "user"], name="reservegrantapproval_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'approves' if self.approve else 'rejects'} {self.grant}"

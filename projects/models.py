@@ -49,14 +49,14 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_verified(self) -> bool:
-        return self.verified_at is not None
-
     def get_absolute_url(self) -> str:
         from django.urls import reverse
 
         return reverse("projects:detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
 
     @property
     def owner_key(self) -> str:
@@ -352,3 +352,69 @@ class KnownDependency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} depends on {self.dependency}"
+
+
+class UserProfile(models.Model):
+    """A person's choices about what the public may see (issue 11: private by default)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    # What a person received, their balances and payouts are shown to the public only when
+    # they opt in; staff and the person always see them.
+    public = models.BooleanField(
+        "public profile",
+        default=False,
+        help_text="Show what I received from FairOSS on my public profile.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a hash of the key is kept; the key is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True)  # sha256 hex of the key
+    prefix = models.CharField(max_length=12)  # first characters, to tell tokens apart
+    # Obtained with a second factor (TOTP at issue, or from an MFA-authenticated session):
+    # a company's "require MFA" rule checks this, not merely that the account has MFA.
+    second_factor = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… of {self.user}"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer an API create gave for an ``Idempotency-Key``: a retry with the same key and
+    body gets the same answer; the same key with another body is refused."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)  # null while in progress
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "key", "method", "path"], name="idempotency_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"
