@@ -27,6 +27,7 @@ from faiross.kernel.http import client_ip
 from payouts.inflows import inflow_record
 from projects import table_api
 from projects.auth import signed_in_user
+from projects.idempotency import idempotent
 
 from . import selectors, services
 from .models import Agreement, Company, Invoice
@@ -186,6 +187,7 @@ class CompanyListView(APIView):
     @extend_schema(
         operation_id="companies_create", request=CompanyCreateInput, responses={201: Obj}
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = _valid(CompanyCreateInput(data=request.data))
         company = services.company_create(creator=signed_in_user(request), **data)
@@ -219,6 +221,7 @@ class CompanyInvitationsView(APIView):
         request=CompanyInviteInput,
         responses={201: Obj},
     )
+    @idempotent
     def post(self, request: Request, slug: str) -> Response:
         company, _ = selectors.company_for_member(slug=slug, user=request.user)
         data = _valid(CompanyInviteInput(data=request.data))
@@ -309,6 +312,7 @@ class AgreementListView(APIView):
         request=AgreementCreateSchema,
         responses={201: Obj},
     )
+    @idempotent
     def post(self, request: Request, slug: str) -> Response:
         company, _ = selectors.company_for_member(slug=slug, user=request.user)
         data = _valid(agreement_create_input(request.data))
@@ -421,6 +425,7 @@ class _AgreementEventView(APIView):
             post=extend_schema(operation_id=operation_id, request=cls.input, responses={201: Obj})
         )(cls)
 
+    @idempotent
     def post(self, request: Request, slug: str, pk: int) -> Response:
         agreement = _agreement(request, slug, pk)
         data = _valid(self.input(data=request.data))
@@ -582,6 +587,7 @@ class InflowsView(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(request=InflowInput, responses={201: OpenApiTypes.OBJECT})
+    @idempotent
     def post(self, request: Request) -> Response:
         data = _valid(InflowInput(data=request.data))
         company = data["company"]

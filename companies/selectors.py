@@ -14,6 +14,7 @@ from faiross.kernel.recipients import project_key
 from payouts.distribution.explain import distribution_preview
 from payouts.distribution.runs import run_compute
 from payouts.models import DistributionRun, RunAllocation
+from projects.auth import user_signed_in_with_second_factor
 from projects.selectors import pending_invitations_for
 
 from .models import Agreement, Company, CompanyInvitation, CompanyMember, Invoice
@@ -40,6 +41,30 @@ def user_has_mfa(*, user: User | AnonymousUser) -> bool:
     return bool(is_mfa_enabled(user))
 
 
+def user_mfa_verified(*, user: User | AnonymousUser) -> bool:
+    """Whether this request's user passed a second factor: the account has MFA on *and* this
+    session signed in (or re-authenticated) with it, or this API token was issued with it.
+
+    A company's "require MFA" rule asks this, not :func:`user_has_mfa`: a password-only
+    session or token of an account that has MFA must not act on the company's money.
+    """
+    return user_signed_in_with_second_factor(user=user) and user_has_mfa(user=user)
+
+
+def mfa_required_message(*, company: Company, user: User | AnonymousUser) -> str:
+    """Why ``user`` may not act on money of ``company`` (which requires MFA) right now."""
+    if not user_has_mfa(user=user):
+        return (
+            f"{company.name} requires two-factor authentication for acting on money: "
+            "turn it on in your account settings (Two-factor authentication) first."
+        )
+    return (
+        f"{company.name} requires two-factor authentication for acting on money, and this "
+        "session or API token was obtained without it: sign out and sign in again with your "
+        "authenticator code (scripts: create a token with your code)."
+    )
+
+
 def company_exists(*, slug: str) -> bool:
     return Company.objects.filter(slug=slug).exists()
 
@@ -48,7 +73,7 @@ def company_table_roles(*, slug: str, user: User | AnonymousUser) -> tuple[bool,
     """(can propose, can approve, number of approvers) on the company's share table.
 
     Owners and finance members act on money and on the table; owners approve. When the
-    company requires MFA, neither without MFA on the account.
+    company requires MFA, neither without a second factor in this session or token.
     """
     approvers = CompanyMember.objects.filter(
         company__slug=slug, role=CompanyMember.Role.OWNER
@@ -57,7 +82,7 @@ def company_table_roles(*, slug: str, user: User | AnonymousUser) -> tuple[bool,
     if (
         role is not None
         and Company.objects.filter(slug=slug, require_mfa=True).exists()
-        and not user_has_mfa(user=user)
+        and not user_mfa_verified(user=user)
     ):
         return False, False, approvers
     return role in MONEY_ROLES, role == CompanyMember.Role.OWNER, approvers

@@ -172,10 +172,19 @@ class AgreementEndInput(serializers.Serializer):
 # --- events of an agreement (money becomes due) --------------------------------------------
 
 
+def _confirm_duplicate() -> StrictBooleanField:
+    return StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="true records it even when one of the same day and amount exists (else 409)",
+    )
+
+
 class DividendDeclarationInput(serializers.Serializer):
     amount = AmountField(max_value=MAX_PROCEEDS, help_text="the whole dividend, minor units")
     currency = CurrencyField()
     declared_on = StrictDateField()
+    confirm_duplicate = _confirm_duplicate()
 
 
 class LiquidityEventInput(serializers.Serializer):
@@ -190,12 +199,14 @@ class LiquidityEventInput(serializers.Serializer):
         allow_null=True,
         help_text="the part of FairOSS's stake sold; default: all of the vested, unsold part",
     )
+    confirm_duplicate = _confirm_duplicate()
 
 
 class CarryDistributionInput(serializers.Serializer):
     amount = AmountField(max_value=MAX_PROCEEDS, help_text="realised carry, minor units")
     currency = CurrencyField()
     distributed_on = StrictDateField()
+    confirm_duplicate = _confirm_duplicate()
 
 
 # --- invoices and previews ----------------------------------------------------------------

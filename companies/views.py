@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from faiross.kernel.forms import form_add_service_errors, form_initial, form_service_saved
 from faiross.kernel.money import MAX_AMOUNT, money_format
 from faiross.kernel.shares import FULL_SHARE, percent_to_millibips
+from payouts.selectors import amounts_people_aggregated
 from projects import selectors as table_selectors
 from projects import services as table_services
 from projects.auth import signed_in_user
@@ -484,7 +485,14 @@ def groundwater_company(request: HttpRequest, slug: str) -> HttpResponse:
             "company": company,
             "agreements": agreements,
             "table": table_selectors.table_view(owner_key=company.owner_key),
-            "reached": selectors.company_money_reached(company=company),
+            # People are private (money rule 9): counted and summed, never named.
+            "reached": [
+                selectors.FlowRow(*row)
+                for row in amounts_people_aggregated(
+                    (r.recipient, r.purpose, r.currency, r.amount)
+                    for r in selectors.company_money_reached(company=company)
+                )
+            ],
             "embed": _badge_embed(
                 request, page="public", badge="badge", slug=slug, alt="Groundwater participant"
             ),

@@ -12,9 +12,13 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from companies.models import CompanyMember
+from faiross.kernel.money import money_format
 from faiross.kernel.recipients import project_key, user_key
+from faiross.kernel.shares import format_percent
 from payouts.models import RunAllocation
+from payouts.selectors import recipient_money_visible_to
 from projects.models import Membership, Project, TableEntry, TableVersion
+from projects.privacy import recipient_shown, viewer_is_staff
 
 from .models import AuditEvent, Dispute, DisputeParty, Hold
 
@@ -235,7 +239,8 @@ def target_describe(*, target: str) -> Target:
         t = Target(
             kind,
             ident,
-            f"{owner} v{entry.version.number}: {entry.recipient} ({entry.millibips:,} millibips)",
+            f"{owner} v{entry.version.number}: {entry.recipient} "
+            f"({format_percent(millibips=entry.millibips)})",
             project=project,
             table_owner=owner,
             recipient=entry.recipient,
@@ -290,7 +295,8 @@ def target_describe(*, target: str) -> Target:
         t = Target(
             kind,
             ident,
-            f"run {line.run_id}: {line.recipient} {line.amount} {line.currency}",
+            f"run {line.run_id}: {line.recipient} "
+            f"{money_format(amount=line.amount, currency=line.currency)}",
             recipient=line.recipient,
             amount=line.amount,
             currency=line.currency,
@@ -311,13 +317,19 @@ def target_describe(*, target: str) -> Target:
     if not recipient and user is not None:
         recipient = user_key(user.get_username())
     amount = getattr(obj, "amount", None)
+    currency = str(getattr(obj, "currency", "") or "")
+    shown = (
+        money_format(amount=amount, currency=currency)
+        if isinstance(amount, int) and currency
+        else ""
+    )
     t = Target(
         kind,
         ident,
-        f"payout {ident}: {obj}"[:300],
+        f"payout {ident} of {shown} to {recipient}"[:300],
         recipient=recipient,
         amount=amount if isinstance(amount, int) and amount > 0 else None,
-        currency=str(getattr(obj, "currency", "") or ""),
+        currency=currency,
     )
     if recipient:
         t.parties = parties_of_recipient(recipient=recipient, role=DisputeParty.Role.RECIPIENT)
@@ -333,3 +345,63 @@ def _generic_object(app_label: str, model_name: str, ident: str) -> object:
     if obj is None:
         raise _bad(f"There is no {model_name.lower()} {ident}.")
     return obj
+
+
+# --- who may see a target ---------------------------------------------------------------
+
+NEUTRAL_TARGET_MESSAGE = (
+    "There is nothing you can dispute as {about!r}. A dispute is filed from the thing it is "
+    "about: open the project, the table version, your payout or your agreement and use its "
+    '"Dispute" link.'
+)
+
+
+def target_visible_to(*, target: Target, user: User | AnonymousUser) -> bool:
+    """Whether ``user`` may learn anything about ``target`` (money rule 9).
+
+    Tables and projects are public. A distribution line of a project, company or package is
+    public; a person's line only that person's. A payout only its payee's. An agreement
+    (drafts included) only its company's members'. Staff see everything."""
+    if viewer_is_staff(user=user):
+        return True
+    if target.type in ("project", "table_entry", "table_version"):
+        return True
+    if target.type == "distribution_line":
+        return recipient_money_visible_to(recipient=target.recipient, user=user)
+    if not user.is_authenticated:
+        return False
+    if target.type == "payout":
+        model = apps.get_model("payouts", "Payout")
+        return bool(model.objects.filter(pk=int(target.id), user_id=user.pk).exists())
+    if target.type == "agreement":
+        model = apps.get_model("companies", "Agreement")
+        return bool(
+            model.objects.filter(pk=int(target.id), company__members__user_id=user.pk).exists()
+        )
+    return False
+
+
+def target_describe_for(*, target: str, user: User | AnonymousUser) -> Target:
+    """:func:`target_describe` for ``user``: a target they may not see raises the same
+    neutral ``ValidationError({"target": ...})`` as one that does not exist, so nothing is
+    learnt about it (not even that it exists). Labels name recipients as ``user`` may see
+    them (email addresses masked)."""
+    about = (target or "").strip()
+    try:
+        described = target_describe(target=about)
+    except ValidationError as exc:
+        kind, sep, ident = about.partition(":")
+        if (
+            sep
+            and ident
+            and kind in Dispute.TargetType.values
+            and (kind == "project" or ident.isdigit())
+        ):
+            raise _bad(NEUTRAL_TARGET_MESSAGE.format(about=about[:80])) from None
+        raise exc
+    if not target_visible_to(target=described, user=user):
+        raise _bad(NEUTRAL_TARGET_MESSAGE.format(about=about[:80]))
+    if described.recipient:
+        shown = recipient_shown(key=described.recipient, user=user)
+        described.label = described.label.replace(described.recipient, shown)
+    return described

@@ -45,7 +45,9 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
 def dispute_new(request: HttpRequest) -> HttpResponse:
     about = (request.POST.get("target") or request.GET.get("about") or "").strip()[:320]
     try:
-        target = selectors.target_describe(target=about)
+        # Only what this user may see is described; anything else gets the neutral answer
+        # an unknown target gets (money rule 9).
+        target = selectors.target_describe_for(target=about, user=request.user)
     except ValidationError as exc:
         return render(
             request,
@@ -88,7 +90,11 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
     else:
         initial = {"target": target.key}
         if target.type == "project":
-            initial["kind"] = Dispute.Kind.GOVERNANCE
+            # "Contest ownership" on a project page asks for an ownership dispute.
+            asked = request.GET.get("kind", "")
+            initial["kind"] = (
+                Dispute.Kind.OWNERSHIP if asked == Dispute.Kind.OWNERSHIP else Dispute.Kind.GOVERNANCE
+            )
         elif target.type == "table_entry":
             initial["kind"] = Dispute.Kind.WRONG_SHARE
         form = DisputeFileForm(initial=initial)

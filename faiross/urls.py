@@ -6,11 +6,11 @@ from drf_spectacular.views import (
     SpectacularRedocView,
     SpectacularSwaggerView,
 )
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from projects import table_api
+from projects import account_views, privacy_views, table_api
 from projects import views as project_views
+from projects.account_api import ApiTokenView
 from projects.api import ProjectViewSet
 
 # Admin sign-in goes through allauth, so email verification and MFA apply to staff too.
@@ -22,7 +22,7 @@ router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
 
 api_v1: list[URLPattern | URLResolver] = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ApiTokenView.as_view(), name="api-token"),
     path("projects/<str:slug>/table/", table_api.TableView.as_view()),
     path("projects/<str:slug>/table/versions/", table_api.TableVersionsView.as_view()),
     path(
@@ -44,11 +44,16 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", project_views.home, name="home"),
     path("dashboard/", project_views.dashboard, name="dashboard"),
-    path("settings/", project_views.user_settings, name="settings"),
+    path("settings/", account_views.user_settings, name="settings"),
+    path("settings/privacy/", privacy_views.privacy_settings, name="privacy"),
+    path("people/<str:username>/", privacy_views.public_profile, name="profile"),
     path("projects/", include("projects.urls")),
     path("companies/", include("companies.urls")),
     path("payouts/", include("payouts.urls")),
     path("disputes/", include("disputes.urls")),
+    # Before allauth's own: without a configured GitHub app these answer a 404 page, not 500.
+    path("accounts/github/login/", account_views.github_login),
+    path("accounts/github/login/callback/", account_views.github_callback),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
@@ -56,3 +61,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
+
+# allauth's rate limits answer with this (429 with Retry-After).
+handler429 = account_views.too_many_requests

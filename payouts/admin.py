@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -201,6 +202,27 @@ class PayoutRunAdmin(ReadOnlyAdmin):
     readonly_fields = ["status", "created_at", "finished_at", "summary", "error", "started_by"]
     inlines = [PayoutInline]
     change_list_template = "admin/payouts/payoutrun/change_list.html"
+    actions = ["resume", "mark_failed"]
+
+    @admin.action(description="Resume (a stopped run continues where it stopped)")
+    def resume(self, request: HttpRequest, queryset: object) -> None:
+        for run in queryset.order_by("pk"):  # type: ignore[attr-defined]
+            try:
+                run = transfers.payout_run_resume(run=run)
+            except ValidationError as exc:
+                messages.error(request, "; ".join(exc.messages))
+            else:
+                messages.success(request, f"Payout run {run.pk}: {run.get_status_display()}.")
+
+    @admin.action(description="Mark failed (its pending payouts are sent on, never twice)")
+    def mark_failed(self, request: HttpRequest, queryset: object) -> None:
+        for run in queryset.order_by("pk"):  # type: ignore[attr-defined]
+            try:
+                run = transfers.payout_run_fail(run=run, reason=f"marked failed by {request.user}")
+            except ValidationError as exc:
+                messages.error(request, "; ".join(exc.messages))
+            else:
+                messages.success(request, f"Payout run {run.pk} marked failed.")
 
     def get_urls(self):  # type: ignore[no-untyped-def]
         return [

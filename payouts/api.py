@@ -17,6 +17,7 @@ from faiross.kernel.recipients import MAX_RECIPIENT_LENGTH, RecipientError, pars
 from payouts.connect import transfers
 from payouts.distribution import runs
 from projects.auth import signed_in_user
+from projects.idempotency import idempotent
 
 from . import selectors
 from .models import DistributionRun, PayoutRun
@@ -53,6 +54,7 @@ class DistributionsView(APIView):
             )
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         try:
             run = runs.distribution_run_start(started_by=signed_in_user(request))
@@ -94,6 +96,9 @@ class BalancesInput(serializers.Serializer):
 
 
 class BalancesView(APIView):
+    """Anyone for projects, companies and packages; a person's balances (``user:``,
+    ``github:``, ``email:``) only that person and staff, else 404."""
+
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
@@ -103,6 +108,10 @@ class BalancesView(APIView):
         key = serializer.validated_data["recipient"]
         if key.startswith("company:") and not owner_exists(owner_key=key):
             return Response({"recipient": ["There is no company with this slug."]}, status=404)
+        if not selectors.recipient_money_visible_to(recipient=key, user=request.user):
+            # A person's money is private (money rule 9); others may not even learn whether
+            # the recipient has any, so the answer is the same as for an unknown one.
+            return Response({"detail": "Not found."}, status=404)
         return Response({"recipient": key, "balances": selectors.recipient_balances(recipient=key)})
 
 
@@ -142,6 +151,7 @@ class PayoutRunsView(APIView):
             )
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         try:
             run = transfers.payout_run_start(started_by=signed_in_user(request))

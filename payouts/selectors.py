@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypedDict
 
-from django.contrib.auth.models import User
-from django.db.models import Q, Sum
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, Q, Sum
 
-from faiross.kernel.recipients import email_key, github_key
+from faiross.kernel.recipients import PERSON_KINDS, email_key, github_key, is_person_key
 from projects.models import TableEntry
 
 from .models import Account, LedgerTransaction, Posting
 
 if TYPE_CHECKING:
-    from .models import ConnectedAccount, Payout
+    from .models import ConnectedAccount, DistributionRun, Payout
 
 
 class PayoutCandidate(TypedDict):
@@ -332,3 +333,115 @@ def _statement_description(txn: LedgerTransaction) -> str:
     if txn.kind == "reversal" and ref.startswith("payout:"):
         return f"Payout {ref.split(':', 1)[1]} reversed"
     return txn.memo or ref
+
+
+# --- privacy (money rule 9): what the public may see of a person's money ----------------------
+
+PEOPLE_LABEL = "people"
+# As many named (project, company, package) recipients as a run's stored report keeps.
+PUBLIC_TOP_N = 50
+
+
+def recipient_owned_by(*, recipient: str, user: User | AnonymousUser | None) -> bool:
+    """True when ``recipient`` names ``user`` themself: ``user:<their username>``, or a
+    ``github:``/``email:`` identity they proved (linked account, verified address) or
+    claimed. Spellings are compared case-insensitively, as claims do."""
+    from .models import ClaimedIdentity
+
+    if user is None or not user.is_authenticated:
+        return False
+    kind, _, ident = recipient.partition(":")
+    if kind == "user":
+        return ident == user.get_username()
+    if kind not in ("github", "email"):
+        return False
+    wanted = recipient.lower()
+    if any(i.lower() == wanted for i in identities_of_user(user=user)):
+        return True
+    return ClaimedIdentity.objects.filter(identity__iexact=recipient, user_id=user.pk).exists()
+
+
+def recipient_money_visible_to(*, recipient: str, user: User | AnonymousUser | None) -> bool:
+    """Whether ``user`` may see ``recipient``'s balances and received money: anyone for
+    projects, companies and packages; for a person only that person and staff."""
+    if not is_person_key(recipient):
+        return True
+    if user is not None and user.is_authenticated and user.is_active and user.is_staff:
+        return True
+    return recipient_owned_by(recipient=recipient, user=user)
+
+
+def amounts_people_aggregated(
+    rows: Iterable[tuple[str, str, str, int]],
+) -> list[tuple[str, str, str, int]]:
+    """``(recipient, purpose, currency, amount)`` rows as the public may see them: every
+    person's row folded into one ``("people (N)", "available", currency, sum)`` row per
+    currency; other rows unchanged, in their order, the people rows last.
+
+    Invariant: the amounts per currency add up to the same totals as ``rows``."""
+    out: list[tuple[str, str, str, int]] = []
+    people: dict[str, list[int]] = {}
+    for recipient, purpose, currency, amount in rows:
+        if is_person_key(recipient):
+            seen = people.setdefault(currency, [0, 0])
+            seen[0] += 1
+            seen[1] += amount
+        else:
+            out.append((recipient, purpose, currency, amount))
+    for currency, (count, total) in sorted(people.items()):
+        out.append((f"{PEOPLE_LABEL} ({count})", "available", currency, total))
+    return out
+
+
+def _public_target(source: str, target: str) -> str:
+    """A Sankey band's end as the public sees it: a person becomes "people of <source>"."""
+    return f"{PEOPLE_LABEL} of {source}" if is_person_key(target) else target
+
+
+def run_report_public(*, run: DistributionRun) -> dict[str, dict[str, object]]:
+    """A run's report with nobody named: per currency the total, the number of final
+    recipients, the projects and companies money passed through, the flows with people
+    aggregated per paying project, and the final recipients with all people in one row (from
+    the run's allocations, so the people row is the exact sum).
+
+    Invariant: no ``user:``, ``github:`` or ``email:`` key, and no single person's amount,
+    appears in the result (a row of people sums at least one person, as a project's
+    percentages are public anyway)."""
+    from .models import RunAllocation
+
+    public: dict[str, dict[str, object]] = {}
+    for currency, data in sorted((run.report or {}).items()):
+        flows: dict[tuple[str, str], int] = defaultdict(int)
+        for flow in data.get("flows", []):
+            source = str(flow["source"])
+            flows[(source, _public_target(source, str(flow["target"])))] += int(flow["amount"])
+        lines = RunAllocation.objects.filter(run=run, currency=currency)
+        people_q = Q()
+        for kind in PERSON_KINDS:
+            people_q |= Q(recipient__startswith=f"{kind}:")
+        named = [
+            {"recipient": r, "purpose": p, "amount": a}
+            for r, p, a in lines.exclude(people_q)
+            .order_by("-amount", "recipient", "purpose")
+            .values_list("recipient", "purpose", "amount")[:PUBLIC_TOP_N]
+        ]
+        people = lines.filter(people_q).aggregate(count=Count("id"), total=Sum("amount"))
+        if people["count"]:
+            named.append(
+                {
+                    "recipient": f"{PEOPLE_LABEL} ({people['count']})",
+                    "purpose": "available",
+                    "amount": int(people["total"] or 0),
+                }
+            )
+        public[currency] = {
+            "total": data.get("total", 0),
+            "recipients": data.get("recipients", 0),
+            "nodes": [n for n in data.get("nodes", []) if not is_person_key(str(n["node"]))],
+            "flows": [
+                {"source": s, "target": t, "amount": a}
+                for (s, t), a in sorted(flows.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+            "top_recipients": named,
+        }
+    return public

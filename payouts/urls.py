@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import reserve_views, views
 
 app_name = "payouts"
 
@@ -15,4 +15,10 @@ urlpatterns = [
     path("claim/", views.claim, name="claim"),
     path("statements/<int:year>.<str:fmt>", views.statement, name="statement"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("reserve/<slug:slug>/", reserve_views.reserve_page, name="reserve"),
+    path(
+        "reserve/<slug:slug>/<int:pk>/<str:action>/",
+        reserve_views.reserve_grant_action,
+        name="reserve_grant",
+    ),
 ]

@@ -25,6 +25,7 @@ from payouts.connect import accounts, claims, webhooks
 from payouts.distribution.explain import received_lines
 from payouts.distribution.report import sankey_svg
 from projects.auth import signed_in_user
+from projects.privacy import viewer_is_staff
 
 from . import selectors
 from .models import ConnectedAccount, DistributionRun, TaxForm
@@ -54,8 +55,11 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A run's report: in full for staff; for everyone else project-level aggregates only
+    (people are counted and summed, never named: money rule 9)."""
     run = get_object_or_404(DistributionRun, pk=pk)
-    report = run.report or {}
+    full = viewer_is_staff(user=request.user)
+    report = (run.report or {}) if full else selectors.run_report_public(run=run)
     currencies = []
     for currency, data in sorted(report.items()):
         currencies.append(
@@ -65,7 +69,11 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "sankey": mark_safe(sankey_svg(flows=data.get("flows", []), currency=currency)),  # noqa: S308
             }
         )
-    return render(request, "payouts/run_detail.html", {"run": run, "currencies": currencies})
+    return render(
+        request,
+        "payouts/run_detail.html",
+        {"run": run, "currencies": currencies, "full_report": full},
+    )
 
 
 # --- payouts (issue 6): Get paid, claiming, statements, Stripe webhooks ------------------------

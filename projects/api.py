@@ -2,14 +2,22 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import services
 from .auth import signed_in_user
+from .idempotency import idempotent
 from .models import Membership, Project
-from .serializers import ProjectCreateInput, ProjectSerializer, ProjectUpdateInput
+from .serializers import (
+    ProjectCreateInput,
+    ProjectSerializer,
+    ProjectUpdateInput,
+    ProjectVerifyInput,
+)
+from .verification import project_verify_by_staff
 
 
 class ProjectViewSet(
@@ -26,18 +34,26 @@ class ProjectViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return Project.objects.prefetch_related(
-            "purls", Prefetch("memberships", queryset=Membership.objects.select_related("user"))
-        ).order_by("slug")
+        return (
+            Project.objects.select_related("verification")
+            .prefetch_related(
+                "purls",
+                Prefetch("memberships", queryset=Membership.objects.select_related("user")),
+            )
+            .order_by("slug")
+        )
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         if self.action == "create":
             return ProjectCreateInput
         if self.action == "partial_update":
             return ProjectUpdateInput
+        if self.action == "verify":
+            return ProjectVerifyInput
         return ProjectSerializer
 
     @extend_schema(request=ProjectCreateInput, responses={201: ProjectSerializer})
+    @idempotent
     def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         serializer = ProjectCreateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -60,3 +76,21 @@ class ProjectViewSet(
 
     def update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
         return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(request=ProjectVerifyInput, responses={200: ProjectSerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="verify",
+        permission_classes=[permissions.IsAdminUser],
+    )
+    def verify(self, request: Request, slug: str | None = None) -> Response:
+        """Staff verify the project by hand: ``{"note"}`` says what they checked."""
+        project = self.get_object()
+        serializer = ProjectVerifyInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project_verify_by_staff(
+            project=project, staff=signed_in_user(request), note=serializer.validated_data["note"]
+        )
+        project = self.get_queryset().get(pk=project.pk)
+        return Response(ProjectSerializer(project).data)

@@ -26,20 +26,29 @@ import difflib
 import re
 import tomllib
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from faiross.kernel.recipients import RecipientError, canonical_recipient, parse_recipient
+from faiross.kernel.recipients import (
+    RecipientError,
+    canonical_recipient,
+    is_masked_email,
+    parse_recipient,
+)
 from faiross.kernel.shares import FULL_SHARE
 from faiross.kernel.shares import format_percent as _format_percent
 
 FORMAT_VERSION = 1
 MAX_ENTRIES = 500
-MAX_NOTE_LENGTH = 500
+# A table entry keeps a note of at most 200 characters (projects.models.TableEntry.note), so
+# the file allows no longer one: every note read is kept on import.
+MAX_NOTE_LENGTH = 200
 # 500 entries with long notes stay far below this; anything bigger is not a share table.
 MAX_TEXT_CHARS = 1_000_000
 
-TOP_LEVEL_KEYS = ("format", "owner", "version", "reserve_millibips", "entry")
+# ``verification`` holds the ownership token a steward commits (projects/verification/); the
+# table reader accepts it and ignores it.
+TOP_LEVEL_KEYS = ("format", "owner", "version", "reserve_millibips", "entry", "verification")
 ENTRY_KEYS = ("recipient", "millibips", "note")
 OWNER_KINDS = ("project", "company")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,49}")
@@ -172,13 +181,24 @@ def _check_entries(
             ok = False
         else:
             try:
-                parse_recipient(recipient)
+                kind, identifier = parse_recipient(recipient)
                 key = canonical_recipient(recipient)
             except RecipientError as exc:
                 errors.append((where, f"recipient: {exc.message}"))
                 ok = False
             else:
-                if key == owner_key:
+                if kind == "email" and is_masked_email(identifier):
+                    # A public export hides addresses; taking the mask as an address would
+                    # send the money to nobody.
+                    errors.append(
+                        (
+                            where,
+                            f"recipient: {recipient} is a hidden address (public pages and "
+                            "exports mask email addresses); write the full address",
+                        )
+                    )
+                    ok = False
+                elif key == owner_key:
                     errors.append(
                         (
                             where,
@@ -261,6 +281,7 @@ def table_to_toml(
     entries: list[tuple[str, int]],
     comment: str | None = None,
     notes: Mapping[str, str] | None = None,
+    display: Callable[[str], str] | None = None,
 ) -> str:
     """Write a share table as a faiross.toml text (format 1).
 
@@ -275,6 +296,10 @@ def table_to_toml(
     ``table_from_toml(text=result)`` gives back ``owner``, ``version``, ``entries`` (same
     order) and ``notes``; percentages and the reserve are written as comments and as the
     informational ``reserve_millibips``.
+    ``display`` (optional) is how each recipient is written, applied after every check: the
+    public export passes the kernel's ``recipient_display`` so email addresses are masked
+    (such a file reads back with a clear error on each masked address, never as another
+    recipient).
     """
     parse_owner(owner)
     if version is not None and (
@@ -324,7 +349,7 @@ def table_to_toml(
         lines += [
             "",
             "[[entry]]",
-            f"recipient = {toml_string(recipient)}",
+            f"recipient = {toml_string(display(recipient) if display else recipient)}",
             f"millibips = {_format_int(millibips)}  # {format_percent(millibips)}",
         ]
         if notes.get(recipient):

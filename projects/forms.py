@@ -48,3 +48,11 @@ class ProjectEditForm(ProjectLinksForm, ProjectPackagesForm):
 class InviteForm(forms.Form):
     target = forms.CharField(label="Username or email address", max_length=254)
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MAINTAINER)
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label="Token name",
+        max_length=100,
+        help_text="What uses it, e.g. “release script”: shown in the list below.",
+    )

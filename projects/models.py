@@ -92,13 +92,25 @@ class ProjectVerification(models.Model):
 
 
 class ProjectPurl(models.Model):
-    """A package a project publishes; a purl belongs to at most one project."""
+    """A package a project publishes. Unverified claims of one purl by several projects may
+    coexist; once a project proves it (``verified``), the purl is that project's alone and the
+    other claims are removed (projects/verification/services.py)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="purls")
-    purl = models.CharField(max_length=255, unique=True)
+    purl = models.CharField(max_length=255, db_index=True)
+    verified = models.BooleanField(
+        default=False, help_text="Proved to be this project's (by its verification)."
+    )
 
     class Meta:
         ordering = ["purl"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "purl"], name="projectpurl_unique_project"),
+            # The database itself refuses a second verified owner of one package.
+            models.UniqueConstraint(
+                fields=["purl"], condition=models.Q(verified=True), name="projectpurl_one_verified"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.purl

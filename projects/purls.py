@@ -6,6 +6,8 @@ import re
 
 from packageurl import PackageURL
 
+from .models import Project, ProjectPurl
+
 _PEP503 = re.compile(r"[-_.]+")
 MAX_PURL_LENGTH = 255
 
@@ -42,3 +44,19 @@ def purl_normalize(*, value: str) -> str:
     if purl.type == "pypi":
         name = _PEP503.sub("-", name).lower()
     return PackageURL(type=purl.type.lower(), namespace=namespace, name=name).to_string()
+
+
+def purl_project(*, purl: str) -> Project | None:
+    """The project a ``purl:`` recipient reaches: the verified owner of the package first,
+    else the oldest claim of it (unverified claims may coexist; money reaching an unverified
+    project waits in its escrow), else ``None``.
+
+    Precondition: ``purl`` is normalised (:func:`purl_normalize`).
+    """
+    row = (
+        ProjectPurl.objects.filter(purl=purl)
+        .select_related("project")
+        .order_by("-verified", "pk")
+        .first()
+    )
+    return row.project if row else None

@@ -14,7 +14,7 @@ from django.db.models import Manager, Q, QuerySet
 from faiross.kernel.recipients import recipient_split
 from faiross.kernel.shares import FULL_SHARE, format_percent
 
-from .models import Invitation, InvitationBase, Membership, Project, TableVersion
+from .models import ApiToken, Invitation, InvitationBase, Membership, Project, TableVersion
 
 InvitationT = TypeVar("InvitationT", bound=InvitationBase)
 
@@ -210,3 +210,8 @@ def version_diff(*, before: TableVersion, after: TableVersion) -> list[DiffRow]:
     b = dict(after.entries.values_list("recipient", "millibips"))
     order = list(b) + [r for r in a if r not in b]
     return [DiffRow(r, a.get(r), b.get(r)) for r in order]
+
+
+def api_tokens_of_user(*, user: User) -> QuerySet[ApiToken]:
+    """A person's API tokens, newest first (revoked ones too, marked by ``revoked_at``)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")

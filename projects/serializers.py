@@ -22,14 +22,25 @@ from faiross.kernel.recipients import MAX_RECIPIENT_LENGTH
 from faiross.kernel.shares import FULL_SHARE
 
 from .importers import MAX_FILE_BYTES, SHARE_POLICIES
-from .models import Project
+from .models import Project, ProjectVerification
 from .services.projects import MAX_PURLS
 from .services.tables import MAX_ENTRIES, EntryInput
+from .verification.selectors import verification_summary
+
+
+class VerificationOutput(serializers.Serializer):
+    """How a project was verified: the method and when (never who, never the evidence)."""
+
+    method = serializers.ChoiceField(choices=ProjectVerification.Method.choices)
+    at = serializers.DateTimeField()
 
 
 class ProjectSerializer(serializers.ModelSerializer):
     purls = serializers.SerializerMethodField()
     stewards = serializers.SerializerMethodField()
+    verified = serializers.SerializerMethodField()
+    verification_method = serializers.SerializerMethodField()
+    verification = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
@@ -42,6 +53,9 @@ class ProjectSerializer(serializers.ModelSerializer):
             "purls",
             "status",
             "stewards",
+            "verified",
+            "verification_method",
+            "verification",
             "created_at",
         ]
         read_only_fields = ["status", "stewards", "created_at"]
@@ -57,6 +71,26 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_purls(self, obj: Project) -> list[str]:
         return [p.purl for p in obj.purls.all()]
+
+    def get_verified(self, obj: Project) -> bool:
+        return verification_summary(project=obj).verified
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=ProjectVerification.Method.choices, allow_null=True)
+    )
+    def get_verification_method(self, obj: Project) -> str | None:
+        return verification_summary(project=obj).method
+
+    @extend_schema_field(VerificationOutput(allow_null=True))
+    def get_verification(self, obj: Project) -> dict[str, Any] | None:
+        summary = verification_summary(project=obj).as_api()
+        return VerificationOutput(summary).data if summary else None
+
+
+class ProjectVerifyInput(serializers.Serializer):
+    """``POST /api/v1/projects/{slug}/verify/`` (staff): what staff checked by hand."""
+
+    note = NoNulCharField(max_length=2000)
 
 
 class ProjectCreateInput(serializers.Serializer):

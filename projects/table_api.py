@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiTypes, extend_schema, inline_serializer
@@ -20,20 +21,25 @@ from faiross.kernel.recipients import project_key
 from . import selectors, services
 from .auth import signed_in_user
 from .faiross_toml import table_to_toml
+from .idempotency import idempotent
 from .models import Project, TableVersion
+from .privacy import recipient_shown
 from .serializers import TableImportInput, TableProposalInput
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
 
 
-def version_data(version: TableVersion) -> dict[str, Any]:
+def version_data(
+    version: TableVersion, viewer: User | AnonymousUser | None = None
+) -> dict[str, Any]:
+    """A version as ``viewer`` may see it (email recipients masked unless theirs or staff)."""
     return {
         "owner": version.table.owner_key,
         "version": version.number,
         "status": version.status,
         "entries": [
-            {"recipient": e.recipient, "millibips": e.millibips}
+            {"recipient": recipient_shown(key=e.recipient, user=viewer), "millibips": e.millibips}
             | ({"note": e.note} if e.note else {})
             for e in version.entries.order_by("position")
         ],
@@ -86,7 +92,11 @@ class TableView(OwnerMixin, APIView):
                 "version": view.version.number if view.version else None,
                 "default": view.is_default,
                 "entries": [
-                    {"recipient": r.recipient, "millibips": r.millibips} for r in view.rows
+                    {
+                        "recipient": recipient_shown(key=r.recipient, user=request.user),
+                        "millibips": r.millibips,
+                    }
+                    for r in view.rows
                 ],
                 "reserve_millibips": view.reserve_millibips,
             }
@@ -103,9 +113,10 @@ class TableVersionsView(OwnerMixin, APIView):
         paginator = PageNumberPagination()
         versions = selectors.table_versions(owner_key=self.owner_key()).select_related("table")
         page = paginator.paginate_queryset(versions, request, view=self)
-        return paginator.get_paginated_response([version_data(v) for v in page or []])
+        return paginator.get_paginated_response([version_data(v, request.user) for v in page or []])
 
     @extend_schema(request=TableProposalInput, responses={201: OpenApiTypes.OBJECT})
+    @idempotent
     def post(self, request: Request, slug: str) -> Response:
         owner_key = self.owner_key()
         serializer = TableProposalInput(data=request.data)
@@ -117,7 +128,7 @@ class TableVersionsView(OwnerMixin, APIView):
             source="api",
             note=serializer.validated_data["note"],
         )
-        return Response(version_data(version), status=status.HTTP_201_CREATED)
+        return Response(version_data(version, request.user), status=status.HTTP_201_CREATED)
 
 
 class TableVersionDetailView(OwnerMixin, APIView):
@@ -130,7 +141,7 @@ class TableVersionDetailView(OwnerMixin, APIView):
             table__owner_key=self.owner_key(),
             number=number,
         )
-        return Response(version_data(version))
+        return Response(version_data(version, request.user))
 
 
 class TableVersionApproveView(OwnerMixin, APIView):
@@ -142,7 +153,7 @@ class TableVersionApproveView(OwnerMixin, APIView):
             number=number,
         )
         version = services.table_version_approve(version=version, actor=signed_in_user(request))
-        return Response(version_data(version))
+        return Response(version_data(version, request.user))
 
 
 class TableTomlView(OwnerMixin, APIView):
@@ -156,6 +167,8 @@ class TableTomlView(OwnerMixin, APIView):
             version=view.version.number if view.version else None,
             entries=[(r.recipient, r.millibips) for r in view.rows],
             comment="default table (none declared)" if view.is_default else None,
+            notes={r.recipient: r.note for r in view.rows if r.note},
+            display=lambda key: recipient_shown(key=key, user=request.user),
         )
         response = HttpResponse(text, content_type="application/toml; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="faiross.toml"'
@@ -182,4 +195,4 @@ class TableImportView(OwnerMixin, APIView):
             share_millibips=serializer.validated_data["share_millibips"],
             policy=serializer.validated_data["policy"],
         )
-        return Response(version_data(version) | {"warnings": warnings}, status=201)
+        return Response(version_data(version, request.user) | {"warnings": warnings}, status=201)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,10 +23,17 @@ from faiross.kernel.shares import millibips_to_percent, percent_to_millibips
 from . import selectors, services
 from .auth import signed_in_user
 from .faiross_toml import table_to_toml
-from .importers import MAX_FILE_BYTES, SHARE_POLICIES, SUPPORTED_FILES
+from .importers import (
+    MAX_DEPENDENCIES,
+    MAX_FILE_BYTES,
+    SHARE_POLICIES,
+    SUPPORTED_FILES,
+    dependency_rows_fit,
+)
 from .models import Project, TableVersion
+from .privacy import recipient_shown
 from .selectors import TableRow
-from .services.tables import EntryInput, TableRoles, table_roles
+from .services.tables import MAX_ENTRIES, EntryInput, TableRoles, table_roles
 
 PREVIEW_SESSION_KEY = "table_preview"
 MAX_UPLOAD_MB = MAX_FILE_BYTES // (1024 * 1024)
@@ -36,16 +45,51 @@ def _owner(slug: str) -> tuple[Project, str]:
     return project, project_key(project.slug)
 
 
-def _rows_from_post(request: HttpRequest) -> tuple[list[EntryInput], list[str]]:
-    recipients = request.POST.getlist("recipient")
-    percents = request.POST.getlist("percent")
-    notes = request.POST.getlist("note")
+# The editor's script posts its rows as one JSON field, so a table of MAX_ENTRIES rows is one
+# form field, not three per row: Django refuses a form of more than
+# DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000) fields, which stopped imported tables at ~333 rows.
+# More rows than a file may list dependencies is not a table anyone typed: refused unread.
+MAX_POSTED_ROWS = MAX_DEPENDENCIES
+ROW_FIELDS = ("recipient", "percent", "note")
+
+
+def _posted_rows(request: HttpRequest) -> tuple[list[dict[str, str]], list[str]]:
+    """The editor's rows as typed: the JSON field ``rows`` (a list of objects with string
+    ``recipient``, ``percent`` and ``note``) or, from forms without the script, the repeated
+    fields of the same names. Returns the rows and what was wrong with their shape."""
+    if "rows" not in request.POST:
+        recipients = request.POST.getlist("recipient")
+        columns = [recipients, request.POST.getlist("percent"), request.POST.getlist("note")]
+        return [
+            {
+                name: (col[i] if i < len(col) else "")
+                for name, col in zip(ROW_FIELDS, columns, strict=True)
+            }
+            for i in range(len(recipients))
+        ], []
+    try:
+        data = json.loads(request.POST["rows"])
+    except ValueError:
+        return [], ["rows: the editor sent rows that are not JSON; reload the page."]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        return [], ["rows: expected a list of rows with recipient, percent and note."]
+    if len(data) > MAX_POSTED_ROWS:
+        return [], [f"rows: at most {MAX_POSTED_ROWS:,} rows can be sent at once."]
+    rows = []
+    for i, raw in enumerate(data):
+        row = {name: raw.get(name, "") for name in ROW_FIELDS}
+        bad = [name for name, value in row.items() if not isinstance(value, str)]
+        if bad:
+            return [], [f"row {i + 1}: {', '.join(bad)} must be text."]
+        rows.append(row)
+    return rows, []
+
+
+def _rows_from_post(posted: list[dict[str, str]]) -> tuple[list[EntryInput], list[str]]:
     errors: list[str] = []
     rows: list[EntryInput] = []
-    for i, recipient in enumerate(recipients):
-        recipient = recipient.strip()
-        pct = percents[i] if i < len(percents) else ""
-        note = notes[i] if i < len(notes) else ""
+    for i, row in enumerate(posted):
+        recipient, pct, note = row["recipient"].strip(), row["percent"], row["note"]
         if not recipient and not pct.strip():
             continue
         try:
@@ -86,7 +130,9 @@ def table_editor_page(
     errors: list[str] = []
     warnings: list[str] = []
     if request.method == "POST":
-        rows, errors = _rows_from_post(request)
+        posted, errors = _posted_rows(request)
+        rows, row_errors = _rows_from_post(posted)
+        errors += row_errors
         if not errors:
             try:
                 version = services.table_propose(
@@ -99,7 +145,7 @@ def table_editor_page(
             except ValidationError as exc:
                 errors = exc.messages
             else:
-                request.session.pop(PREVIEW_SESSION_KEY, None)
+                preview = request.session.pop(PREVIEW_SESSION_KEY, None)
                 if version.status == TableVersion.Status.ACTIVE:
                     messages.success(request, f"Version {version.number} is active.")
                 else:
@@ -108,18 +154,10 @@ def table_editor_page(
                         f"Version {version.number} is proposed; it becomes active when enough "
                         f"{approvers_noun} approve it.",
                     )
+                _preview_project_updates_apply(request, preview, owner_key=owner_key)
                 return redirect(history_url)
         # Show the user's rows again, as typed, with the errors.
-        recipients = request.POST.getlist("recipient")
-        initial = [
-            {"recipient": r, "percent": p, "note": n}
-            for r, p, n in zip(
-                recipients,
-                request.POST.getlist("percent"),
-                request.POST.getlist("note") + [""] * len(recipients),
-                strict=False,
-            )
-        ]
+        initial = posted
         source = request.POST.get("source", "editor")
     else:
         preview = request.session.get(PREVIEW_SESSION_KEY)
@@ -232,6 +270,8 @@ def table_import_page(
             "policies": SHARE_POLICIES,
             "supported": SUPPORTED_FILES,
             "max_mb": MAX_UPLOAD_MB,
+            "max_dependencies": f"{MAX_DEPENDENCIES:,}",
+            "max_rows": MAX_ENTRIES,
             "post": request.POST,
         },
     )
@@ -261,6 +301,34 @@ def table_imported(
     return redirect(history)
 
 
+def _preview_project_updates_apply(
+    request: HttpRequest, preview: dict[str, Any] | None, *, owner_key: str
+) -> None:
+    """After a previewed table was saved: fill the project's empty fields that the imported
+    funding file offered. The preview itself writes nothing; only a member who may approve
+    the table may change the project, and a field filled in the meantime is left alone."""
+    if not preview or preview.get("owner") != owner_key or not preview.get("project_updates"):
+        return
+    if not table_roles(owner_key=owner_key, user=request.user).can_approve:
+        return
+    project = Project.objects.filter(slug=owner_key.removeprefix("project:")).first()
+    if project is None:
+        return
+    updates = {
+        name: value
+        for name, value in preview["project_updates"].items()
+        if name in ("homepage", "description") and not getattr(project, name)
+    }
+    if not updates:
+        return
+    try:
+        services.project_update(project=project, actor=signed_in_user(request), **updates)
+    except ValidationError:
+        messages.warning(request, f"The {' and '.join(updates)} from the file could not be used.")
+    else:
+        messages.info(request, f"Filled the project's empty {' and '.join(updates)}.")
+
+
 def _manifest_preview(
     request: HttpRequest,
     project: Project,
@@ -270,6 +338,13 @@ def _manifest_preview(
     share: int,
     policy: str,
 ) -> HttpResponse:
+    """The editor, filled with one row per dependency of the file, for the user to check.
+
+    Writes nothing (no placeholder projects, no known dependencies: those would change the
+    project's default table before anyone approved anything); saving the rows does that.
+    A table holds at most ``MAX_ENTRIES`` rows: from a longer file the dependencies with the
+    largest parts are kept and the whole share is split over them by the same weights.
+    """
     rows, warnings = services.tables.manifest_dependency_rows(
         owner_key=owner_key,
         filename=filename,
@@ -277,13 +352,30 @@ def _manifest_preview(
         share_millibips=share,
         policy=policy,
     )
-    services.tables.known_dependencies_record(project=project, rows=rows)
     view = selectors.table_view(owner_key=owner_key)
     people = [] if view.is_default else [r for r in view.rows if r.kind != "project"]
+    read = [f"{len(rows)} dependencies read from {filename} ({policy} split)."]
+    room = max(MAX_ENTRIES - len(people), 0)
+    if len(rows) > room:
+        kept, parts = dependency_rows_fit(
+            total_millibips=sum(r.millibips for r in rows),
+            weights=[r.millibips for r in rows],
+            limit=room,
+        )
+        read.append(
+            f"A table has at most {MAX_ENTRIES} rows, so the {len(kept)} dependencies with the "
+            f"largest parts are kept ({len(people)} people rows stay) and the "
+            f"{len(rows) - len(kept)} others are left out; the dependency share is split over "
+            "the ones kept."
+        )
+        rows = [
+            EntryInput(recipient=rows[i].recipient, millibips=part, note=rows[i].note)
+            for i, part in zip(kept, parts, strict=True)
+        ]
     request.session[PREVIEW_SESSION_KEY] = {
         "owner": owner_key,
         "rows": _editor_rows([*people, *rows]),
-        "warnings": [f"{len(rows)} dependencies read from {filename} ({policy} split).", *warnings],
+        "warnings": [*read, *warnings],
         "source": f"import:{filename.rsplit('/', 1)[-1][:50]}",
     }
     return redirect(reverse("projects:table_edit", kwargs={"slug": project.slug}) + "?preview=1")
@@ -292,7 +384,11 @@ def _manifest_preview(
 def _funding_preview(
     request: HttpRequest, project: Project, owner_key: str, filename: str, content: bytes
 ) -> HttpResponse:
-    """A funding file prefills people rows (shares left for the user) and empty project links."""
+    """A funding file prefills people rows (shares left for the user) and empty project links.
+
+    Writes nothing: the project's empty homepage and description from the file are filled
+    when the previewed table is saved (:func:`_preview_project_updates_apply`).
+    """
     from .importers import ImportFileError, parse_funding_file
 
     try:
@@ -311,17 +407,19 @@ def _funding_preview(
     if info.description and not project.description:
         updates["description"] = info.description[:2000]
     if updates and table_roles(owner_key=owner_key, user=request.user).can_approve:
-        try:
-            services.project_update(project=project, actor=signed_in_user(request), **updates)
-            notes.append(f"Filled the project's empty {' and '.join(updates)} from {filename}.")
-        except ValidationError:
-            notes.append(f"The {' and '.join(updates)} in {filename} could not be used.")
+        notes.append(
+            f"Saving this table also fills the project's empty {' and '.join(updates)} "
+            f"from {filename}."
+        )
+    else:
+        updates = {}
     notes += [f"Link: {label} {url}" for label, url in info.links[:10]]
     request.session[PREVIEW_SESSION_KEY] = {
         "owner": owner_key,
         "rows": rows,
         "warnings": notes + list(info.warnings),
         "source": f"import:{filename[:50]}",
+        "project_updates": updates,
     }
     return redirect(reverse("projects:table_edit", kwargs={"slug": project.slug}) + "?preview=1")
 
@@ -423,6 +521,8 @@ def table_toml(request: HttpRequest, slug: str) -> HttpResponse:
         version=view.version.number if view.version else None,
         entries=[(r.recipient, r.millibips) for r in view.rows],
         comment="default table (none declared)" if view.is_default else None,
+        notes={r.recipient: r.note for r in view.rows if r.note},
+        display=lambda key: recipient_shown(key=key, user=request.user),
     )
     response = HttpResponse(text, content_type="application/toml; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="faiross.toml"'
@@ -444,7 +544,13 @@ def project_search(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "results": [
-                {"recipient": project_key(p.slug), "name": p.name, "status": p.status}
+                {
+                    "recipient": project_key(p.slug),
+                    "name": p.name,
+                    "status": p.status,
+                    # Money reaching an unverified project waits in its escrow.
+                    "verified": p.is_verified,
+                }
                 for p in found
             ]
         }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import table_views, views
+from . import table_views, verification_views, views
 
 app_name = "projects"
 
@@ -12,6 +12,12 @@ urlpatterns = [
     path("search.json", table_views.project_search, name="search"),
     path("<str:slug>/", views.project_detail, name="detail"),
     path("<str:slug>/edit/", views.project_edit, name="edit"),
+    path("<str:slug>/verify/", verification_views.project_verification, name="verify"),
+    path(
+        "<str:slug>/verify/check/",
+        verification_views.project_verification_check,
+        name="verify_check",
+    ),
     path("<str:slug>/invite/", views.project_invite, name="invite"),
     path("<str:slug>/members/<str:username>/remove/", views.member_remove, name="member_remove"),
     path(

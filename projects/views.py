@@ -23,6 +23,7 @@ from .forms import (
     ProjectPackagesForm,
 )
 from .models import Invitation, Membership, Project
+from .verification.selectors import verification_summary
 
 User = get_user_model()
 
@@ -148,6 +149,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "is_steward": is_steward,
         "is_member": selectors.user_is_member(user=request.user, project=project),
         "table": selectors.table_view(owner_key=project_key(project.slug)),
+        "verification": verification_summary(project=project),
     }
     if is_steward:
         context["invite_form"] = InviteForm()
@@ -248,17 +250,3 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(request, f"Welcome to {invitation.project.name}.")
         return redirect(invitation.project)
     return render(request, "projects/invitation.html", {"invitation": invitation})
-
-
-@login_required
-def user_settings(request: HttpRequest) -> HttpResponse:
-    from rest_framework.authtoken.models import Token
-
-    user = signed_in_user(request)
-    if request.method == "POST":
-        Token.objects.filter(user=user).delete()
-        Token.objects.create(user=user)
-        messages.success(request, "A new API token was created; the old one no longer works.")
-        return redirect("settings")
-    token = Token.objects.filter(user=user).first()
-    return render(request, "account/settings.html", {"token": token})

@@ -25,6 +25,20 @@ def project(db, user):
     return ProjectFactory(slug="numpy", name="NumPy", steward=user)
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Each test starts with empty rate-limit counters (sign-in, API tokens) and no used TOTP
+    codes: they live in the process's local-memory cache, and the suite signs in many times."""
+    from django.conf import settings
+
+    # Only a local-memory cache: clearing a shared one (Redis) would clear others' data too.
+    if settings.configured and settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        from django.core.cache import cache
+
+        cache.clear()
+    yield
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

@@ -16,6 +16,7 @@ FACTORIES = [
     # projects
     f.ProjectFactory,
     f.ProjectPurlFactory,
+    f.ProjectVerificationFactory,
     f.MembershipFactory,
     f.InvitationFactory,
     f.ShareTableFactory,
@@ -24,6 +25,8 @@ FACTORIES = [
     f.TableEntryFactory,
     f.ApprovalFactory,
     f.KnownDependencyFactory,
+    f.ApiTokenFactory,
+    f.IdempotencyRecordFactory,
     # payouts
     f.AccountFactory,
     f.LedgerTransactionFactory,
@@ -38,6 +41,8 @@ FACTORIES = [
     f.PayoutFactory,
     f.StripeEventFactory,
     f.NotificationFactory,
+    f.ReserveGrantFactory,
+    f.ReserveGrantApprovalFactory,
     # companies
     f.CompanyFactory,
     f.CompanyMemberFactory,

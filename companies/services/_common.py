@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from ..models import Agreement, Company, CompanyMember
-from ..selectors import MONEY_ROLES, company_role, user_has_mfa
+from ..selectors import MONEY_ROLES, company_role, mfa_required_message, user_mfa_verified
 
 EARLIEST_DATE = dt.date(2000, 1, 1)
 
@@ -62,7 +62,8 @@ def _require_owner(*, company: Company, user: User | AnonymousUser) -> None:
 def require_money_actor(
     *, company: Company, user: User | AnonymousUser, allow_staff: bool = False
 ) -> None:
-    """Owners and finance members act on money; with ``require_mfa``, only with MFA on.
+    """Owners and finance members act on money; with ``require_mfa``, only through a session
+    or token obtained with a second factor.
 
     ``allow_staff``: FairOSS staff may act too (recording declarations, events, wires).
     """
@@ -75,11 +76,9 @@ def require_money_actor(
         raise PermissionDenied(
             "Viewers cannot act on money: ask an owner to make you a finance member."
         )
-    if company.require_mfa and not user_has_mfa(user=user):
-        raise PermissionDenied(
-            f"{company.name} requires two-factor authentication for acting on money: "
-            "turn it on in your account settings (Two-factor authentication) first."
-        )
+    # This session or token must have passed the second factor, not merely the account.
+    if company.require_mfa and not user_mfa_verified(user=user):
+        raise PermissionDenied(mfa_required_message(company=company, user=user))
 
 
 def _require_staff(user: User | AnonymousUser) -> None:

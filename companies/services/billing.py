@@ -17,7 +17,8 @@ from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from faiross.kernel.money import MAX_AMOUNT
+from faiross.kernel.conflicts import DuplicateError
+from faiross.kernel.money import MAX_AMOUNT, money_format
 from faiross.kernel.shares import FULL_SHARE, format_percent
 
 from .. import terms
@@ -111,6 +112,23 @@ def _event_values(
     return value, day
 
 
+def _duplicate_refuse(
+    existing: models.QuerySet, *, what: str, amount: int, currency: str, day: dt.date
+) -> None:
+    """Refuse recording ``what`` again when ``existing`` (records of the same agreement, day
+    and amount) has one: a second identical record is far more often a double submission
+    than a second payment. Sending it with ``confirm_duplicate`` records it anyway."""
+    if existing.exists():
+        raise DuplicateError(
+            {
+                "confirm_duplicate": f"{what} of {money_format(amount=amount, currency=currency)}"
+                f" on {day.isoformat()} is already recorded for this agreement. Record it again "
+                "only if it really happened twice (confirm it)."
+            },
+            code="duplicate",
+        )
+
+
 def _due_clean(due: int, field: str) -> None:
     if due > MAX_AMOUNT:
         raise ValidationError(
@@ -131,6 +149,7 @@ class _SharedInKind(NamedTuple):
     on_field: str  # the record's date field
     source_prefix: str  # invoice source key: <prefix>:<record id>
     describe: str  # invoice description, formatted with the reference and the day
+    what: str  # the record in a sentence ("A dividend declaration")
 
 
 _SHARED_IN: dict[type[models.Model], _SharedInKind] = {
@@ -139,12 +158,14 @@ _SHARED_IN: dict[type[models.Model], _SharedInKind] = {
         on_field="declared_on",
         source_prefix="dividend",
         describe="Dividend share, {reference}: declared {day}",
+        what="A dividend declaration",
     ),
     CarryDistribution: _SharedInKind(
         agreement_kind=Agreement.Kind.CARRY,
         on_field="distributed_on",
         source_prefix="carry",
         describe="Carried interest, {reference}: {day}",
+        what="A carry distribution",
     ),
 }
 
@@ -157,15 +178,27 @@ def _shared_in_record(
     amount: object,
     currency: object,
     on: object,
+    confirm_duplicate: bool = False,
 ) -> _SharedIn:
     """Record money an agreement shares in (a dividend, realised carry); FairOSS's part
-    ``floor(amount x share / 10,000,000)`` is invoiced once, under ``<source prefix>:<id>``."""
-    kind, on_field, source_prefix, describe = _SHARED_IN[model]
+    ``floor(amount x share / 10,000,000)`` is invoiced once, under ``<source prefix>:<id>``.
+    One identical to a record already there (same day and amount) is refused with
+    ``DuplicateError`` unless ``confirm_duplicate``; the agreement row is locked first, so
+    two identical requests at once cannot both pass the check."""
+    kind, on_field, source_prefix, describe, what = _SHARED_IN[model]
     agreement = _active_agreement(agreement=agreement, kind=kind)
     require_money_actor(company=agreement.company, user=actor, allow_staff=True)
     amount, day = _event_values(
         agreement=agreement, amount=amount, currency=currency, on=on, on_field=on_field
     )
+    if not confirm_duplicate:
+        _duplicate_refuse(
+            model.objects.filter(agreement=agreement, amount=amount, **{on_field: day}),
+            what=what,
+            amount=amount,
+            currency=agreement.currency,
+            day=day,
+        )
     due = terms.share_of(amount=amount, millibips=agreement.share_millibips or 0)
     _due_clean(due, "amount")
     record = model.objects.create(
@@ -209,9 +242,11 @@ def dividend_declare(
     amount: object,
     currency: object,
     declared_on: object,
+    confirm_duplicate: bool = False,
 ) -> DividendDeclaration:
     """Record a dividend the company declared; FairOSS's part
-    ``floor(amount x share / 10,000,000)`` is invoiced once."""
+    ``floor(amount x share / 10,000,000)`` is invoiced once. The same amount on the same day
+    again needs ``confirm_duplicate``."""
     return _shared_in_record(
         DividendDeclaration,
         agreement=agreement,
@@ -219,6 +254,7 @@ def dividend_declare(
         amount=amount,
         currency=currency,
         on=declared_on,
+        confirm_duplicate=confirm_duplicate,
     )
 
 
@@ -232,12 +268,14 @@ def liquidity_event_record(
     proceeds: object,
     currency: object,
     portion_millibips: int | None = None,
+    confirm_duplicate: bool = False,
 ) -> LiquidityEvent:
     """Record a liquidity event of an equity agreement; FairOSS's money due is
     ``floor(proceeds x stake x portion / 10¹⁴)`` where ``proceeds`` is the price of 100% of
     the fully diluted shares and ``portion`` the part of FairOSS's stake sold (by default all
     of the vested, unsold part). Only vested, unsold stake can be sold. An acquisition ends
-    the agreement (unvested stake lapses)."""
+    the agreement (unvested stake lapses). The same proceeds on the same day again need
+    ``confirm_duplicate``."""
     agreement = _active_agreement(agreement=agreement, kind=Agreement.Kind.EQUITY)
     require_money_actor(company=agreement.company, user=actor, allow_staff=True)
     if kind not in LiquidityEvent.Kind.values:
@@ -250,6 +288,14 @@ def liquidity_event_record(
         field="proceeds",
         on_field="occurred_on",
     )
+    if not confirm_duplicate:
+        _duplicate_refuse(
+            agreement.liquidity_events.filter(occurred_on=day, proceeds=proceeds),
+            what="A liquidity event",
+            amount=proceeds,
+            currency=agreement.currency,
+            day=day,
+        )
     last = agreement.liquidity_events.order_by("-occurred_on").first()
     if last is not None and day < last.occurred_on:
         raise ValidationError(
@@ -310,9 +356,11 @@ def carry_distribution_record(
     amount: object,
     currency: object,
     distributed_on: object,
+    confirm_duplicate: bool = False,
 ) -> CarryDistribution:
     """Record realised carried interest; FairOSS's part
-    ``floor(amount x share / 10,000,000)`` is invoiced once."""
+    ``floor(amount x share / 10,000,000)`` is invoiced once. The same amount on the same day
+    again needs ``confirm_duplicate``."""
     return _shared_in_record(
         CarryDistribution,
         agreement=agreement,
@@ -320,6 +368,7 @@ def carry_distribution_record(
         amount=amount,
         currency=currency,
         on=distributed_on,
+        confirm_duplicate=confirm_duplicate,
     )
 
 

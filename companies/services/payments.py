@@ -12,10 +12,13 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http.request import validate_host
 from django.utils import timezone
 
 from payouts.inflows import inflow_record
@@ -139,17 +142,53 @@ def _stripe_failures_as_validation(func: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
+def _own_site_hosts() -> list[str]:
+    """The host patterns that are FairOSS's own site: the host of ``SITE_URL`` and the hosts
+    it answers to (``ALLOWED_HOSTS``, without the catch-all ``*``)."""
+    site_host = urlsplit(settings.SITE_URL).hostname
+    hosts = [h for h in settings.ALLOWED_HOSTS if h != "*"]
+    return [site_host, *hosts] if site_host else hosts
+
+
+def _return_url_clean(url: object, *, field: str) -> str:
+    """A Checkout return URL on FairOSS's own site (``http``/``https``), else a
+    ValidationError naming ``field``: Stripe sends the payer there after paying, so another
+    site could pose as FairOSS, or learn the Checkout Session id."""
+    site = settings.SITE_URL
+    if not isinstance(url, str) or not url:
+        raise ValidationError({field: f"Give a page of FairOSS's own site ({site})."})
+    # Browsers read a backslash as a slash and drop control characters, so such a URL may
+    # go to another host than the one it seems to name.
+    if "\\" in url or any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise ValidationError({field: "Must be a plain URL (no spaces or backslashes)."})
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError({field: "Must be an http:// or https:// URL."})
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError({field: "Must not contain a user name or password."})
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if not validate_host(host, _own_site_hosts()):
+        raise ValidationError(
+            {field: f"Must be a page of FairOSS's own site ({site}), not of {parts.hostname}."}
+        )
+    return url
+
+
 @_stripe_failures_as_validation
 def invoice_checkout_start(
     *, invoice: Invoice, actor: User, success_url: str, cancel_url: str
 ) -> str:
     """The Stripe Checkout page for an open invoice (owners and finance members).
 
-    An open session of the invoice is reused (a double click opens the same page); a paid
-    one is recorded; an expired one is replaced. Stripe calls carry idempotency keys
+    ``success_url`` and ``cancel_url`` must be on FairOSS's own site. Each member pays in a
+    session of their own: the invoice's open session is reused for the member who opened it
+    (a double click opens the same page), another member gets a new one; a paid session is
+    recorded; an expired one is replaced. Stripe calls carry idempotency keys
     ``invoice-<id>-checkout-<attempt>``. Stripe failures become a ValidationError.
     """
     require_money_actor(company=invoice.company, user=actor)
+    success_url = _return_url_clean(success_url, field="success_url")
+    cancel_url = _return_url_clean(cancel_url, field="cancel_url")
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status != Invoice.Status.OPEN:
@@ -157,13 +196,20 @@ def invoice_checkout_start(
         client = _stripe()
         if invoice.stripe_checkout_session:
             session = client.v1.checkout.sessions.retrieve(invoice.stripe_checkout_session)
-            if session.status == "open" and session.url:
-                return str(session.url)
             if session.status == "complete":
                 _record_session(invoice=invoice, session=session)
                 raise ValidationError({"invoice": f"{invoice.number} is already paid."})
+            # A Checkout page belongs to whoever opened it (its URL is the payment form), so
+            # another member does not get it: they get a session of their own below.
+            opener = _metadata(session, "faiross_member")
+            if session.status == "open" and session.url and opener == str(actor.pk):
+                return str(session.url)
         invoice.checkout_attempts += 1
-        metadata = {"faiross_invoice": str(invoice.pk), "faiross_company": invoice.company.slug}
+        metadata = {
+            "faiross_invoice": str(invoice.pk),
+            "faiross_company": invoice.company.slug,
+            "faiross_member": str(actor.pk),
+        }
         session = client.v1.checkout.sessions.create(
             params={
                 "mode": "payment",

@@ -10,11 +10,13 @@ as outcomes; anything else is a crash and reported as a violation.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
@@ -23,8 +25,10 @@ from companies.models import Agreement, Company, Invoice
 from companies.services import agreements as agreement_services
 from companies.services import billing, payments
 from companies.services import companies as company_services
+from companies.services import vesting
 from disputes.models import Dispute, Hold
 from disputes.services import appeals as dispute_appeals
+from disputes.services import corrections as dispute_corrections
 from disputes.services import filing as dispute_filing
 from disputes.services import holds as dispute_holds
 from faiross.kernel.recipients import project_key, user_key
@@ -35,7 +39,6 @@ from payouts.connect import claims, escrow, transfers, webhooks
 from payouts.connect._common import _stripe
 from payouts.distribution import runs
 from payouts.models import DistributionRun, Payout
-from payouts.selectors import account_balance
 from projects.cycles import ClosedCycleError
 from projects.models import Membership, Project, TableVersion
 from projects.services import projects as project_services
@@ -43,8 +46,9 @@ from projects.services import tables
 
 from .world import CURRENCIES, EMAILS, GITHUB_LOGINS, PURLS, Kill, World
 
-SUCCESS_URL = "https://faiross.test/paid/?session_id={CHECKOUT_SESSION_ID}"
-CANCEL_URL = "https://faiross.test/cancel/"
+# Checkout returns only to FairOSS's own site.
+SUCCESS_URL = f"{settings.SITE_URL}/paid/?session_id={{CHECKOUT_SESSION_ID}}"
+CANCEL_URL = f"{settings.SITE_URL}/cancel/"
 
 
 # --- people, projects, companies --------------------------------------------------------
@@ -63,6 +67,14 @@ def setup_staff(world: World) -> None:
         Permission.objects.get(content_type__app_label="disputes", codename="act_as_ombudsman")
     )
     world.ombudsman = User.objects.get(pk=ombudsman.pk)  # fresh permission cache
+    # A second ombudsman: appeals go to one who did not resolve the dispute.
+    second = User.objects.create_user(
+        username=f"sim-ombud2-{world.seed}", email="ombud2@sim.example.org", is_staff=True
+    )
+    second.user_permissions.add(
+        Permission.objects.get(content_type__app_label="disputes", codename="act_as_ombudsman")
+    )
+    world.ombudsman2 = User.objects.get(pk=second.pk)
 
 
 def user_create(world: World) -> str:
@@ -124,7 +136,10 @@ def project_member_add(world: World) -> str:
 def company_create(world: World) -> str:
     creator = _actor(world)
     slug = world.next_name(f"s{world.seed}c")
-    company_services.company_create(creator=creator, slug=slug, name=f"Company {slug}")
+    kind = "vc_fund" if world.chance(0.25) else world.pick(["startup", "mature"])
+    company_services.company_create(
+        creator=creator, slug=slug, name=f"Company {slug}", kind=kind
+    )
     world.companies.append(slug)
     # Its table: where its money enters the graph (mostly projects and people).
     names = [project_key(p) for p in world.projects[-4:]] + [user_key(u) for u in world.users[-3:]]
@@ -296,33 +311,6 @@ def _company(world: World) -> tuple[Company, Any] | None:
     return c, _owner(c)
 
 
-def agreement_create(world: World) -> str:
-    found = _company(world)
-    if found is None:
-        return company_create(world)
-    company, owner = found
-    share = world.rng.choice((1, 7, 100_000, 333_333, 1_000_000, 5_000_000))
-    if world.chance(0.05):
-        share = 6_000_000  # refused: above the maximum share
-    a = agreement_services.agreement_create(
-        company=company,
-        actor=owner,
-        kind="dividend",
-        terms_data={
-            "share_millibips": share,
-            "currency": world.currency(),
-            "start_date": world.now.date(),
-        },
-    )
-    if world.chance(0.8):
-        agreement_services.agreement_sign(
-            agreement=a, actor=owner, ip_address="10.0.0.1", user_agent="simulate"
-        )
-        if world.chance(0.8):
-            agreement_services.agreement_countersign(agreement=a, staff=world.staff)
-    return f"dividend agreement of {company.slug} at {share} millibips"
-
-
 def _agreements(world: World, status: str) -> list[Agreement]:
     return list(
         Agreement.objects.filter(company__slug__in=world.companies, status=status)
@@ -363,7 +351,7 @@ def _open_invoice(world: World) -> Invoice | None:
         list(
             Invoice.objects.filter(company__slug__in=world.companies, status=Invoice.Status.OPEN)
             .select_related("company")
-            .order_by("company__slug", "source_key")
+            .order_by("company__slug", "pk")  # source keys hold ids: not a stable order
         )
     )
 
@@ -406,38 +394,40 @@ def invoice_pay_checkout(world: World) -> str:
     return f"checkout of {invoice.amount} {invoice.currency} paid ({how})"
 
 
-def _event_key(event: Any) -> tuple[str, str, str]:
-    obj = event["data"]["object"]
-    meta = obj.get("metadata") or {}
-    return (
-        str(meta.get("faiross_invoice") or meta.get("faiross_payout") or ""),
-        str(event["type"]),
-        str(obj.get("object", "")),
-    )
+DELIVERED_TYPES = (
+    "checkout.session.completed",
+    "checkout.session.expired",
+    "payment_intent.succeeded",
+    "charge.succeeded",
+    "transfer.created",
+    "transfer.updated",
+    "transfer.reversed",
+    "account.updated",
+)
 
 
 def webhooks_deliver(world: World) -> str:
-    """Deliver the server's payment and transfer events in a random order, some twice, as the
-    webhook endpoint does after verifying the signature (record once, process)."""
-    client = _stripe()
-    events = [
-        e.to_dict()
-        for e in client.v1.events.list(params={"limit": 100}).auto_paging_iter()
-        if e.type
-        in (
-            "checkout.session.completed",
-            "payment_intent.succeeded",
-            "transfer.created",
-            "charge.succeeded",
-        )
-    ]
-    events.sort(key=_event_key)  # server order (real time, random ids) is not reproducible
-    world.rng.shuffle(events)
-    chosen = [e for e in events if world.chance(0.7)]
-    chosen += [e for e in chosen if world.chance(0.2)]  # replays
+    """Deliver the server's events (payments, Checkout expiry, transfers, reversals, account
+    updates) in a random order, some again later (replays), as the webhook endpoint does
+    after verifying the signature: record once, process.
+
+    The events are read from the server's state in creation order (reproducible: the
+    simulation makes its requests in a fixed order; Stripe's list order within one second
+    is not)."""
+    events = world.control.events(DELIVERED_TYPES)
+    new = [e for e in events if e["id"] not in world.delivered]
+    old = [e for e in events if e["id"] in world.delivered]
+    world.rng.shuffle(new)
+    chosen = [e for e in new if world.chance(0.7)]
+    if old:
+        chosen += [world.pick(old) for _ in range(world.rng.randint(0, 3))]  # replays
+    chosen += [e for e in chosen if world.chance(0.2)]  # delivered twice at once
     for event in chosen:
         record, _ = webhooks.stripe_event_record(event=event)
-        webhooks.stripe_event_process(event_id=record.event_id)
+        record = webhooks.stripe_event_process(event_id=record.event_id)
+        if record.status == "failed":
+            raise AssertionError(f"{event['type']} failed: {record.error}")
+        world.delivered.add(event["id"])
     return f"{len(chosen)} webhook deliveries"
 
 
@@ -573,7 +563,9 @@ def connect_onboard(world: World) -> str:
     account = connect_accounts.connected_account_get_or_create(user=user)
     outcome = world.rng.choice(("complete", "complete", "complete", "incomplete", "restrict"))
     world.control.onboard(account.stripe_account_id, outcome)
-    account = connect_accounts.connected_account_refresh(account=account)
+    if world.chance(0.7):
+        account = connect_accounts.connected_account_refresh(account=account)
+    # else the account.updated webhook tells FairOSS (webhooks_deliver)
     if world.chance(0.3):
         connect_accounts.payout_threshold_set(
             account=account, amount=world.rng.choice((100, 500, 1000, 5000, 50))
@@ -651,17 +643,27 @@ def payouts_retry(world: World) -> str:
 
 def _money_holders(world: World) -> list[tuple[str, str, str, int]]:
     """(recipient, purpose, currency, balance) with money that a hold could freeze."""
-    from payouts.models import Account
+    from django.db.models import Sum
 
-    out = []
+    from payouts.models import Posting
+
     owners = [user_key(u) for u in world.users] + [project_key(p) for p in world.projects]
     owners += [f"github:{g}" for g in GITHUB_LOGINS] + [f"email:{e}" for e in EMAILS]
+    purposes = {owner: dispute_holds.default_source(owner) for owner in owners}
+    balances = {
+        (owner, purpose, currency): total
+        for owner, purpose, currency, total in Posting.objects.filter(
+            account__owner__in=owners, account__purpose__in=sorted(set(purposes.values()))
+        )
+        .values_list("account__owner", "account__purpose", "account__currency")
+        .annotate(t=Sum("amount"))
+        .order_by()
+    }
+    out = []
     for owner in owners:
-        purpose = dispute_holds.default_source(owner)
+        purpose = purposes[owner]
         for currency in CURRENCIES:
-            if not Account.objects.filter(owner=owner, purpose=purpose, currency=currency).exists():
-                continue
-            balance = account_balance(owner=owner, purpose=purpose, currency=currency)
+            balance = balances.get((owner, purpose, currency), 0)
             if balance > 0:
                 out.append((owner, purpose, currency, balance))
     return out
@@ -741,11 +743,456 @@ def dispute_resolve(world: World) -> str:
         return "no open dispute"
     dispute_appeals.dispute_resolve(
         dispute=dispute,
-        actor=world.ombudsman,
+        actor=_ombudsman(world),
         outcome=world.pick(["upheld", "rejected", "settled"]),
         resolution="Simulated resolution.",
     )
     return "dispute resolved"
+
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    runs.RunInProgress,
+    transfers.PayoutRunInProgress,
+    ClosedCycleError,
+)
+
+
+# --- more agreements: pledge, equity, carry; their events; ending -------------------------
+
+
+def _agreement_terms(world: World, kind: str) -> dict[str, Any]:
+    """Terms of a new agreement of ``kind``, sometimes out of bounds (refused)."""
+    start = world.now.date() - dt.timedelta(days=world.rng.choice((0, 0, 10, 40, 200)))
+    common: dict[str, Any] = {"currency": world.currency(), "start_date": start}
+    if world.chance(0.2):
+        common["end_date"] = start + dt.timedelta(days=world.rng.choice((30, 90, 400)))
+    if kind == "pledge":
+        return {
+            **common,
+            "amount": world.amount(),
+            "developers": world.rng.choice((1, 1, 2, 5)),
+            "period": world.pick(["monthly", "quarterly", "yearly", "weekly"]),  # weekly: refused
+        }
+    share = world.rng.choice((1, 7, 100_000, 333_333, 1_000_000, 5_000_000))
+    if world.chance(0.05):
+        share = 6_000_000  # refused: above the maximum share
+    if kind == "carry":
+        return {**common, "share_millibips": share, "fund_name": "Sim Fund I"}
+    if kind == "equity":
+        milestones = []
+        time_part = FULL_SHARE
+        if world.chance(0.5):
+            n = world.rng.randint(1, 3)
+            each = world.rng.randint(1, FULL_SHARE // 4)
+            milestones = [{"title": f"milestone {i + 1}", "millibips": each} for i in range(n)]
+            time_part = FULL_SHARE - n * each
+        months = world.rng.choice((0, 12, 48))
+        return {
+            **common,
+            "share_millibips": share,
+            "share_count": world.rng.choice((1_000, 10_000_000)),
+            "share_class": "common",
+            "cliff_months": world.rng.choice((0, 1, 12)) if months else 0,
+            "vesting_months": months,
+            "time_vesting_millibips": time_part,
+            "milestones": milestones,
+        }
+    return {**common, "share_millibips": share}
+
+
+def agreement_create(world: World) -> str:
+    found = _company(world)
+    if found is None:
+        return company_create(world)
+    company, owner = found
+    kind = world.pick(["dividend", "dividend", "dividend", "pledge", "pledge", "equity", "carry"])
+    terms = _agreement_terms(world, kind)
+    a = agreement_services.agreement_create(
+        company=company, actor=owner, kind=kind, terms_data=terms
+    )
+    if world.chance(0.8):
+        agreement_services.agreement_sign(
+            agreement=a, actor=owner, ip_address="10.0.0.1", user_agent="simulate"
+        )
+        if world.chance(0.8):
+            agreement_services.agreement_countersign(agreement=a, staff=world.staff)
+    return f"{kind} agreement of {company.slug} ({a.get_status_display()})"
+
+
+def _agreements_of(world: World, kind: str, statuses: tuple[str, ...]) -> list[Agreement]:
+    return list(
+        Agreement.objects.filter(company__slug__in=world.companies, kind=kind, status__in=statuses)
+        .select_related("company")
+        .order_by("company__slug", "created_at", "pk")
+    )
+
+
+def pledge_invoices_issue(world: World) -> str:
+    """The scheduled task: an invoice for every pledge period that has begun."""
+    ids = [a.pk for a in _agreements_of(world, "pledge", ("active",))]
+    if not ids:
+        return agreement_create(world)
+    invoices = billing.pledge_invoices_issue(today=world.now.date(), agreement_ids=ids)
+    return f"pledge invoices issued: {len(invoices)}"
+
+
+def carry_distribution(world: World) -> str:
+    a = world.pick(_agreements_of(world, "carry", ("active", "signed")))
+    if a is None:
+        return agreement_create(world)
+    actor = _owner(a.company) if world.chance(0.7) else world.staff
+    amount = world.amount() * world.rng.choice((1, 10, 100))
+    billing.carry_distribution_record(
+        agreement=a,
+        actor=actor,
+        amount=amount,
+        currency=a.currency,
+        distributed_on=world.now.date(),
+    )
+    return f"carry of {amount} {a.currency} realised by {a.company.slug}"
+
+
+def milestone_met(world: World) -> str:
+    from companies.models import Milestone
+
+    milestones = list(
+        Milestone.objects.filter(
+            agreement__company__slug__in=world.companies, agreement__kind="equity"
+        )
+        .select_related("agreement__company")
+        .order_by("agreement__company__slug", "agreement__created_at", "pk")
+    )
+    m = world.pick(milestones)
+    if m is None:
+        return agreement_create(world)
+    vesting.milestone_mark_met(milestone=m, staff=world.staff, met_on=world.now.date())
+    return f"milestone {m.title} of {m.agreement.company.slug} met"
+
+
+def liquidity_event(world: World) -> str:
+    a = world.pick(_agreements_of(world, "equity", ("active", "signed")))
+    if a is None:
+        return agreement_create(world)
+    kind = world.pick(["secondary", "buyback", "ipo", "acquisition"])
+    portion = None if world.chance(0.6) else world.rng.choice((1, 100_000, FULL_SHARE))
+    proceeds = world.amount() * world.rng.choice((100, 1_000, 10_000))
+    event = billing.liquidity_event_record(
+        agreement=a,
+        actor=_owner(a.company),
+        kind=kind,
+        occurred_on=world.now.date(),
+        proceeds=proceeds,
+        currency=a.currency,
+        portion_millibips=portion,
+    )
+    return f"{kind} of {a.company.slug}: {event.due_amount} {a.currency} due"
+
+
+def agreement_end(world: World) -> str:
+    a = world.pick(
+        [
+            a
+            for kind in ("dividend", "pledge", "equity", "carry")
+            for a in _agreements_of(world, kind, ("active", "signed", "draft", "ended"))
+        ]
+    )
+    if a is None:
+        return agreement_create(world)
+    actor = _owner(a.company) if world.chance(0.6) else world.staff
+    if world.chance(0.1):
+        actor = _actor(world)  # not a member: refused
+    agreement_services.agreement_end(agreement=a, actor=actor, reason="Simulated end.")
+    return f"{a.kind} agreement of {a.company.slug} ended"
+
+
+def invoice_void(world: World) -> str:
+    invoice = _open_invoice(world)
+    if invoice is None:
+        return "no open invoice"
+    payments.invoice_void(invoice=invoice, staff=world.staff)
+    if world.chance(0.2):  # voiding twice, or paying a void invoice: refused
+        payments.invoice_wire_received(invoice=invoice, staff=world.staff, reference="late")
+    return f"invoice of {invoice.amount} {invoice.currency} of {invoice.company.slug} voided"
+
+
+def checkout_expire(world: World) -> str:
+    """Stripe expires an open Checkout session (the company left the page); the expiry
+    event is delivered later, and the next start makes a fresh session."""
+    invoices = list(
+        Invoice.objects.filter(
+            company__slug__in=world.companies, status=Invoice.Status.OPEN
+        )
+        .exclude(stripe_checkout_session="")
+        .select_related("company")
+        .order_by("company__slug", "pk")
+    )
+    invoice = world.pick(invoices)
+    if invoice is None:
+        return invoice_pay_checkout(world)
+    client = _stripe()
+    session = client.v1.checkout.sessions.retrieve(invoice.stripe_checkout_session)
+    if session.status != "open":
+        return f"session of {invoice.company.slug}'s invoice is {session.status}"
+    client.v1.checkout.sessions.expire(session.id)
+    if world.chance(0.5):
+        url = payments.invoice_checkout_start(
+            invoice=invoice,
+            actor=_owner(invoice.company),
+            success_url=SUCCESS_URL,
+            cancel_url=CANCEL_URL,
+        )
+        if url.rsplit("/", 1)[-1] == session.id:
+            raise AssertionError("an expired Checkout session was offered again")
+    return f"checkout session of {invoice.company.slug} expired"
+
+
+# --- table files, stewards ----------------------------------------------------------------
+
+
+def table_import(world: World) -> str:
+    """Import a file into a table as the page and the API do: a faiross.toml (the exported
+    table, or one edited), a requirements.txt or a package.json, sometimes broken."""
+    owner, actor = _owner_and_member(world, company=world.chance(0.2))
+    r = world.rng.random()
+    if r < 0.4:
+        entries = _entries(world, owner)
+        lines = ['format = 1', f'owner = "{owner}"', "", "[shares]"]
+        lines += [f'"{e.recipient}" = "{e.millibips / 100_000:.5f}%"' for e in entries]
+        name, content = "faiross.toml", "\n".join(lines).encode()
+    elif r < 0.7:
+        libs = world.rng.sample(PURLS, world.rng.randint(1, 4))
+        name = "requirements.txt"
+        content = "\n".join(p.removeprefix("pkg:pypi/") + ">=1.0" for p in libs).encode()
+    elif r < 0.9:
+        libs = world.rng.sample(PURLS, world.rng.randint(1, 3))
+        deps = ", ".join(f'"{p.removeprefix("pkg:pypi/")}": "^1.0"' for p in libs)
+        name, content = "package.json", ('{"name": "x", "dependencies": {' + deps + "}}").encode()
+    else:
+        name, content = world.pick(["faiross.toml", "package.json"]), b"\xff\x00 not a file"
+    version, warnings = tables.table_import_file(
+        owner_key=owner,
+        actor=actor,
+        filename=name,
+        content=content,
+        share_millibips=world.rng.choice((0, 1_000_000, 5_000_000, FULL_SHARE)),
+        policy=world.pick(["even", "even", "weighted", "nonsense"]),
+    )
+    return f"import {name} into {owner}: v{version.number} {version.status}"
+
+
+def _steward_of(slug: str) -> Any:
+    m = (
+        Membership.objects.filter(project__slug=slug, role=Membership.Role.STEWARD)
+        .order_by("user__username")
+        .select_related("user")
+        .first()
+    )
+    return m.user if m else None
+
+
+def member_leave(world: World) -> str:
+    """A steward removes a member, or a member leaves (the last steward cannot)."""
+    slug = world.pick(world.projects)
+    if slug is None:
+        return project_create(world)
+    members = list(
+        Membership.objects.filter(project__slug=slug)
+        .order_by("user__username")
+        .select_related("user", "project")
+    )
+    m = world.pick(members)
+    if m is None:
+        return f"{slug} has no members"
+    steward = _steward_of(slug)
+    actor = m.user if world.chance(0.5) or steward is None else steward
+    project_services.membership_remove(project=m.project, actor=actor, user=m.user)
+    return f"{m.user.username} leaves {slug} ({m.role})"
+
+
+def invitation_other(world: World) -> str:
+    """An invitation declined by its invitee or revoked by a steward (or by someone else:
+    refused)."""
+    slug = world.pick(world.projects)
+    steward = _steward_of(slug) if slug else None
+    if steward is None:
+        return project_member_add(world)
+    target = _actor(world)
+    invitation = project_services.project_invite(
+        project=Project.objects.get(slug=slug),
+        actor=steward,
+        target=target.username,
+        role=world.pick(["steward", "maintainer"]),
+    )
+    if world.chance(0.5):
+        project_services.invitation_decline(invitation=invitation, user=target)
+        return f"{target.username} declines {slug}"
+    actor = steward if world.chance(0.8) else target
+    project_services.invitation_revoke(invitation=invitation, actor=actor)
+    return f"invitation of {target.username} to {slug} revoked"
+
+
+# --- the ombudsman: corrections, stewards, messages, evidence, appeals --------------------
+
+
+def _seed_disputes(world: World, **filters: Any) -> list[Dispute]:
+    return list(
+        Dispute.objects.filter(pk__gt=world.baseline.get("dispute", 0), **filters)
+        .select_related("project")
+        .order_by("pk")
+    )
+
+
+def dispute_file_about_table(world: World) -> str:
+    """A dispute about a project's active table version."""
+    versions = list(
+        TableVersion.objects.filter(
+            status=TableVersion.Status.ACTIVE,
+            table__owner_key__in=[project_key(p) for p in world.projects],
+        ).order_by("table__owner_key")
+    )
+    version = world.pick(versions)
+    if version is None:
+        return table_propose(world)
+    dispute_filing.dispute_file(
+        filer=_actor(world),
+        target=f"table_version:{version.pk}",
+        kind="wrong_share",
+        title="Simulated table dispute",
+        description="This table is wrong (simulation).",
+        links=["https://example.org/evidence"] if world.chance(0.5) else [],
+    )
+    return "dispute about a table filed"
+
+
+def table_correct(world: World) -> str:
+    dispute = world.pick(_seed_disputes(world, status__in=("open", "in_review", "appealed")))
+    if dispute is None or not dispute.disputed_table:
+        return dispute_file_about_table(world)
+    owner = dispute.disputed_table
+    entries = _entries(world, owner)
+    version = dispute_corrections.table_correct(
+        dispute=dispute, actor=_ombudsman(world), entries=entries, reason="Simulated correction."
+    )
+    return f"ombudsman corrects {owner}: v{version.number} {version.status}"
+
+
+def stewards_set(world: World) -> str:
+    dispute = world.pick(
+        [
+            d
+            for d in _seed_disputes(world, status__in=("open", "in_review", "appealed"))
+            if d.project is not None
+        ]
+    )
+    if dispute is None or not world.users:
+        return dispute_file_about_table(world)
+    assert dispute.project is not None
+    names = sorted(set(world.rng.sample(world.users, min(len(world.users), 2))))
+    if world.chance(0.1):
+        names = ["nobody-here"]  # refused: no such user
+    after = dispute_corrections.project_stewards_set(
+        dispute=dispute,
+        actor=_ombudsman(world),
+        project=dispute.project,
+        stewards=names[: world.rng.randint(1, len(names))],
+        reason="Simulated change of stewards.",
+        former=world.pick(["maintainer", "remove"]),
+    )
+    return f"stewards of {dispute.project.slug}: {', '.join(after)}"
+
+
+def _evidence_file(world: World) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    kind = world.pick(["pdf", "png", "txt", "exe"])
+    content = {
+        "pdf": b"%PDF-1.4\n% simulated\n",
+        "png": b"\x89PNG\r\n\x1a\n" + bytes(16),
+        "txt": b"simulated evidence\n",
+        "exe": b"MZ\x90\x00\x03",  # refused: not an accepted type
+    }[kind]
+    return SimpleUploadedFile(f"evidence.{kind}", content)
+
+
+def dispute_message(world: World) -> str:
+    """A party or an ombudsman writes on a dispute, with links and files."""
+    dispute = world.pick(_seed_disputes(world))
+    if dispute is None:
+        return dispute_file_about_table(world)
+    parties = [
+        p.user
+        for p in dispute.parties.exclude(user=None).select_related("user").order_by("user__username")
+    ]
+    author = world.pick(parties) if parties and world.chance(0.7) else None
+    if author is None:
+        author = _ombudsman(world) if world.chance(0.7) else _actor(world)  # else: refused
+    links = ["https://example.org/proof"] if world.chance(0.3) else []
+    if world.chance(0.05):
+        links = ["javascript:alert(1)"]  # refused
+    files = [_evidence_file(world)] if world.chance(0.3) else []
+    dispute_filing.dispute_respond(
+        dispute=dispute, author=author, body="A simulated message.", links=links, files=files
+    )
+    return f"message by {author.username} ({len(links)} links, {len(files)} files)"
+
+
+def _ombudsman(world: World) -> Any:
+    return world.ombudsman if world.chance(0.6) else world.ombudsman2
+
+
+def appeal_file(world: World) -> str:
+    dispute = world.pick(_seed_disputes(world, status__in=("resolved", "appealed")))
+    if dispute is None:
+        return dispute_resolve(world)
+    parties = [
+        p.user
+        for p in dispute.parties.exclude(user=None).select_related("user").order_by("user__username")
+    ]
+    appellant = world.pick(parties) if parties and world.chance(0.9) else _actor(world)
+    dispute_appeals.appeal_file(dispute=dispute, appellant=appellant, reason="I disagree.")
+    return f"{appellant.username} appeals"
+
+
+def appeal_decide(world: World) -> str:
+    dispute = world.pick(_seed_disputes(world, status="appealed"))
+    if dispute is None:
+        return appeal_file(world)
+    decision = world.pick(["confirmed", "overturned"])
+    dispute_appeals.appeal_decide(
+        dispute=dispute,
+        actor=_ombudsman(world),  # the first resolver: refused
+        decision=decision,
+        text="Simulated decision.",
+        outcome=world.pick(["upheld", "rejected", "settled"]) if decision == "overturned" else "",
+    )
+    return f"appeal {decision}"
+
+
+# --- Stripe: reversals, account updates -----------------------------------------------------
+
+
+def transfer_reverse(world: World) -> str:
+    """Stripe reverses (part of) a sent payout's transfer, e.g. the bank returned it; the
+    ``transfer.reversed`` webhook books it, delivered now or with the others later."""
+    payout = world.pick(
+        list(
+            Payout.objects.filter(
+                status=Payout.Status.SENT, pk__gt=world.baseline.get("payout", 0)
+            ).order_by("pk")
+        )
+    )
+    if payout is None:
+        return payout_run(world)
+    client = _stripe()
+    transfer = client.v1.transfers.retrieve(payout.stripe_transfer_id)
+    left = int(transfer.amount) - int(transfer.amount_reversed or 0)
+    if left <= 0:
+        return "already reversed"
+    params = {} if world.chance(0.5) else {"amount": world.rng.randint(1, left)}
+    client.v1.transfers.reversals.create(payout.stripe_transfer_id, params=params)
+    if world.chance(0.5):
+        webhooks_deliver(world)
+    return f"transfer of payout reversed ({params.get('amount', left)} of {transfer.amount})"
 
 
 # The operations and their weights (how often each is drawn).
@@ -776,10 +1223,22 @@ OPERATIONS: tuple[tuple[Callable[[World], str], int], ...] = (
     (hold_release, 2),
     (hold_redirect, 2),
     (dispute_resolve, 2),
+    (pledge_invoices_issue, 3),
+    (carry_distribution, 2),
+    (milestone_met, 1),
+    (liquidity_event, 2),
+    (agreement_end, 1),
+    (invoice_void, 1),
+    (checkout_expire, 2),
+    (table_import, 3),
+    (member_leave, 1),
+    (invitation_other, 1),
+    (dispute_file_about_table, 2),
+    (table_correct, 2),
+    (stewards_set, 1),
+    (dispute_message, 2),
+    (appeal_file, 1),
+    (appeal_decide, 1),
+    (transfer_reverse, 2),
 )
 
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
-    runs.RunInProgress,
-    transfers.PayoutRunInProgress,
-    ClosedCycleError,
-)

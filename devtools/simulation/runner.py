@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.test.utils import override_settings
@@ -71,6 +72,11 @@ def _settings(server_url: str) -> Any:
         FAIROSS_TAX_FORM_THRESHOLD=300_000,
         FAIROSS_DISPUTE_FILINGS_PER_HOUR=1000,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        # Evidence files: storage is not transactional, and every seed is rolled back.
+        STORAGES={
+            **settings.STORAGES,
+            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        },
     )
 
 
@@ -80,7 +86,7 @@ def stripe_server() -> Iterator[Control]:
     server = start_server()
     try:
         with _settings(server.url):
-            yield Control(server.url)
+            yield Control(server.url, server.app)
     finally:
         server.stop()
 
@@ -142,6 +148,13 @@ def run_seed(
         for q, lv in zip(quiet, levels, strict=True):
             stack.callback(q.setLevel, lv)
         stack.enter_context(mock.patch("django.utils.timezone.now", lambda: world.now))
+        if control.app is not None:
+            # The server's clock is the simulated clock too: Checkout sessions, account links
+            # and idempotency keys expire as simulated days pass, and events made in one
+            # step share their second (so which account update is newer is reproducible).
+            stack.enter_context(
+                mock.patch.object(control.app.clock, "now", lambda: int(world.now.timestamp()))
+            )
         stack.enter_context(_no_retry_sleep())
         if inject_bug:
             stack.enter_context(BUGS[inject_bug]())

@@ -14,8 +14,46 @@ SECRET_KEY = "sk_test_faiross_simulation"
 class Control:
     """The local server's ``/_test`` API and its HTML pages, over plain urllib."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, app: Any = None) -> None:
         self.base_url = base_url
+        self.app = app  # the server's app when it runs in this process
+
+    def events(self, types: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The server's events of ``types`` (platform and Connect), oldest first, as the
+        payloads it sends (needs the server in this process)."""
+        from local_stripe.store import public
+
+        assert self.app is not None, "events are read from a server in this process"
+        with self.app.store.lock:
+            return [
+                public(e) for e in reversed(self.app.store.all("event", None)) if e["type"] in types
+            ]
+
+    def transfers(self) -> list[dict[str, Any]]:
+        """Every transfer the server holds (id, amount, destination, metadata): read from
+        its state when it runs in this process, else paged through its API."""
+        if self.app is not None:
+            with self.app.store.lock:
+                return [
+                    {
+                        "id": t["id"],
+                        "amount": t["amount"],
+                        "destination": t["destination"],
+                        "metadata": dict(t.get("metadata") or {}),
+                    }
+                    for t in self.app.store.all("transfer")
+                ]
+        from payouts.connect._common import _stripe
+
+        return [
+            {
+                "id": t.id,
+                "amount": t.amount,
+                "destination": t.destination,
+                "metadata": t.metadata.to_dict() if t.metadata else {},
+            }
+            for t in _stripe().v1.transfers.list(params={"limit": 100}).auto_paging_iter()
+        ]
 
     def call(self, method: str, path: str, data: dict[str, Any] | None = None) -> Any:
         body = json.dumps(data).encode() if data is not None else None

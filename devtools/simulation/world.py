@@ -37,6 +37,7 @@ class World:
     step: int = 0
     staff: Any = None
     ombudsman: Any = None
+    ombudsman2: Any = None
     users: list[str] = field(default_factory=list)
     projects: list[str] = field(default_factory=list)
     companies: list[str] = field(default_factory=list)
@@ -45,6 +46,8 @@ class World:
     outcomes: Counter[str] = field(default_factory=Counter)
     baseline: dict[str, int] = field(default_factory=dict)  # max ids before the seed
     recomputed_runs: set[int] = field(default_factory=set)
+    delivered: set[str] = field(default_factory=set)  # webhook events delivered once
+    seen: dict[str, Any] = field(default_factory=dict)  # what the invariants already checked
     counter: int = 0
 
     def __post_init__(self) -> None:

@@ -135,6 +135,12 @@ def dispute_file(
     about = errors.check(lambda: selectors.target_describe(target=target))
     if kind not in Dispute.Kind.values:
         errors.add("kind", "Choose what kind of dispute this is.")
+    elif kind == Dispute.Kind.OWNERSHIP and about is not None and about.type != "project":
+        errors.add(
+            "kind",
+            "An ownership dispute is about a project: file it from the project's page "
+            "(Contest ownership).",
+        )
     title = (
         errors.check(lambda: _text(title, field="title", label="a short title", limit=200)) or ""
     )

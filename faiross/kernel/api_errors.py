@@ -10,6 +10,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .conflicts import ConflictError
+
 
 def validation_error_detail(exc: DjangoValidationError) -> dict[str, Any]:
     if hasattr(exc, "error_dict"):
@@ -18,6 +20,9 @@ def validation_error_detail(exc: DjangoValidationError) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ConflictError):
+        # What exists clashes with the request (a duplicate to confirm, a reused reference).
+        return Response(validation_error_detail(exc), status=409)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(validation_error_detail(exc))
     elif isinstance(exc, DjangoPermissionDenied):

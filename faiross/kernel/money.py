@@ -106,6 +106,7 @@ def amount_parse(
         noun=f"an amount in {code}",
         units=(code, get_currency_symbol(code, locale=loc)),
         example=example,
+        render=lambda value: _format(int(value.scaleb(digits)), code, loc, symbol=False),
     )
     minor = int(value.scaleb(digits))
     if minor == 0:

@@ -9,16 +9,19 @@ these two functions, so an amount and a percentage are read by the same rules:
   separator (``2,000.50`` or ``2000.50`` in English, ``2.000,50`` or ``2000,50`` in German),
   surrounded by spaces and by a unit the caller names (a currency code or symbol, ``%``);
 - nothing else: no exponents (``1e6``), no ``NaN``/``Infinity``, no ``_``, no signs, no digits
-  of other scripts, never more decimals than allowed. Malformed grouping (``2,00.50``) is
-  refused with the readings Babel's strict mode suggests.
+  of other scripts, never more decimals than allowed. What is refused is never guessed at
+  silently: the message suggests the likely reading, written the locale's way
+  (``2000,50`` in English: "Did you mean 2,000.50?"; ``1.000``: "Did you mean 1,000.00?";
+  ``1e6``: "Did you mean 1,000,000.00?"), when there is one.
 
 Decimal is used only while parsing; callers turn the result into an integer at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
+import re
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
@@ -35,6 +38,10 @@ DEFAULT_LOCALE = "en"
 MAX_INPUT_LENGTH = 40
 _DIGITS = frozenset("0123456789")
 _MINUS_SIGNS = ("-", "\u2212", "\u2012", "\u2013")
+# Characters people use between digits in some habit or other: a likely reading may treat
+# any of them as a group or a decimal separator.
+_SEPARATORS = frozenset(",.'\u00a0\u202f ")
+_EXPONENT = re.compile(r"(\d{1,15})(?:[.,](\d{1,15}))?[eE]([+]?\d{1,2})")
 
 
 @lru_cache(maxsize=64)
@@ -79,6 +86,43 @@ def _decimals(value: Decimal) -> int:
     return max(0, -exponent)
 
 
+def _likely_reading(body: str, decimals: int) -> Decimal | None:
+    """What ``body`` (refused as it stands) most likely means, if anything clearly:
+
+    - an exponent (``1e6``, ``2,5E3``): its value;
+    - digits grouped by threes (``1.000``, ``1 000 000``): that many thousands, or, when the
+      last separator is followed by 1..``decimals`` digits other than three (``2000,50``,
+      ``2.000,50``, ``2,000,50``), that separator starts the decimals.
+
+    None when there is no such reading (``2,00.50``, ``0,00001`` in a currency), or it has
+    more than ``decimals`` decimals.
+    """
+    match = _EXPONENT.fullmatch(body)
+    if match:
+        whole, fraction, exponent = match.groups()
+        try:
+            value = Decimal(f"{whole}.{fraction or '0'}e{exponent}")
+        except InvalidOperation:
+            return None
+        if value >= 10**18:  # not a reading worth writing out
+            return None
+        value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+        return value if _decimals(value.normalize()) <= decimals else None
+    if not body or not all(ch in _DIGITS or ch in _SEPARATORS for ch in body):
+        return None
+    parts = re.split(r"[,.'\u00a0\u202f ]", body)
+    if len(parts) < 2 or not all(parts):
+        return None
+    grouped = 0 < len(parts[0]) <= 3 and not parts[0].startswith("0")
+    if 0 < len(parts[-1]) <= decimals and len(parts[-1]) != 3:
+        if len(parts) == 2 or (grouped and all(len(p) == 3 for p in parts[1:-1])):
+            return Decimal(f"{''.join(parts[:-1])}.{parts[-1]}")
+        return None
+    if grouped and all(len(p) == 3 for p in parts[1:]):
+        return Decimal("".join(parts))
+    return None
+
+
 def parse_number(
     *,
     text: object,
@@ -88,14 +132,20 @@ def parse_number(
     noun: str,
     units: Sequence[str] = (),
     example: str,
+    render: Callable[[Decimal], str] | None = None,
 ) -> Decimal:
     """Read ``text`` (typed by a person) as a non-negative decimal with at most ``decimals``
     decimals, by the rules in the module doc. ``noun`` names the thing in messages ("an
-    amount in USD"), ``example`` is a well-formed input for this locale.
+    amount in USD"), ``example`` is a well-formed input for this locale, ``render`` writes a
+    suggested reading for this locale (default: Babel's decimal format), so that what is
+    suggested is accepted as it is written.
 
     Raises ``ValidationError({field: message})``; the message quotes the input, names the
-    rule and, when Babel's strict mode offers readings, suggests them.
+    rule and suggests the likely reading when there is one ("Did you mean 2,000.50?").
     """
+    write = render or (
+        lambda value: format_decimal(value, locale=locale, decimal_quantization=False)
+    )
     if not isinstance(text, str) or not text.strip():
         raise ValidationError({field: f"Enter {noun}, e.g. {example}."})
     if len(text) > MAX_INPUT_LENGTH:
@@ -109,43 +159,33 @@ def parse_number(
     if group.isspace():
         # Locales that group with a (narrow) no-break space: any space typed there is one.
         body = "".join(group if ch.isspace() else ch for ch in body)
+    rules = (
+        f"here '{group.strip() or 'a space'}' groups thousands (by threes) and '{point}' "
+        "starts the decimals"
+    )
     if not body or any(ch not in _DIGITS and ch not in (group, point) for ch in body):
+        likely = _likely_reading(body, decimals)
+        hint = f" Did you mean {write(likely)}?" if likely else ""
         raise ValidationError(
             {
                 field: f"'{shown}' is not {noun}: use digits, '{point}' before the decimals "
                 f"and, if you like, '{group.strip() or 'a space'}' between thousands, "
-                f"e.g. {example}."
+                f"e.g. {example}.{hint}"
             }
         )
     try:
         value = parse_decimal(body, locale=locale, strict=True)
-    except NumberFormatError as exc:
-        readings = [s for s in exc.suggestions or () if _fits(s, locale, decimals)]
-        hint = " or ".join(f"'{s}'" for s in readings)
-        hint = f" Did you mean {hint}?" if hint else ""
-        raise ValidationError(
-            {
-                field: f"'{shown}' is not {noun}: here '{group}' groups thousands (by threes) "
-                f"and '{point}' starts the decimals.{hint}"
-            }
-        ) from None
+    except NumberFormatError:
+        # Babel's own suggestions (exc.suggestions) include dropping every separator, the
+        # very reading (200,050.00 for 2000,50) that must never be offered as the likely one.
+        likely = _likely_reading(body, decimals)
+        hint = f" Did you mean {write(likely)}?" if likely is not None else ""
+        raise ValidationError({field: f"'{shown}' is not {noun}: {rules}.{hint}"}) from None
     if _decimals(value) > decimals:
-        hint = ""
-        whole, sep, fraction = body.partition(point)
-        ambiguous = len(fraction) == 3 and 0 < len(whole) <= 3 and whole[0] != "0"
-        if sep and group not in body and ambiguous:
-            # '2.000' in English, '2,000' in German: maybe the separator of the other habit.
-            reading = format_decimal(Decimal(whole + fraction), locale=locale)
-            hint = f" If you meant {reading}, write it so (or without separators)."
+        # '2.000' in English, '2,000' in German: maybe the separator of the other habit.
+        likely = _likely_reading(body, decimals) if group not in body else None
+        hint = f" Did you mean {write(likely)}?" if likely is not None else ""
         raise ValidationError(
             {field: f"'{shown}' has more decimals than {noun} can have ({decimals}).{hint}"}
         )
     return value
-
-
-def _fits(reading: str, locale: Locale, decimals: int) -> bool:
-    try:
-        value = parse_decimal(reading, locale=locale, strict=True)
-    except NumberFormatError:
-        return False
-    return value.is_finite() and _decimals(value) <= decimals

@@ -259,3 +259,52 @@ def recipient_split(key: str) -> tuple[str, str]:
     if not colon:
         raise ValueError(f"{key!r} is not a key like 'project:numpy'")
     return kind, ident
+
+
+# --- Showing keys -------------------------------------------------------------------------
+# Email addresses are private (money rule 9): everyone but staff and the address's owner sees
+# ``email:z***@example.org``. The mask keeps the first character and the domain, so a person
+# can recognise their own entry and the others learn nothing they could write to.
+
+EMAIL_MASK = "***"
+
+
+def email_mask(address: str) -> str:
+    """``"zoe@example.org"`` → ``"z***@example.org"``; a text without ``@`` → ``"***"``.
+
+    Precondition: none (any text). Invariant: the result never contains the local part
+    beyond its first visible character (a quoted local part loses its quote first)."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return EMAIL_MASK
+    first = local.lstrip('"')[:1]
+    return f"{first}{EMAIL_MASK}@{domain}"
+
+
+def is_masked_email(address: str) -> bool:
+    """True for what :func:`email_mask` writes (one character at most, then ``***@``): such
+    an address came from a public page or export and names nobody."""
+    local, at, _ = address.rpartition("@")
+    return bool(at) and local.endswith(EMAIL_MASK) and len(local) <= len(EMAIL_MASK) + 1
+
+
+def recipient_display(key: str, *, reveal: bool) -> str:
+    """How ``key`` is shown: unchanged when ``reveal`` (the viewer is staff or owns the
+    address) or when it is not an ``email:`` key; else ``email:`` plus :func:`email_mask`.
+
+    Precondition: none (``key`` is any text; one without a colon is returned as it is).
+    The one masking rule: pages, template filters, the API and the faiross.toml export all
+    call this function."""
+    kind, colon, identifier = key.partition(":")
+    if reveal or not colon or kind != "email":
+        return key
+    return email_key(email_mask(identifier))
+
+
+PERSON_KINDS = ("user", "github", "email")
+
+
+def is_person_key(key: str) -> bool:
+    """A key that names a person (``user:``, ``github:``, ``email:``): what a person received
+    is private (money rule 9), unlike what projects, companies and packages received."""
+    return key.partition(":")[0] in PERSON_KINDS

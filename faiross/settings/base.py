@@ -16,6 +16,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 SITE_URL = env("FAIROSS_SITE_URL", default="http://127.0.0.1:8000")
+# What mails and pages call the site (projects/adapters.py; not the django.contrib.sites row).
+FAIROSS_SITE_NAME = env("FAIROSS_SITE_NAME", default="FairOSS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -27,7 +29,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.sites",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from static files
     "django_celery_beat",
@@ -50,12 +51,18 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language (and so how numbers are read and written) from Accept-Language or the
+    # language cookie, within LANGUAGES.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Marks the session's user with whether this session signed in with a second factor
+    # (a company's "require MFA" rule asks it).
+    "projects.auth.SessionSecondFactorMiddleware",
     "projects.middleware.RejectNulBytesMiddleware",
 ]
 
@@ -85,7 +92,26 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if False and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default runs the web server, the local Stripe server's webhooks and the
+    # in-process tasks against one file at the same time. SQLite's defaults (rollback
+    # journal, deferred transactions, 5 s timeout) answered a Checkout return with "database
+    # is locked": a deferred transaction that read first cannot upgrade to a write lock while
+    # another writer holds it, and the retry never happens. WAL lets readers go on while one
+    # writes; IMMEDIATE takes the write lock when a transaction starts, so a writer waits in
+    # the busy timeout instead of failing half-way; synchronous=NORMAL is WAL's safe setting.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.int("FAIROSS_SQLITE_TIMEOUT", default=30),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Rate-limit counters (sign-in, API tokens) and used TOTP codes. The default is per process;
+# with several web processes set FAIROSS_CACHE_URL (e.g. redis://host:6379/2, a Redis database
+# of its own) so that they count together.
+CACHES = {"default": env.cache("FAIROSS_CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -99,6 +125,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Money and percentages are typed and shown by the person's language (faiross.kernel.numbers).
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -134,7 +162,24 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[FairOSS] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("FAIROSS_HTTP_PROTOCOL", default="http")
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "FairOSS"
+# A code of the previous or next 30-second step is accepted too: phones' clocks drift, and a
+# code typed at the end of its step must not fail on arrival.
+MFA_TOTP_TOLERANCE = 1
+ACCOUNT_ADAPTER = "projects.adapters.AccountAdapter"
+# Sign-in rate limits (allauth; answered with 429 and Retry-After by
+# projects.account_views.too_many_requests). Counted in CACHES.
+ACCOUNT_RATE_LIMITS = {
+    "login": env("FAIROSS_RATE_LOGIN", default="30/m/ip"),
+    # Failed sign-ins: per address, and per account whatever the address.
+    "login_failed": env("FAIROSS_RATE_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
+    "signup": env("FAIROSS_RATE_SIGNUP", default="20/m/ip"),
+    "reset_password": "20/m/ip,5/m/key",
+    "reauthenticate": "10/m/user",
+}
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+# Kept so that FairOSS can ask GitHub, as the signed-in person, whether they administer or
+# maintain a project's repository (projects/verification/, issue 11).
+SOCIALACCOUNT_STORE_TOKENS = True
 SOCIALACCOUNT_PROVIDERS = {
     "github": {
         "SCOPE": ["read:user", "user:email"],
@@ -159,7 +204,7 @@ EMAIL_BACKEND = env(
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so a bad or missing token answers 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "projects.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -167,6 +212,17 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "faiross.kernel.api_errors.exception_handler",
+    # POST /api/v1/auth/token/ (projects/account_api.py): per client address and per username.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth_token": env("FAIROSS_RATE_API_TOKEN", default="10/min"),
+        "auth_token_username": env("FAIROSS_RATE_API_TOKEN_USERNAME", default="5/min"),
+    },
+    # JSON bodies with a NUL character anywhere are a 400 naming the field.
+    "DEFAULT_PARSER_CLASSES": [
+        "faiross.kernel.api_parsers.NulRefusingJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FairOSS API",
@@ -204,6 +260,20 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 
 # Project rules (documented in the README).
 FAIROSS_MAX_PURLS_PER_PROJECT = 50
+# Active API tokens one person may have (revoke old ones on the settings page).
+FAIROSS_API_TOKENS_MAX = env.int("FAIROSS_API_TOKENS_MAX", default=50)
+# Ownership checks (projects/verification/): where FairOSS asks, through the one outbound
+# client (faiross/kernel/outbound.py) with these limits. Tests point them at a local server.
+FAIROSS_GITHUB_API_URL = env("FAIROSS_GITHUB_API_URL", default="https://api.github.com")
+FAIROSS_GITHUB_RAW_URL = env(
+    "FAIROSS_GITHUB_RAW_URL", default="https://raw.githubusercontent.com"
+)
+FAIROSS_PYPI_URL = env("FAIROSS_PYPI_URL", default="https://pypi.org")
+FAIROSS_NPM_URL = env("FAIROSS_NPM_URL", default="https://registry.npmjs.org")
+FAIROSS_OUTBOUND_TIMEOUT_SECONDS = env.float("FAIROSS_OUTBOUND_TIMEOUT_SECONDS", default=10.0)
+FAIROSS_OUTBOUND_MAX_BYTES = env.int("FAIROSS_OUTBOUND_MAX_BYTES", default=2 * 1024 * 1024)
+# npm's package documents list every version ever published, so they are larger.
+FAIROSS_NPM_MAX_BYTES = env.int("FAIROSS_NPM_MAX_BYTES", default=32 * 1024 * 1024)
 
 # Client IP of signature records (faiross.kernel.http.client_ip; README "Production"): how many
 # reverse proxies in front of FairOSS append to X-Forwarded-For. 0 = REMOTE_ADDR only.

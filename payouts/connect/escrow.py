@@ -13,7 +13,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from faiross.kernel.allocation import allocate
-from faiross.kernel.recipients import recipient_split
+from faiross.kernel.recipients import project_key, recipient_split
+from payouts.distribution.explain import EXPLAIN_MAX_TABLES
 from payouts.distribution.runs import run_compute
 from payouts.holds import recipient_is_held
 from payouts.ledger import Leg, ledger_post
@@ -26,6 +27,7 @@ from payouts.models import (
     RunAllocation,
 )
 from payouts.notifications import _notify
+from projects.models import Project, TableEntry
 
 
 def _run_sources(
@@ -59,8 +61,55 @@ def _run_sources(
     return dict(weights)
 
 
-def escrow_expired_parts(*, account: Account, cutoff: dt.datetime) -> list[tuple[int | None, int]]:
-    """[(run id or None, amount)] of the escrow credited before ``cutoff`` and still there.
+def _run_namers(run_id: int, identity: str, cache: dict[tuple[int, str], list[str]]) -> list[str]:
+    """The table owners whose version in the run named ``identity`` and routed money (an
+    unverified owner's table routes nothing), without recomputing the run."""
+    key = (run_id, identity)
+    if key not in cache:
+        run = DistributionRun.objects.filter(pk=run_id).only("snapshot").first()
+        snapshot = (run.snapshot if run else None) or {}
+        versions = snapshot.get("versions", {})
+        unverified = set(snapshot.get("unverified", ()))
+        rows = TableEntry.objects.filter(recipient=identity).values_list(
+            "version_id", "version__table__owner_key"
+        )
+        cache[key] = sorted({o for v, o in rows if versions.get(o) == v and o not in unverified})
+    return cache[key]
+
+
+def escrow_part_sources(
+    *,
+    run_id: int,
+    identity: str,
+    currency: str,
+    amount: int,
+    cache: dict[Any, Any],
+    recompute_limit: int | None = None,
+) -> dict[str, int] | None:
+    """{table owner: cents} of ``amount`` of the escrow ``identity`` got in a run, split by what
+    each table sent it (largest remainder); the parts add up to ``amount``.
+
+    One naming table takes it all with no recomputation. Several need the run recomputed from
+    its snapshot; with ``recompute_limit`` set, a run of more tables than that answers None
+    (unknown) rather than recompute on a page view. ``{}`` when no source can be found.
+    """
+    namers = _run_namers(run_id, identity, cache.setdefault("namers", {}))
+    if len(namers) == 1:
+        return {namers[0]: amount}
+    if recompute_limit is not None:
+        run = DistributionRun.objects.filter(pk=run_id).only("snapshot").first()
+        if run and len((run.snapshot or {}).get("versions", {})) > recompute_limit:
+            return None
+    sources = _run_sources(run_id, identity, currency, cache.setdefault("runs", {}))
+    if not sources:
+        return {}
+    owners = sorted(sources)
+    shares = allocate(total=amount, weights=[sources[o] for o in owners])
+    return {o: v for o, v in zip(owners, shares, strict=True) if v}
+
+
+def escrow_open_parts(*, account: Account) -> list[tuple[int | None, dt.datetime, int]]:
+    """[(run id or None, credited at, amount)] of the credits still in an escrow account.
 
     Debits (claims, returns, holds) consume the oldest credits first.
     """
@@ -73,32 +122,49 @@ def escrow_expired_parts(*, account: Account, cutoff: dt.datetime) -> list[tuple
         )
     )
     debits = -sum(a for a, *_ in postings if a < 0)
-    parts: list[tuple[int | None, int]] = []
+    parts: list[tuple[int | None, dt.datetime, int]] = []
     for amount, reference, kind, created in postings:
         if amount <= 0:
             continue
         used = min(debits, amount)
         debits -= used
         left = amount - used
-        if left and created < cutoff:
+        if left:
             run_id = None
             if kind == LedgerTransaction.Kind.DISTRIBUTION and reference.startswith("run:"):
                 run_id = int(reference.split(":", 1)[1])
-            parts.append((run_id, left))
+            parts.append((run_id, created, left))
     return parts
+
+
+def escrow_expired_parts(*, account: Account, cutoff: dt.datetime) -> list[tuple[int | None, int]]:
+    """[(run id or None, amount)] of the escrow credited before ``cutoff`` and still there."""
+    return [
+        (run_id, amount)
+        for run_id, created, amount in escrow_open_parts(account=account)
+        if created < cutoff
+    ]
 
 
 def escrow_return_expired(*, now: dt.datetime | None = None) -> list[LedgerTransaction]:
     """Return escrow unclaimed for ``FAIROSS_ESCROW_RETURN_DAYS`` to the reserve of the table
     owners that named the identity (money rule 6), split by what each table sent it.
 
-    Skips claimed identities (swept instead), held ones (money rule 7), unclaimed projects'
-    own escrow and credits whose source tables cannot be found. Idempotent: the key names the
-    account and its last posting.
+    Skips claimed identities (swept instead), held ones (money rule 7), projects' own escrow
+    (an unverified or unclaimed project's money waits for its verification, then flows on by
+    its table in the next run: money rule 8, never returned) and credits whose source tables
+    cannot be found. The share of a source that is an unverified project now stays where it
+    is (the identity may still claim it) until that project is verified: a reserve is money a
+    project's stewards may grant, and unproven stewards must not get it. Idempotent: the key
+    names the account and its last posting.
     """
     cutoff = (now or timezone.now()) - dt.timedelta(days=settings.FAIROSS_ESCROW_RETURN_DAYS)
     claimed = set(ClaimedIdentity.objects.values_list("identity", flat=True))
-    cache: dict[int, Any] = {}
+    unverified = {
+        project_key(slug)
+        for slug in Project.objects.filter(verified_at__isnull=True).values_list("slug", flat=True)
+    }
+    cache: dict[Any, Any] = {}
     out: list[LedgerTransaction] = []
     candidates = (
         Account.objects.filter(
@@ -116,18 +182,17 @@ def escrow_return_expired(*, now: dt.datetime | None = None) -> list[LedgerTrans
             parts = escrow_expired_parts(account=account, cutoff=cutoff)
             legs: dict[str, int] = defaultdict(int)
             for run_id, amount in parts:
-                sources = (
-                    _run_sources(run_id, account.owner, account.currency, cache) if run_id else {}
-                )
-                if not sources:
+                if run_id is None:
                     continue
-                owners = sorted(sources)
-                for owner, share in zip(
-                    owners,
-                    allocate(total=amount, weights=[sources[o] for o in owners]),
-                    strict=True,
-                ):
-                    if share:
+                sources = escrow_part_sources(
+                    run_id=run_id,
+                    identity=account.owner,
+                    currency=account.currency,
+                    amount=amount,
+                    cache=cache,
+                )
+                for owner, share in (sources or {}).items():
+                    if owner not in unverified:
                         legs[owner] += share
             total = sum(legs.values())
             if total <= 0:
@@ -171,3 +236,84 @@ def escrow_waiting_notify(*, run_id: int) -> int:
         )
         n += 1
     return n
+
+
+# --- the public notice on a table owner's page ------------------------------------------------
+
+
+def escrow_notices_for_owner(*, owner_key: str) -> dict[str, list[dict[str, object]]]:
+    """What the public notice on ``owner_key``'s page says, in two lists:
+
+    ``"own"``: the owner's own escrow per currency (a project not verified yet, or verified
+    and waiting for the next run): ``{"currency", "amount", "verified"}``;
+    ``"identities"``: money waiting for identities that ``owner_key``'s active table names,
+    counting only the part that came from *this* owner's table (another table naming the same
+    identity has its own notice): ``{"identity", "currency", "amount", "since",
+    "returns_on", "soon"}``, where ``returns_on`` is when that part returns to this owner's
+    reserve unless claimed. Parts of runs too large to attribute on a page view
+    (more than ``EXPLAIN_MAX_TABLES`` tables, identity named by several) are left out.
+    """
+    own: list[dict[str, object]] = []
+    if owner_key.startswith("project:"):
+        project = Project.objects.filter(slug=recipient_split(owner_key)[1]).first()
+        for account in Account.objects.filter(
+            owner=owner_key, purpose=Account.Purpose.ESCROW
+        ).order_by("currency"):
+            balance = sum(a for _, _, a in escrow_open_parts(account=account))
+            if balance > 0:
+                own.append(
+                    {
+                        "currency": account.currency,
+                        "amount": balance,
+                        "verified": bool(project and project.is_verified),
+                    }
+                )
+    named = sorted(
+        set(
+            TableEntry.objects.filter(version__table__owner_key=owner_key, version__status="active")
+            .exclude(recipient__startswith="project:")
+            .exclude(recipient__startswith="user:")
+            .values_list("recipient", flat=True)
+        )
+    )
+    claimed = set(
+        ClaimedIdentity.objects.filter(identity__in=named).values_list("identity", flat=True)
+    )
+    days = settings.FAIROSS_ESCROW_RETURN_DAYS
+    cache: dict[Any, Any] = {}
+    identities: list[dict[str, object]] = []
+    for account in Account.objects.filter(
+        purpose=Account.Purpose.ESCROW, owner__in=[i for i in named if i not in claimed]
+    ).order_by("owner", "currency"):
+        mine = 0
+        first: dt.datetime | None = None
+        for run_id, created, amount in escrow_open_parts(account=account):
+            if run_id is None:
+                continue
+            sources = escrow_part_sources(
+                run_id=run_id,
+                identity=account.owner,
+                currency=account.currency,
+                amount=amount,
+                cache=cache,
+                recompute_limit=EXPLAIN_MAX_TABLES,
+            )
+            share = (sources or {}).get(owner_key, 0)
+            if share > 0:
+                mine += share
+                first = first or created
+        if mine <= 0:
+            continue
+        returns_on = first + dt.timedelta(days=days) if first else None
+        soon_from = timezone.now() + dt.timedelta(days=settings.FAIROSS_ESCROW_NOTICE_DAYS)
+        identities.append(
+            {
+                "identity": account.owner,
+                "currency": account.currency,
+                "amount": mine,
+                "since": first,
+                "returns_on": returns_on,
+                "soon": bool(returns_on and returns_on <= soon_from),
+            }
+        )
+    return {"own": own, "identities": identities}

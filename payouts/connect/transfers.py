@@ -15,7 +15,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -39,9 +39,18 @@ from payouts.selectors import account_balance, paid_in_year, payout_candidates
 
 log = logging.getLogger(__name__)
 
-STALE_RUN = dt.timedelta(hours=1)
 RESUME_PENDING_AFTER = dt.timedelta(minutes=10)
 FAIL_UNREACHABLE_AFTER = dt.timedelta(days=3)
+# A run created but never started within this time lost its task (say, the process died right
+# after the commit); the next start resumes it instead of waiting.
+QUEUED_GRACE = dt.timedelta(minutes=5)
+# Without PostgreSQL's advisory locks (the embedded SQLite default) a run is alive while its
+# heartbeat, written as it works through the balances, is this recent.
+HEARTBEAT_STALE = dt.timedelta(minutes=2)
+# pg_try_advisory_lock(class, run id): held by the connection executing a payout run for as
+# long as it works on it. PostgreSQL releases it when that connection ends, so a killed worker
+# frees it at once: liveness is exact, not guessed from a clock.
+_RUN_LOCK_CLASS = 64_061
 
 
 class PayoutRunInProgress(Exception):
@@ -55,9 +64,66 @@ class PayoutRunInProgress(Exception):
 # --- payout runs --------------------------------------------------------------------------
 
 
+def _run_lock_try(run_id: int) -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_RUN_LOCK_CLASS, run_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _run_lock_release(run_id: int) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_RUN_LOCK_CLASS, run_id])
+
+
+def _heartbeat(run_id: int) -> None:
+    if connection.vendor != "postgresql":
+        PayoutRun.objects.filter(pk=run_id).update(
+            summary={**(PayoutRun.objects.get(pk=run_id).summary or {}), "heartbeat": _now_iso()}
+        )
+
+
+def _now_iso() -> str:
+    return timezone.now().isoformat()
+
+
+def payout_run_alive(*, run: PayoutRun) -> bool:
+    """True while some process is executing ``run`` (it holds the run's advisory lock; on
+    databases without one, its heartbeat is recent)."""
+    if connection.vendor != "postgresql":
+        beat = (run.summary or {}).get("heartbeat")
+        return bool(beat) and timezone.now() - dt.datetime.fromisoformat(beat) < HEARTBEAT_STALE
+    if _run_lock_try(run.pk):
+        _run_lock_release(run.pk)
+        return False
+    return True
+
+
+def payout_run_state(*, run: PayoutRun) -> str:
+    """``"done"``/``"failed"``, ``"executing"`` (a live process works on it), ``"queued"``
+    (created, never started, still within its grace) or ``"stopped"`` (its process died, or
+    its task was lost: resumable)."""
+    if run.status != PayoutRun.Status.RUNNING:
+        return str(run.status)
+    if payout_run_alive(run=run):
+        return "executing"
+    started = int((run.summary or {}).get("executions", 0)) > 0
+    if not started and timezone.now() - run.created_at < QUEUED_GRACE:
+        return "queued"
+    return "stopped"
+
+
 def payout_run_create(*, started_by: Any = None) -> PayoutRun:
-    """A new running payout run, or :class:`PayoutRunInProgress`. A run left running for more
-    than an hour (a dead worker) is closed as failed first."""
+    """A new running payout run; or the open one when it was stopped (its worker killed, its
+    task lost), to be executed again, which continues where it stopped; or
+    :class:`PayoutRunInProgress` while the open one is executing or queued.
+
+    Invariant: never two open runs (partial unique index). Nothing waits for a clock: a
+    killed run is known by its free advisory lock.
+    """
     try:
         with transaction.atomic():
             return PayoutRun.objects.create(started_by=started_by)
@@ -65,22 +131,65 @@ def payout_run_create(*, started_by: Any = None) -> PayoutRun:
         open_run = PayoutRun.objects.filter(is_open=True).first()
         if open_run is None:
             return payout_run_create(started_by=started_by)
-        if timezone.now() - open_run.created_at > STALE_RUN:
-            PayoutRun.objects.filter(pk=open_run.pk, is_open=True).update(
-                status=PayoutRun.Status.FAILED,
-                is_open=None,
-                finished_at=timezone.now(),
-                error="left running (worker lost); closed by the next run",
-            )
-            return payout_run_create(started_by=started_by)
+        if payout_run_state(run=open_run) == "stopped":
+            log.warning("payout run %s was stopped; resuming it", open_run.pk)
+            return open_run
         raise PayoutRunInProgress(open_run) from None
 
 
 def payout_run_start(*, started_by: Any = None) -> PayoutRun:
-    """Create a payout run and hand it to the task queue after commit."""
+    """Create (or resume) a payout run and hand it to the task queue after commit."""
     run = payout_run_create(started_by=started_by)
     transaction.on_commit(lambda: queue.payout_run_enqueue.fn(run.pk))
     return run
+
+
+def payout_run_resume(*, run: PayoutRun) -> PayoutRun:
+    """Staff: execute a stopped run again; it continues where it stopped.
+
+    Preconditions: the run is running and no process executes it (else ValidationError).
+    Invariants: as :func:`payout_run_execute`: balances already paid out are gone from
+    ``available``, payouts already created are pending (unique per person and currency) and
+    are re-sent under their own idempotency keys, so nobody is paid twice.
+    """
+    run = PayoutRun.objects.get(pk=run.pk)
+    if run.status != PayoutRun.Status.RUNNING:
+        raise ValidationError({"status": f"Payout run {run.pk} is {run.status}, not running."})
+    if payout_run_alive(run=run):
+        raise ValidationError({"status": f"Payout run {run.pk} is executing right now."})
+    return payout_run_execute(run_id=run.pk)
+
+
+def payout_run_fail(*, run: PayoutRun, reason: str) -> PayoutRun:
+    """Staff: close a stopped run as failed, its payouts safe.
+
+    Preconditions: the run is running and no process executes it (else ValidationError).
+    Invariants: no ledger transaction is written; each payout the run created stays as it is
+    (pending ones keep their money in transit and are re-enqueued: their sends are idempotent
+    by row lock and Stripe key), so none is lost or paid twice; a new run can start at once.
+    """
+    with transaction.atomic():
+        locked = PayoutRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != PayoutRun.Status.RUNNING:
+            raise ValidationError(
+                {"status": f"Payout run {locked.pk} is {locked.status}, not running."}
+            )
+        if payout_run_alive(run=locked):
+            raise ValidationError({"status": f"Payout run {locked.pk} is executing right now."})
+        pending = list(
+            Payout.objects.filter(run=locked, status=Payout.Status.PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        locked.status = PayoutRun.Status.FAILED
+        locked.is_open = None
+        locked.finished_at = timezone.now()
+        locked.error = (reason or "marked failed by staff")[:2000]
+        locked.summary = {**(locked.summary or {}), "pending_resent": len(pending)}
+        locked.save(update_fields=["status", "is_open", "finished_at", "error", "summary"])
+        for pk in pending:
+            transaction.on_commit(lambda pk=pk: queue.payout_send_enqueue.fn(pk))
+    return locked
 
 
 def payout_run_execute(*, run_id: int) -> PayoutRun:
@@ -89,18 +198,35 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
     Per person and currency, skipped (and counted in the run's summary) when: no connected
     account able to receive transfers, below the threshold, held (money rule 7), a tax form
     is needed, or a payout is already in flight. Sweeps claimed identities' escrow first and
-    re-enqueues payouts left pending by lost tasks. Safe to run twice: a finished run does
-    nothing, and payouts are unique per person and currency while pending.
+    re-enqueues payouts left pending by lost tasks (and, when resuming, the run's own). Safe
+    to run twice, concurrently or after a kill: the run's advisory lock lets one process
+    execute it (another returns at once), a finished run does nothing, and payouts are unique
+    per person and currency while pending, so a resumed run creates only the missing ones.
     """
+    run = PayoutRun.objects.get(pk=run_id)
+    if run.status != PayoutRun.Status.RUNNING or not _run_lock_try(run_id):
+        return run
+    try:
+        return _payout_run_execute_locked(run_id)
+    finally:
+        _run_lock_release(run_id)
+
+
+def _payout_run_execute_locked(run_id: int) -> PayoutRun:
     run = PayoutRun.objects.get(pk=run_id)
     if run.status != PayoutRun.Status.RUNNING:
         return run
+    previous = run.summary or {}
+    executions = int(previous.get("executions", 0)) + 1
+    PayoutRun.objects.filter(pk=run_id).update(summary={**previous, "executions": executions})
     summary: dict[str, int] = defaultdict(int)
+    summary["executions"] = executions
     try:
         summary["claims_swept"] = len(claims_sweep())
-        summary["resumed"] = payouts_resume_stale()
+        summary["resumed"] = payouts_resume_stale(run_id=run_id if executions > 1 else None)
         held = held_recipients()
         for candidate in payout_candidates():
+            _heartbeat(run_id)
             recipient = candidate["recipient"]
             account: ConnectedAccount | None = candidate["account"]
             if account is None or not account.can_receive:
@@ -115,10 +241,9 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
             payout, reason = payout_create(account=account, currency=candidate["currency"], run=run)
             if payout is None:
                 summary[f"skipped_{reason}"] += 1
-            else:
-                summary["created"] += 1
     except Exception as exc:
         log.exception("payout run %s failed", run_id)
+        summary["created"] = Payout.objects.filter(run_id=run_id).count()
         PayoutRun.objects.filter(pk=run_id).update(
             status=PayoutRun.Status.FAILED,
             is_open=None,
@@ -127,6 +252,8 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
             error=f"{type(exc).__name__}: {exc}",
         )
         raise
+    # Counted from the rows, so a resumed run also counts what it created before it stopped.
+    summary["created"] = Payout.objects.filter(run_id=run_id).count()
     PayoutRun.objects.filter(pk=run_id).update(
         status=PayoutRun.Status.DONE,
         is_open=None,
@@ -136,12 +263,19 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
     return PayoutRun.objects.get(pk=run_id)
 
 
-def payouts_resume_stale() -> int:
-    """Re-enqueue payouts still pending with no attempt for a while (a lost task)."""
+def payouts_resume_stale(*, run_id: int | None = None) -> int:
+    """Re-enqueue payouts still pending with no attempt for a while (a lost task), and every
+    pending payout of ``run_id`` (a run resumed after its worker died: its sends may have been
+    lost with it; sending again is safe, the row lock and the Stripe key make one transfer)."""
     cutoff = timezone.now() - RESUME_PENDING_AFTER
+    stale = Q(created_at__lt=cutoff) & (
+        Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff)
+    )
+    if run_id is not None:
+        stale |= Q(run_id=run_id)
     ids = list(
-        Payout.objects.filter(status=Payout.Status.PENDING, created_at__lt=cutoff)
-        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=cutoff))
+        Payout.objects.filter(status=Payout.Status.PENDING)
+        .filter(stale)
         .order_by("pk")
         .values_list("pk", flat=True)
     )

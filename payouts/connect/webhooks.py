@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,14 +26,37 @@ from payouts.webhook_handlers import handler_for
 log = logging.getLogger(__name__)
 
 
+# Stripe's tolerance for a signature's timestamp, in seconds, both ways.
+SIGNATURE_TOLERANCE = 300
+
+
 class WebhookSignatureError(ValueError):
-    """A webhook whose Stripe-Signature is missing, malformed, wrong or too old."""
+    """A webhook whose Stripe-Signature is missing, malformed, wrong, too old or dated in
+    the future."""
+
+
+def _signature_timestamp(signature: str) -> int | None:
+    """The ``t=`` of a Stripe-Signature header, read as the stripe library reads it (the
+    first one), or None."""
+    for item in signature.split(","):
+        key, _, value = item.partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict[str, Any]:
     """The event of a webhook request, if its Stripe-Signature verifies against the platform
-    or the Connect endpoint secret within Stripe's 5-minute tolerance; else
-    :class:`WebhookSignatureError`."""
+    or the Connect endpoint secret and is dated within Stripe's 5-minute tolerance of now, in
+    the past or the future; else :class:`WebhookSignatureError`.
+
+    The stripe library only refuses signatures that are too old; one dated ahead (a signer
+    with a wrong clock, or a signature made to be replayed later) would stay valid until its
+    date plus the tolerance, so it is refused here.
+    """
     secrets = [
         s for s in (settings.STRIPE_WEBHOOK_SECRET, settings.STRIPE_CONNECT_WEBHOOK_SECRET) if s
     ]
@@ -44,12 +68,17 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict[str, A
         raise WebhookSignatureError("the body is not UTF-8") from None
     for secret in secrets:
         try:
-            stripe.WebhookSignature.verify_header(text, signature, secret, tolerance=300)
+            stripe.WebhookSignature.verify_header(
+                text, signature, secret, tolerance=SIGNATURE_TOLERANCE
+            )
             break
         except stripe.SignatureVerificationError:
             continue
     else:
         raise WebhookSignatureError("the signature does not match or is too old")
+    timestamp = _signature_timestamp(signature)
+    if timestamp is None or timestamp > time.time() + SIGNATURE_TOLERANCE:
+        raise WebhookSignatureError("the signature is dated in the future")
     try:
         event = json.loads(text)
     except ValueError:

@@ -3,10 +3,20 @@
 A run goes ``pending → snapshot → computed → done``; each stage is one database transaction
 that also records the new status, so a crash at any point leaves the run at the last finished
 stage and :func:`distribution_run_execute` continues from there. The snapshot stores which
-table versions (active at the cutoff), default tables, identity claims and inflows the run
-uses, so the computation can be repeated bit-identically later
+table versions (active at the cutoff), default tables, identity claims, unverified projects
+and inflows the run uses, so the computation can be repeated bit-identically later
 (:func:`payouts.distribution.explain.run_recompute`). The report is written by
 :mod:`payouts.distribution.report`.
+
+Money rule 8 (only a verified project's table moves money): a project not verified at the
+cutoff is a node whose table routes nothing; all that reaches it is kept in its escrow
+(``project:<slug>`` / ``escrow``). The snapshot stage of a later run *releases* the escrow of
+every project verified by that run's cutoff: one balanced ``claim`` transaction per account
+(escrow → platform pool, key ``run:<id>:release:<account id>``, in the snapshot's database
+transaction), recorded in the snapshot as an inflow row ``["escrow:<txn id>", owner, currency,
+amount]`` that enters the graph at the project, so it flows on by the project's table. Held
+money is in ``held`` accounts and never moves; a project with an active hold or freeze keeps
+its escrow until the hold ends. A failed run reverses its releases (pool → escrow).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from faiross.kernel.recipients import company_key, project_key, recipient_split, user_key
@@ -30,14 +40,25 @@ from payouts.distribution.graph import FlowGraph, Inflow
 from payouts.distribution.loader import copy_text, load_flow_graph
 from payouts.distribution.report import run_report
 from payouts.distribution.solve import Distribution, compute_distribution
-from payouts.ledger import ledger_post_run
-from payouts.models import Account, ClaimedIdentity, DistributionRun, RunAllocation
+from payouts.holds import held_recipients
+from payouts.ledger import PLATFORM, Leg, ledger_post, ledger_post_run, ledger_reverse
+from payouts.models import (
+    Account,
+    ClaimedIdentity,
+    DistributionRun,
+    LedgerTransaction,
+    Posting,
+    RunAllocation,
+)
 from payouts.models import Inflow as InflowRecord
 from projects.cycles import ClosedCycleError
 from projects.models import Project, TableVersion
 from projects.services.tables import default_table_entries
 
 log = logging.getLogger(__name__)
+
+RELEASED_PREFIX = "escrow:"
+"""Inflow rows of a snapshot whose id starts with this are released escrow, not Inflows."""
 
 
 class RunInProgress(Exception):
@@ -88,8 +109,8 @@ def _versions_at_qs(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
     )
 
 
-def _snapshot(run: DistributionRun) -> dict[str, Any]:
-    inflows = [
+def _snapshot(run: DistributionRun, released: list[list[object]]) -> dict[str, Any]:
+    inflows: list[list[object]] = [
         [pk, company_key(slug), currency, amount]
         for pk, slug, currency, amount in InflowRecord.objects.filter(
             run__isnull=True, received_at__lte=run.cutoff
@@ -97,12 +118,15 @@ def _snapshot(run: DistributionRun) -> dict[str, Any]:
         .order_by("pk")
         .values_list("pk", "company__slug", "currency", "amount")
     ]
-    return _snapshot_at(cutoff=run.cutoff, inflows=inflows)
+    return _snapshot_at(cutoff=run.cutoff, inflows=inflows + released)
 
 
 def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[str, Any]:
     """Which tables move the money: versions active at ``cutoff``, default tables of every
-    project reached without one, claims and unclaimed projects, and the inflows."""
+    project reached without one, claims, unclaimed and unverified projects, and the inflows.
+
+    ``unverified`` lists the projects (among those the run can reach) not verified at the
+    cutoff: :func:`run_compute` lets their tables route nothing (money rule 8)."""
     versions_qs = _versions_at_qs(cutoff)
     versions = dict(versions_qs.values_list("table__owner_key", "pk"))
     # Projects named by these tables that have no table of their own at the cutoff: they
@@ -140,6 +164,14 @@ def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[st
         )
     }
     unclaimed = sorted(unclaimed_all & (seen | named))
+    # Few projects are unverified, so they are listed and intersected (not the reverse).
+    unverified_all = {
+        project_key(slug)
+        for slug in Project.objects.filter(
+            Q(verified_at__isnull=True) | Q(verified_at__gt=cutoff)
+        ).values_list("slug", flat=True)
+    }
+    unverified = sorted(unverified_all & (seen | named))
     claims = dict(
         ClaimedIdentity.objects.filter(claimed_at__lte=cutoff).values_list(
             "identity", "user__username"
@@ -149,9 +181,80 @@ def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[st
         "versions": versions,
         "defaults": defaults,
         "unclaimed": unclaimed,
+        "unverified": unverified,
         "claims": claims,
         "inflows": inflows,
     }
+
+
+def _escrow_release(run: DistributionRun) -> list[list[object]]:
+    """Move the escrow of projects verified by the run's cutoff into the run (money rule 8).
+
+    Precondition: called inside the snapshot stage's transaction, with the run row locked.
+    Invariants: one balanced transaction per escrow account (escrow → platform pool), keyed
+    by run and account, so a repeat writes nothing new; escrow accounts are locked in
+    (owner, currency) order; projects with an active hold or freeze are skipped (their money
+    waits until the ombudsman is done; what a hold took is in ``held`` and never moves here).
+    Returns the snapshot inflow rows ``["escrow:<txn id>", owner, currency, amount]``.
+    """
+    candidates = list(
+        Posting.objects.filter(
+            account__purpose=Account.Purpose.ESCROW,
+            account__owner__startswith=project_key(""),
+        )
+        .values("account_id", "account__owner")
+        .annotate(total=Sum("amount"))
+        .filter(total__gt=0)
+    )
+    slugs = {recipient_split(row["account__owner"])[1] for row in candidates}
+    verified = {
+        project_key(slug)
+        for slug in Project.objects.filter(slug__in=slugs, verified_at__lte=run.cutoff).values_list(
+            "slug", flat=True
+        )
+    }
+    ids = sorted(
+        (row["account__owner"], row["account_id"])
+        for row in candidates
+        if row["account__owner"] in verified
+    )
+    if not ids:
+        return []
+    held = held_recipients()
+    rows: list[list[object]] = []
+    accounts = Account.objects.select_for_update().filter(pk__in=[pk for _, pk in ids])
+    for account in sorted(accounts, key=lambda a: (a.owner, a.currency)):
+        if account.owner in held:
+            continue
+        balance = int(Posting.objects.filter(account=account).aggregate(t=Sum("amount"))["t"] or 0)
+        if balance <= 0:
+            continue
+        txn, _ = ledger_post(
+            idempotency_key=f"run:{run.pk}:release:{account.pk}",
+            kind=LedgerTransaction.Kind.CLAIM,
+            reference=f"run:{run.pk}",
+            legs=[
+                Leg(account.owner, Account.Purpose.ESCROW, account.currency, -balance),
+                Leg(PLATFORM, Account.Purpose.POOL, account.currency, balance),
+            ],
+            memo=f"{account.owner} is verified: its escrow flows on by its table in run {run.pk}",
+        )
+        rows.append([f"{RELEASED_PREFIX}{txn.pk}", account.owner, account.currency, balance])
+    return rows
+
+
+def snapshot_inflow_ids(snapshot: Mapping[str, Any]) -> list[int]:
+    """The ids of the Inflow records a snapshot took (released escrow rows excluded)."""
+    return [row[0] for row in snapshot.get("inflows", []) if isinstance(row[0], int)]
+
+
+def snapshot_released(snapshot: Mapping[str, Any]) -> list[tuple[int, str, str, int]]:
+    """[(ledger transaction id, project key, currency, amount)] of the escrow a run released."""
+    return [
+        (int(str(row[0]).removeprefix(RELEASED_PREFIX)), row[1], row[2], int(row[3]))
+        for row in snapshot.get("inflows", [])
+        if isinstance(row[0], str) and row[0].startswith(RELEASED_PREFIX)
+    ]
 
 
 @transaction.atomic
@@ -159,12 +262,14 @@ def _stage_snapshot(run_id: int) -> None:
     run = DistributionRun.objects.select_for_update().get(pk=run_id)
     if run.status != DistributionRun.Status.PENDING:
         return
-    snapshot = _snapshot(run)
-    InflowRecord.objects.filter(pk__in=[i[0] for i in snapshot["inflows"]]).update(run=run)
+    released = _escrow_release(run)
+    snapshot = _snapshot(run, released)
+    InflowRecord.objects.filter(pk__in=snapshot_inflow_ids(snapshot)).update(run=run)
     run.snapshot = snapshot
     run.status = DistributionRun.Status.SNAPSHOT
     run.progress = (
-        f"snapshot: {len(snapshot['inflows'])} inflows, {len(snapshot['versions'])} tables"
+        f"snapshot: {len(snapshot['inflows']) - len(released)} inflows, "
+        f"{len(released)} released escrow, {len(snapshot['versions'])} tables"
     )
     run.save(update_fields=["snapshot", "status", "progress"])
 
@@ -182,7 +287,8 @@ class Computed:
 def _account_for_terminal(
     terminal: str, *, nodes: set[str], unclaimed: set[str], claims: Mapping[str, str]
 ) -> tuple[str, str]:
-    """Where a terminal's money is kept (money rule 6: unknown identities wait in escrow)."""
+    """Where a terminal's money is kept (money rule 6: unknown identities wait in escrow;
+    rule 8: an unverified project's money waits in its escrow; ``unclaimed`` holds both)."""
     kind = terminal.split(":", 1)[0]
     if terminal in nodes:  # a node's own reserve
         if terminal in unclaimed:
@@ -196,12 +302,20 @@ def _account_for_terminal(
 
 
 def run_compute(snapshot: Mapping[str, Any]) -> Computed:
-    """Pure with respect to the snapshot: the same snapshot gives the same result."""
+    """Pure with respect to the snapshot: the same snapshot gives the same result.
+
+    Unverified projects (``snapshot["unverified"]``, absent in snapshots taken before rule 8)
+    stay nodes with an empty table: everything reaching them is their reserve terminal,
+    kept in their escrow.
+    """
     inflow_rows = snapshot["inflows"]
+    unverified = set(snapshot.get("unverified", ()))
     graph = load_flow_graph(
-        versions=snapshot["versions"],
-        defaults=snapshot["defaults"],
-        extra_owners=[row[1] for row in inflow_rows],
+        versions={o: v for o, v in snapshot["versions"].items() if o not in unverified},
+        defaults={
+            o: ({} if o in unverified else entries) for o, entries in snapshot["defaults"].items()
+        },
+        extra_owners=[row[1] for row in inflow_rows] + sorted(unverified),
     )
     index = {node: i for i, node in enumerate(graph.node_ids or ())}
     inflows = [
@@ -210,7 +324,7 @@ def run_compute(snapshot: Mapping[str, Any]) -> Computed:
     ]
     distribution = compute_distribution(graph=graph, inflows=inflows)
     nodes = set(graph.node_ids or ())
-    unclaimed = set(snapshot["unclaimed"])
+    unclaimed = set(snapshot["unclaimed"]) | unverified
     claims = snapshot["claims"]
     terminal_ids = graph.terminal_ids or ()
     accounts: dict[int, tuple[str, str]] = {}  # terminal index -> (owner, purpose)
@@ -318,6 +432,11 @@ def _fail(run_id: int, exc: Exception) -> None:
     if run.status == DistributionRun.Status.DONE:
         return
     InflowRecord.objects.filter(run=run).update(run=None)
+    # Released escrow goes back to the project's escrow; the next run takes it again.
+    for txn_id, *_ in snapshot_released(run.snapshot or {}):
+        ledger_reverse(
+            original=LedgerTransaction.objects.get(pk=txn_id), reason=f"run {run.pk} failed"
+        )
     RunAllocation.objects.filter(run=run).delete()
     prefix = "closed cycle" if isinstance(exc, ClosedCycleError) else type(exc).__name__
     run.status = DistributionRun.Status.FAILED
@@ -334,4 +453,6 @@ __all__ = [
     "distribution_run_execute",
     "distribution_run_start",
     "run_compute",
+    "snapshot_inflow_ids",
+    "snapshot_released",
 ]

@@ -4,6 +4,7 @@ Public API (all keyword-only):
 
 - :func:`parse_dependency_file` ``(filename, content) -> ImportResult``
 - :func:`split_dependency_share` ``(total_millibips, dependencies, policy) -> list[int]``
+- :func:`dependency_rows_fit` ``(total_millibips, weights, limit) -> (kept, parts)``
 - :func:`parse_funding_file` ``(filename, content) -> FundingInfo``
 
 Bad input of any kind raises :class:`ImportFileError` and nothing else: callers show its
@@ -38,7 +39,7 @@ from .python import (
     parse_setup_py,
 )
 from .sbom import FORMAT_CYCLONEDX, FORMAT_SPDX, is_cyclonedx, is_spdx, parse_cyclonedx, parse_spdx
-from .shares import SHARE_POLICIES, split_dependency_share
+from .shares import SHARE_POLICIES, dependency_rows_fit, split_dependency_share
 
 __all__ = [
     "FORMATS",
@@ -51,6 +52,7 @@ __all__ = [
     "FundingInfo",
     "ImportFileError",
     "ImportResult",
+    "dependency_rows_fit",
     "parse_dependency_file",
     "parse_funding_file",
     "split_dependency_share",

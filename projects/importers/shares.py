@@ -62,3 +62,27 @@ def split_dependency_share(
     if not any(weights):
         return [0] * len(weights)
     return allocate(total=total_millibips, weights=weights)
+
+
+def dependency_rows_fit(
+    *, total_millibips: int, weights: list[int], limit: int
+) -> tuple[list[int], list[int]]:
+    """Keep at most ``limit`` of the weighted dependencies and split ``total_millibips`` over
+    those kept, so that a file with more dependencies than a table has rows still gives a
+    table that can be saved.
+
+    Returns the indexes kept (in their original order) and one part per index kept.
+    Preconditions: ``total_millibips`` and every weight are non-negative ints; ``limit`` is a
+    non-negative int. Invariants: the ``limit`` largest weights are kept, ties to the earlier
+    dependency; the parts are proportional to the kept weights and add up exactly to
+    ``total_millibips`` (largest remainder via :func:`faiross.kernel.allocation.allocate`)
+    unless nothing with a positive weight is kept, when every part is 0.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError("limit must be a non-negative int")
+    ranked = sorted(range(len(weights)), key=lambda i: (-weights[i], i))
+    kept = sorted(ranked[:limit])
+    kept_weights = [weights[i] for i in kept]
+    if not any(kept_weights):
+        return kept, [0] * len(kept)
+    return kept, allocate(total=total_millibips, weights=kept_weights)

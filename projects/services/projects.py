@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from ..models import Invitation, Membership, Project, ProjectPurl, slug_validator
 from ..purls import PurlError, purl_normalize
 from ..selectors import user_is_steward
+from ..verification.services import repository_owner
 from .invitations import (
     invitation_close,
     invitation_create,
@@ -96,14 +97,33 @@ def purls_clean(*, values: Iterable[str], project: Project | None = None) -> lis
         cleaned.append(purl)
     if len(cleaned) > MAX_PURLS:
         errors.append(f"A project may list at most {MAX_PURLS} package URLs.")
-    taken = ProjectPurl.objects.filter(purl__in=cleaned)
+    # Unverified claims of one package may coexist until one project proves it; a proved
+    # package is that project's alone (projects/verification/services.py).
+    taken = ProjectPurl.objects.filter(purl__in=cleaned, verified=True)
     if project is not None:
         taken = taken.exclude(project=project)
     for row in taken.select_related("project"):
-        errors.append(f"{row.purl} already belongs to the project '{row.project.slug}'.")
+        errors.append(
+            f"{row.purl} belongs to the verified project '{row.project.slug}'. If it is "
+            f"yours, contest the ownership with the ombudsman office from that project's page."
+        )
     if errors:
         raise ValidationError({"purls": errors})
     return cleaned
+
+
+def _repository_free(repo_url: str, project: Project | None) -> str:
+    """A repository a verified project proved is that project's alone."""
+    owner = repository_owner(repo_url=repo_url, exclude=project)
+    if owner is not None:
+        raise ValidationError(
+            {
+                "repo_url": f"{repo_url} is the repository of the verified project "
+                f"'{owner.slug}'. If it is yours, contest the ownership with the ombudsman "
+                "office from that project's page."
+            }
+        )
+    return repo_url
 
 
 def project_validate(
@@ -118,7 +138,8 @@ def project_validate(
 ) -> ProjectValues:
     """Check every field of a project at once and return the cleaned values.
 
-    Raises one ``ValidationError`` whose dict names every bad field.
+    Raises one ``ValidationError`` whose dict names every bad field. A package or repository
+    that another, verified project proved is refused; unverified claims may coexist.
     """
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -139,7 +160,7 @@ def project_validate(
     elif len(name) > 120:
         errors["name"] = ["A name may be at most 120 characters."]
     cleaned["name"] = name
-    check("repo_url", lambda: _clean_url("repo_url", repo_url))
+    check("repo_url", lambda: _repository_free(_clean_url("repo_url", repo_url), project))
     check("homepage", lambda: _clean_url("homepage", homepage))
     description = (description or "").strip()
     if len(description) > 2000:

@@ -50,7 +50,7 @@ from ..models import (
     TableEntry,
     TableVersion,
 )
-from ..purls import PurlError, purl_normalize
+from ..purls import PurlError, purl_normalize, purl_project
 from ..tables_registry import table_owner_policies
 
 MAX_ENTRIES = 500
@@ -137,9 +137,9 @@ def placeholder_project_for_purl(*, purl: str) -> Project:
 
     Precondition: ``purl`` is already normalised (:func:`projects.purls.purl_normalize`).
     """
-    existing = ProjectPurl.objects.select_related("project").filter(purl=purl).first()
-    if existing:
-        return existing.project
+    existing = purl_project(purl=purl)  # the verified owner first
+    if existing is not None:
+        return existing
     name = purl.removeprefix("pkg:").split("/", 1)[-1].replace("%40", "@")
     project = Project.objects.create(
         slug=_placeholder_slug(purl),
@@ -536,7 +536,7 @@ def table_entries_from_toml(*, owner_key: str, text: str) -> tuple[list[EntryInp
     warning = ""
     if parsed.owner and parsed.owner != owner_key:
         warning = f"The file names owner {parsed.owner}; it was imported into {owner_key}."
-    return [EntryInput(r, m) for r, m in parsed.entries], warning
+    return [EntryInput(r, m, parsed.notes.get(r, "")) for r, m in parsed.entries], warning
 
 
 def manifest_dependency_rows(

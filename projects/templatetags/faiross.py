@@ -1,9 +1,13 @@
-"""Template filters for money and shares; they call the kernel, the one formatter of each."""
+"""Template filters for money, shares and recipients; they call the kernel, the one formatter
+of each, and ``projects.privacy`` for who may read an email address."""
+
+from typing import Any
 
 from django import template
 
 from faiross.kernel.money import money_format
 from faiross.kernel.shares import format_percent
+from projects.privacy import email_shown, recipient_shown
 
 register = template.Library()
 
@@ -31,3 +35,22 @@ def money_input(amount: int | None, currency: str = "usd") -> str:
     if amount is None:
         return ""
     return money_format(amount=int(amount), currency=currency or "", symbol=False)
+
+
+@register.filter
+def recipient(key: object, viewer: Any = None) -> str:
+    """A recipient key as ``viewer`` may see it: ``{{ e.recipient|recipient:request.user }}``.
+    Email addresses are masked (``email:z***@example.org``) unless the viewer is staff or owns
+    the address; without a viewer they are always masked."""
+    if key is None:
+        return ""
+    return recipient_shown(key=str(key), user=viewer or None)
+
+
+@register.filter
+def email_address(address: object, viewer: Any = None) -> str:
+    """A bare email address as ``viewer`` may see it (masked for everyone but its owner and
+    staff): ``{{ party.email|email_address:request.user }}``."""
+    if not address:
+        return ""
+    return email_shown(address=str(address), user=viewer or None)

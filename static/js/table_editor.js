@@ -82,7 +82,7 @@
             options.innerHTML = "";
             data.results.forEach(function (p) {
               const o = document.createElement("option");
-              o.value = p.recipient; o.label = p.name + (p.status === "unclaimed" ? " (unclaimed)" : "");
+              o.value = p.recipient; o.label = p.name + (p.status === "unclaimed" ? " (unclaimed)" : (p.verified ? "" : " (unverified)"));
               options.appendChild(o);
             });
           });
@@ -95,6 +95,32 @@
       tr.querySelector("[name=recipient]").focus();
       update();
     });
+  });
+  // The rows go to the server as one JSON field: three fields per row would pass Django's
+  // limit on form fields (1,000) at ~333 rows, and a table may have 500.
+  const form = document.getElementById("table-form");
+  form.addEventListener("submit", function () {
+    const rows = [];
+    body.querySelectorAll("tr").forEach(function (tr) {
+      rows.push({
+        recipient: tr.querySelector("[name=recipient]").value,
+        percent: tr.querySelector("[name=percent]").value,
+        note: tr.querySelector("[name=note]").value,
+      });
+    });
+    let field = form.querySelector("input[name=rows]");
+    if (!field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "rows";
+      form.appendChild(field);
+    }
+    field.value = JSON.stringify(rows);
+    // Disabled fields are not sent; they come back when the page is shown again (Back).
+    body.querySelectorAll("input").forEach(function (input) { input.disabled = true; });
+  });
+  window.addEventListener("pageshow", function () {
+    body.querySelectorAll("input").forEach(function (input) { input.disabled = false; });
   });
   const initial = JSON.parse(document.getElementById("initial-rows").textContent);
   initial.forEach(function (r) { addRow(r.recipient, r.percent, r.note); });

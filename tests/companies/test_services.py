@@ -17,6 +17,7 @@ from companies.models import (
     LiquidityEvent,
 )
 from payouts.models import Inflow, LedgerTransaction
+from projects.auth import user_second_factor_mark
 from tests.factories import AGREEMENT_TERMS, AgreementFactory, InvoiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -183,6 +184,11 @@ def test_mfa_requirement_is_enforced_for_money(company, finance):
     from allauth.mfa.models import Authenticator
 
     Authenticator.objects.create(user=finance, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    # MFA on the account is not enough: this request must have passed the second factor
+    # (tests/projects/test_auth.py signs in for real).
+    with pytest.raises(PermissionDenied, match="without it"):
+        create(company, finance, "pledge")
+    user_second_factor_mark(user=finance, second_factor=True)
     assert create(company, finance, "pledge").status == "draft"
 
 

@@ -20,8 +20,9 @@ def open_page(url, form=None):
     return _open_page(url, form)
 
 
-SUCCESS = "https://faiross.test/paid/?session_id={CHECKOUT_SESSION_ID}"
-CANCEL = "https://faiross.test/cancel/"
+# Checkout returns only to FairOSS's own site (SITE_URL of the test settings).
+SUCCESS = "http://127.0.0.1:8000/paid/?session_id={CHECKOUT_SESSION_ID}"
+CANCEL = "http://127.0.0.1:8000/cancel/"
 
 
 @pytest.fixture

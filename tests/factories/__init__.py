@@ -42,6 +42,8 @@ from .payouts import (
     PayoutFactory,
     PayoutRunFactory,
     PostingFactory,
+    ReserveGrantApprovalFactory,
+    ReserveGrantFactory,
     RunAllocationFactory,
     StripeEventFactory,
     TaxFormFactory,
@@ -49,18 +51,28 @@ from .payouts import (
 )
 from .projects import (
     ApprovalFactory,
+    IdempotencyRecordFactory,
     InvitationFactory,
     KnownDependencyFactory,
     MembershipFactory,
     ProjectFactory,
     ProjectPurlFactory,
+    ProjectVerificationFactory,
     RecipientKeyFactory,
     ShareTableFactory,
     TableEntryFactory,
     TableVersionFactory,
+    UserProfileFactory,
     owner_actor,
 )
-from .users import PASSWORD, OmbudsmanFactory, SocialAccountFactory, StaffFactory, UserFactory
+from .users import (
+    PASSWORD,
+    ApiTokenFactory,
+    OmbudsmanFactory,
+    SocialAccountFactory,
+    StaffFactory,
+    UserFactory,
+)
 
 __all__ = [
     "AGREEMENT_TERMS",
@@ -68,8 +80,10 @@ __all__ = [
     "AccountFactory",
     "AgreementFactory",
     "AgreementSignatureFactory",
+    "ApiTokenFactory",
     "AppealFactory",
     "ApprovalFactory",
+    "IdempotencyRecordFactory",
     "AuditEventFactory",
     "CarryDistributionFactory",
     "ClaimedIdentityFactory",
@@ -101,7 +115,10 @@ __all__ = [
     "PostingFactory",
     "ProjectFactory",
     "ProjectPurlFactory",
+    "ProjectVerificationFactory",
     "RecipientKeyFactory",
+    "ReserveGrantApprovalFactory",
+    "ReserveGrantFactory",
     "RunAllocationFactory",
     "ShareTableFactory",
     "SocialAccountFactory",
@@ -111,6 +128,7 @@ __all__ = [
     "TableVersionFactory",
     "TaxFormFactory",
     "UserFactory",
+    "UserProfileFactory",
     "credit",
     "owner_actor",
 ]

@@ -323,3 +323,53 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"test:{n}:sent")
     to = factory.Sequence(lambda n: f"person{n}@example.org")
     subject = "A test notification"
+
+
+class ReserveGrantFactory(ServiceFactory):
+    """A proposed reserve grant (``reserve_grant_propose``) from a verified project with two
+    stewards (so one approval is not yet the quorum) to another project, after crediting the
+    project's reserve ``amount``."""
+
+    class Meta:
+        model = "payouts.ReserveGrant"
+
+    amount = 5_000
+    currency = "usd"
+
+    @classmethod
+    def _create(cls, model_class, *, amount, currency):
+        from payouts.reserves import reserve_grant_propose
+        from projects.models import Membership
+
+        from .projects import ProjectFactory
+
+        steward = UserFactory()
+        project = ProjectFactory(steward=steward)
+        Membership.objects.create(project=project, user=UserFactory(), role="steward")
+        credit(project.owner_key, amount, purpose="reserve", currency=currency)
+        return reserve_grant_propose(
+            project=project,
+            actor=steward,
+            recipient=ProjectFactory().owner_key,
+            amount=amount,
+            currency=currency,
+            reason="A grant made by a factory",
+        )
+
+
+class ReserveGrantApprovalFactory(ServiceFactory):
+    """The second steward's approval of a proposed grant (``reserve_grant_approve``), which
+    meets the quorum and executes the grant."""
+
+    class Meta:
+        model = "payouts.ReserveGrantApproval"
+
+    grant = factory.SubFactory(ReserveGrantFactory)
+
+    @classmethod
+    def _create(cls, model_class, *, grant):
+        from payouts.reserves import reserve_grant_approve
+
+        second = grant.project.memberships.exclude(user=grant.proposed_by).first().user
+        reserve_grant_approve(grant=grant, actor=second)
+        return grant.approvals.get(user=second)

@@ -250,3 +250,45 @@ class ApprovalFactory(ServiceFactory):
         user = user or owner_actor(version.table.owner_key)
         table_version_approve(version=version, actor=user)
         return version.approvals.get(user=user)
+
+
+class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
+    """A claimed ``Idempotency-Key`` whose request is still in progress (no answer yet)."""
+
+    class Meta:
+        model = "projects.IdempotencyRecord"
+
+    user = factory.SubFactory(UserFactory)
+    key = factory.Sequence(lambda n: f"key-{n}")
+    method = "POST"
+    path = "/api/v1/companies/"
+    request_hash = "0" * 64
+
+
+class UserProfileFactory(factory.django.DjangoModelFactory):
+    """A person's privacy choice: private (the default) unless ``public=True``."""
+
+    class Meta:
+        model = "projects.UserProfile"
+        django_get_or_create = ("user",)
+
+    user = factory.SubFactory(UserFactory)
+    public = False
+
+
+class ProjectVerificationFactory(ServiceFactory):
+    """A proof of ownership recorded by staff by hand (``project_verify_by_staff``), for a
+    project that was unverified (a new one unless ``project=`` names it)."""
+
+    class Meta:
+        model = "projects.ProjectVerification"
+
+    project = factory.SubFactory(ProjectFactory, unverified=True)
+    user = factory.SubFactory("tests.factories.users.StaffFactory")
+    note = "Checked the repository's maintainers list by hand."
+
+    @classmethod
+    def _create(cls, model_class, *, project, user, note):
+        from projects.verification import project_verify_by_staff
+
+        return project_verify_by_staff(project=project, staff=user, note=note)

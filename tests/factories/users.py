@@ -8,6 +8,8 @@ from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
+from .base import ServiceFactory
+
 PASSWORD = "pw-for-tests-1"
 
 
@@ -65,3 +67,23 @@ class SocialAccountFactory(factory.django.DjangoModelFactory):
     provider = "github"
     uid = factory.Sequence(lambda n: str(1000 + n))
     extra_data = factory.LazyAttribute(lambda o: {"login": o.login})
+
+
+class ApiTokenFactory(ServiceFactory):
+    """A personal API token made by the service; the key (shown once) is ``token.key``.
+    ``second_factor=True`` for one obtained with MFA."""
+
+    class Meta:
+        model = "projects.ApiToken"
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"script {n}")
+    second_factor = False
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from projects.services.tokens import api_token_create
+
+        token, key = api_token_create(**kwargs)
+        token.key = key
+        return token

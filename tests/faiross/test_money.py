@@ -144,14 +144,24 @@ def test_parse(text, locale, currency, minor):
         ("", "en", "usd", "Enter an amount in USD"),
         ("   ", "en", "usd", "Enter an amount in USD"),
         ("1" * 41, "en", "usd", "at most 40 characters"),
-        # readings of misplaced separators are suggested
-        ("2,00.50", "en", "usd", "Did you mean '200.5'?"),
-        ("2,5", "en", "usd", "Did you mean '25' or '2.5'?"),
-        ("2.5", "de", "eur", "Did you mean '25' or '2,5'?"),
+        # the likely reading of the other habit of separators is suggested, written so that
+        # it is accepted as it stands
+        ("2,5", "en", "usd", "Did you mean 2.50?"),
+        ("2.5", "de", "eur", "Did you mean 2,50?"),
+        ("2000,50", "en", "usd", "Did you mean 2,000.50?"),
+        ("2.000,50", "en", "eur", "Did you mean 2,000.50?"),
+        ("2,000,50", "en", "usd", "Did you mean 2,000.50?"),
+        ("2000.50", "de", "eur", "Did you mean 2.000,50?"),
+        ("2,000.50", "de", "eur", "Did you mean 2.000,50?"),
+        ("2 000,50", "en", "usd", "Did you mean 2,000.50?"),
+        ("1e6", "en", "eur", "Did you mean 1,000,000.00?"),
+        ("1,5E3", "de", "eur", "Did you mean 1.500,00?"),
         # '2.000' is 2,000 to a German, 2.000 to an American: with 3 decimals it is refused,
-        # and the other habit of separators is pointed out
-        ("2.000", "en", "usd", "If you meant 2,000"),
-        ("2,000", "de", "eur", "If you meant 2.000"),
+        # and the thousands are suggested
+        ("2.000", "en", "usd", "Did you mean 2,000.00?"),
+        ("1.000", "en", "eur", "Did you mean 1,000.00?"),
+        ("2,000", "de", "eur", "Did you mean 2.000,00?"),
+        ("1.000.000", "en", "usd", "Did you mean 1,000,000.00?"),
     ],
 )
 def test_parse_refuses(text, locale, currency, says):
@@ -177,3 +187,62 @@ def test_parse_never_fails_otherwise(text):
         assert set(exc.message_dict) == {"amount"}
     else:
         assert isinstance(minor, int) and 0 < minor <= MAX_AMOUNT
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "currency"),
+    [
+        ("2,00.50", "en", "usd"),  # no clear reading: the rules are explained instead
+        ("0,00001", "en", "usd"),
+        ("12,5", "en", "jpy"),
+        ("1e-3", "en", "usd"),
+        ("1,000,000.5,0", "en", "usd"),
+    ],
+)
+def test_parse_suggests_nothing_it_cannot_read_clearly(text, locale, currency):
+    with pytest.raises(ValidationError) as exc:
+        amount_parse(text=text, currency=currency, locale=locale)
+    assert "Did you mean" not in messages(exc)
+    assert "groups thousands" in messages(exc) or "use digits" in messages(exc)
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [("2000,50", "en"), ("2.000,50", "en"), ("2000.50", "de"), ("2,000.50", "de")],
+)
+def test_the_other_habit_is_never_read_as_two_hundred_thousand(text, locale):
+    """The issue's example: 2000,50 typed in English is refused, never 200,050.00."""
+    with pytest.raises(ValidationError) as exc:
+        amount_parse(text=text, currency="eur", locale=locale)
+    assert "200,050" not in messages(exc) and "200.050" not in messages(exc)
+
+
+@given(
+    amount=st.integers(1, MAX_AMOUNT),
+    currency=st.sampled_from(CURRENCIES),
+    locale=st.sampled_from(LOCALES),
+)
+def test_a_suggested_reading_is_accepted_as_written(amount, currency, locale):
+    """Whatever is suggested for an amount written in the other locale's habit parses, as
+    written, to that amount (or the input was already valid in both habits)."""
+    other = "de" if locale == "en" else "en"
+    text = money_format(amount=amount, currency=currency, locale=other, symbol=False)
+    try:
+        amount_parse(text=text, currency=currency, locale=locale)
+    except ValidationError as exc:
+        message = " ".join(exc.message_dict["amount"])
+        if "Did you mean " in message:
+            reading = message.split("Did you mean ", 1)[1].rstrip("?")
+            assert amount_parse(text=reading, currency=currency, locale=locale) == amount
+
+
+@given(
+    amount=st.integers(1, MAX_AMOUNT),
+    currency=st.sampled_from(settings.FAIROSS_CURRENCIES),
+)
+def test_english_and_german_round_trip_with_and_without_grouping(amount, currency):
+    for locale in LOCALES:
+        grouped = money_format(amount=amount, currency=currency, locale=locale, symbol=False)
+        plain = grouped.replace("," if locale == "en" else ".", "")
+        assert amount_parse(text=grouped, currency=currency, locale=locale) == amount
+        assert amount_parse(text=plain, currency=currency, locale=locale) == amount

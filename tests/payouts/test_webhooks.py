@@ -58,6 +58,7 @@ def webhook_settings(settings, db, ledger_checked):
         "t=1,v1=abc",
         "wrong-secret",
         "too-old",
+        "too-new",
     ],
 )
 def test_bad_missing_or_old_signatures_are_400_and_store_nothing(client, webhook_settings, header):
@@ -67,6 +68,9 @@ def test_bad_missing_or_old_signatures_are_400_and_store_nothing(client, webhook
         _, header = signed(event, "whsec_other")
     elif header == "too-old":
         body, header = signed(event, SECRET, timestamp=int(time.time()) - 3600)
+    elif header == "too-new":
+        # Correctly signed, but dated beyond the tolerance ahead: it would stay valid later.
+        body, header = signed(event, SECRET, timestamp=int(time.time()) + 3600)
     response = post(client, body, header)
     assert response.status_code == 400
     assert "error" in response.json()

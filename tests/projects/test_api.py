@@ -1,8 +1,7 @@
 import pytest
-from rest_framework.authtoken.models import Token
 
 from projects.models import Project
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import ApiTokenFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +86,7 @@ def test_steward_patches_non_steward_gets_403(api_client, user, project):
 
 
 def test_token_auth_header_works_and_bad_token_is_401(api_client, user):
-    token = Token.objects.create(user=user)
+    token = ApiTokenFactory(user=user)
     api_client.credentials(HTTP_AUTHORIZATION="Token nope")
     assert api_client.post("/api/v1/projects/", {}, format="json").status_code == 401
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")

@@ -142,7 +142,7 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
     assert errors[0] == (
         "onwer",
         "unknown key 'onwer'; did you mean 'owner'? "
-        "(allowed: format, owner, version, reserve_millibips, entry)",
+        "(allowed: format, owner, version, reserve_millibips, entry, verification)",
     )
     assert errors[1][0] == "entry 1"
     assert "did you mean 'millibips'?" in errors[1][1]

@@ -20,6 +20,7 @@ from projects.importers import (
     Dependency,
     ImportFileError,
     ImportResult,
+    dependency_rows_fit,
     parse_dependency_file,
     parse_funding_file,
     split_dependency_share,
@@ -1187,6 +1188,24 @@ def test_split_runtime_only() -> None:
     )
     assert none == [0]
     assert split_dependency_share(total_millibips=10, dependencies=[], policy="even") == []
+
+
+def test_fit_keeps_the_largest_parts_and_splits_the_whole_over_them() -> None:
+    # direct-weighted parts of runtime, dev, build, runtime, dev: keep 3 of 5
+    kept, parts = dependency_rows_fit(total_millibips=1_000, weights=[3, 1, 2, 3, 1], limit=3)
+    assert kept == [0, 2, 3]  # original order; ties of weight 1 would go to the earlier
+    assert parts == [375, 250, 375] and sum(parts) == 1_000
+
+
+def test_fit_of_equal_weights_keeps_the_first_in_the_file() -> None:
+    kept, parts = dependency_rows_fit(total_millibips=10, weights=[5] * 4, limit=3)
+    assert kept == [0, 1, 2] and parts == [4, 3, 3]
+
+
+def test_fit_with_no_room_keeps_nothing() -> None:
+    assert dependency_rows_fit(total_millibips=10, weights=[1, 2], limit=0) == ([], [])
+    with pytest.raises(ValueError, match="limit"):
+        dependency_rows_fit(total_millibips=10, weights=[1], limit=-1)
 
 
 def test_split_rejects_bad_arguments() -> None:

@@ -1,10 +1,15 @@
+import html
+import json
+import re
+
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from faiross.kernel.shares import percent_to_millibips
-from projects.models import TableVersion
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from projects.models import KnownDependency, TableVersion
+from tests.factories import MembershipFactory, ProjectFactory, ProjectPurlFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +154,7 @@ def test_funding_file_prefills_people_and_empty_links(client, user, project):
     assert not TableVersion.objects.exists()
 
 
-def test_real_funding_json_fills_empty_homepage(client, user, project):
+def test_real_funding_json_fills_empty_homepage_when_the_table_is_saved(client, user, project):
     from pathlib import Path
 
     fixture = Path(__file__).resolve().parents[2].parent / "shared/fixtures/real-world/funding-json"
@@ -160,4 +165,108 @@ def test_real_funding_json_fills_empty_homepage(client, user, project):
     r = import_file(client, "funding.json", content)
     assert r.status_code == 302
     project.refresh_from_db()
+    assert project.homepage == ""  # the preview changes nothing
+    assert "Saving this table also fills" in client.get(r["Location"]).content.decode()
+    r = client.post(
+        "/projects/numpy/table/edit/",
+        {"rows": json.dumps([{"recipient": "github:octocat", "percent": "10", "note": ""}])},
+        follow=True,
+    )
+    assert "Filled the project" in r.content.decode()
+    project.refresh_from_db()
     assert project.homepage.startswith("http")
+
+
+def _requirements(count: int) -> bytes:
+    return "".join(f"package-{i:04d}\n" for i in range(count)).encode()
+
+
+def _row_counts() -> dict[str, int]:
+    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+
+
+def _preview_rows(client, location: str) -> list[dict[str, str]]:
+    """The rows the editor page starts with (its ``initial-rows`` JSON)."""
+    page = client.get(location).content.decode()
+    found = re.search(r'<script id="initial-rows" type="application/json">(.*?)</script>', page)
+    assert found
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_imported_table_of_500_rows_saves(client, user, project):
+    client.force_login(user)
+    r = import_file(client, "requirements.txt", _requirements(500), share="50", policy="even")
+    rows = _preview_rows(client, r["Location"])
+    assert len(rows) == 500
+    # As the editor's script posts them: one JSON field, far below Django's 1,000 fields.
+    r = client.post(
+        "/projects/numpy/table/edit/",
+        {"rows": json.dumps(rows), "source": "import:requirements.txt"},
+    )
+    assert r.status_code == 302, r.content.decode()[:2000]
+    version = TableVersion.objects.get()
+    assert version.status == "active" and version.entries.count() == 500
+    assert version.reserve_millibips == 5_000_000
+
+
+def test_file_of_2000_dependencies_previews_a_table_that_saves(client, user, project):
+    client.force_login(user)
+    r = import_file(client, "requirements.txt", _requirements(2000), share="50", policy="even")
+    assert r.status_code == 302
+    page = client.get(r["Location"]).content.decode()
+    assert "2000 dependencies read" in page and "the 1500 others are left out" in page
+    rows = _preview_rows(client, r["Location"])
+    assert len(rows) == 500
+    assert sum(percent_to_millibips(text=row["percent"]) for row in rows) == 5_000_000
+    r = client.post("/projects/numpy/table/edit/", {"rows": json.dumps(rows)})
+    assert r.status_code == 302
+    assert TableVersion.objects.get().entries.count() == 500
+
+
+def test_more_rows_than_a_table_holds_is_a_clear_error(client, user, project):
+    client.force_login(user)
+    rows = [{"recipient": f"github:person{i}", "percent": "0.1", "note": ""} for i in range(501)]
+    r = client.post("/projects/numpy/table/edit/", {"rows": json.dumps(rows)})
+    assert r.status_code == 200
+    assert "at most 500 rows; this one has 501" in r.content.decode()
+    assert "github:person500" in r.content.decode()  # the rows are kept to fix
+    assert not TableVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("not json", "not JSON"),
+        ('{"recipient": "github:a"}', "expected a list of rows"),
+        ('[{"recipient": "github:a", "percent": 10}]', "row 1: percent must be text"),
+        (json.dumps([{"recipient": "github:a"}] * 2001), "at most 2,000 rows"),
+    ],
+)
+def test_badly_shaped_rows_are_refused(client, user, project, rows, message):
+    client.force_login(user)
+    r = client.post("/projects/numpy/table/edit/", {"rows": rows})
+    assert r.status_code == 200 and message in r.content.decode()
+    assert not TableVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("requirements.txt", b"requests\nflask>=2\nbrand-new-package\n"),
+        ("FUNDING.yml", b"github: [octocat]\n"),
+    ],
+)
+def test_import_preview_writes_nothing(client, user, project, name, content):
+    # numpy has no table: its default table comes from its known dependencies.
+    ProjectPurlFactory(project=ProjectFactory(slug="requests"), purl="pkg:pypi/requests")
+    project.homepage = project.description = ""
+    project.save()
+    client.force_login(user)
+    client.get("/projects/numpy/table/import/")  # the session exists before counting
+    before = _row_counts()
+    r = import_file(client, name, content, share="30", policy="even")
+    assert r.status_code == 302 and "preview=1" in r["Location"]
+    assert client.get(r["Location"]).status_code == 200
+    assert _row_counts() == before
+    assert not KnownDependency.objects.exists()
+    assert "has not declared a share table" in client.get("/projects/numpy/").content.decode()

@@ -80,9 +80,10 @@ def test_invitation_page_accept(client, user, project):
 
 def test_settings_page_creates_token(client, user):
     client.force_login(user)
-    r = client.post("/settings/", follow=True)
+    r = client.post("/settings/", {"name": "release script"}, follow=True)
     assert b"api-token" in r.content
-    assert user.auth_token.key.encode() in r.content
+    token = user.api_tokens.get()
+    assert token.name == "release script" and token.prefix.encode() in r.content
 
 
 def test_admin_login_goes_through_allauth(client):

@@ -148,8 +148,11 @@ class Command(BaseCommand):
             projects = n_nodes - companies
             self._copy(
                 "projects_project",
-                "id, slug, name, repo_url, homepage, description, status, created_at",
-                (f"{i + 1}\tp{i}\tProject {i}\t\t\t\tclaimed\t{now}\n" for i in range(projects)),
+                "id, slug, name, repo_url, homepage, description, status, created_at, verified_at",
+                (
+                    f"{i + 1}\tp{i}\tProject {i}\t\t\t\tclaimed\t{now}\t{now}\n"
+                    for i in range(projects)
+                ),
             )
             self._copy(
                 "projects_sharetable",

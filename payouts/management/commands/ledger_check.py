@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count, Sum
 
+from payouts.distribution.runs import snapshot_released
 from payouts.models import (
     Account,
     DistributionRun,
@@ -101,6 +102,10 @@ class Command(BaseCommand):
                         "t"
                     ]
                     or 0
+                ) + sum(  # escrow of newly verified projects released into the run (rule 8)
+                    amount
+                    for _, _, cur, amount in snapshot_released(run.snapshot or {})
+                    if cur == currency
                 )
                 allocated = (
                     RunAllocation.objects.filter(run=run, currency=currency).aggregate(
