@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from faiross.kernel.admin_display import money_column, percent_column, shown_fields
 from faiross.kernel.http import client_ip
 from projects.auth import signed_in_user
 
@@ -127,20 +128,44 @@ class SignatureInline(_KeptInline):
     readonly_fields = ["party", "user", "signed_at", "ip_address", "user_agent", "document_sha256"]
 
 
+# Money and shares as people read them (never cents or millibips), in lists and detail pages.
+_amount = money_column("amount")
+_due = money_column("due_amount", description="FairOSS's part")
+_proceeds = money_column("proceeds")
+_share = percent_column("share_millibips")
+_part = percent_column("millibips", description="part")
+
+
 class MilestoneInline(_KeptInline):
     model = Milestone
-    readonly_fields = ["position", "title", "millibips", "met_on", "met_by"]
+    readonly_fields = ["position", "title", _part, "met_on", "met_by"]
+    exclude = ["millibips"]
 
 
 @admin.register(Agreement)
 class AgreementAdmin(_Kept):
-    list_display = ["reference", "company", "kind", "status", "currency", "start_date", "signed_at"]
+    list_display = [
+        "reference",
+        "company",
+        "kind",
+        "status",
+        _share,
+        "currency",
+        "start_date",
+        "signed_at",
+    ]
     list_filter = ["status", "kind"]
     search_fields = ["company__slug", "company__name"]
     inlines = [SignatureInline, MilestoneInline]
     actions = ["countersign", "end_agreements"]
     # Terms are fixed by the company's signature: admin reads them, services change state.
-    readonly_fields = [f.name for f in Agreement._meta.fields]
+    readonly_fields = shown_fields(
+        [f.name for f in Agreement._meta.fields],
+        amount=_amount,
+        share_millibips=_share,
+        time_vesting_millibips=percent_column("time_vesting_millibips"),
+    )
+    exclude = ["amount", "share_millibips", "time_vesting_millibips"]
 
     countersign = _service_action(
         "Countersign for FairOSS (signed → active)",
@@ -163,9 +188,10 @@ class AgreementAdmin(_Kept):
 
 @admin.register(Milestone)
 class MilestoneAdmin(admin.ModelAdmin):
-    list_display = ["title", "agreement", "millibips", "met_on", "met_by"]
+    list_display = ["title", "agreement", _part, "met_on", "met_by"]
     list_filter = ["met_on"]
-    readonly_fields = ["agreement", "position", "title", "millibips", "met_on", "met_by"]
+    readonly_fields = ["agreement", "position", "title", _part, "met_on", "met_by"]
+    exclude = ["millibips"]
     actions = ["mark_met"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -182,15 +208,15 @@ class InvoiceAdmin(_Kept):
         "number",
         "company",
         "agreement",
-        "amount",
-        "currency",
+        _amount,
         "status",
         "issued_on",
         "paid_via",
     ]
     list_filter = ["status", "paid_via", "currency"]
     search_fields = ["company__slug", "source_key", "payment_reference"]
-    readonly_fields = [f.name for f in Invoice._meta.fields]
+    readonly_fields = shown_fields([f.name for f in Invoice._meta.fields], amount=_amount)
+    exclude = ["amount"]
     actions = ["wire_received", "void"]
 
     wire_received = _staff_action(
@@ -204,14 +230,30 @@ class InvoiceAdmin(_Kept):
 
 @admin.register(DividendDeclaration)
 class DividendDeclarationAdmin(_ReadOnly):
-    list_display = ["agreement", "declared_on", "amount", "currency", "due_amount", "invoice"]
+    list_display = ["agreement", "declared_on", _amount, _due, "invoice"]
+    readonly_fields = shown_fields(
+        [f.name for f in DividendDeclaration._meta.fields], amount=_amount, due_amount=_due
+    )
+    exclude = ["amount", "due_amount"]
 
 
 @admin.register(LiquidityEvent)
 class LiquidityEventAdmin(_ReadOnly):
-    list_display = ["agreement", "kind", "occurred_on", "proceeds", "currency", "due_amount"]
+    list_display = ["agreement", "kind", "occurred_on", _proceeds, _due]
+    readonly_fields = shown_fields(
+        [f.name for f in LiquidityEvent._meta.fields],
+        proceeds=_proceeds,
+        due_amount=_due,
+        portion_millibips=percent_column("portion_millibips", description="part of stake sold"),
+        vested_millibips=percent_column("vested_millibips", description="stake vested"),
+    )
+    exclude = ["proceeds", "due_amount", "portion_millibips", "vested_millibips"]
 
 
 @admin.register(CarryDistribution)
 class CarryDistributionAdmin(_ReadOnly):
-    list_display = ["agreement", "distributed_on", "amount", "currency", "due_amount"]
+    list_display = ["agreement", "distributed_on", _amount, _due]
+    readonly_fields = shown_fields(
+        [f.name for f in CarryDistribution._meta.fields], amount=_amount, due_amount=_due
+    )
+    exclude = ["amount", "due_amount"]

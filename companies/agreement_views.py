@@ -17,7 +17,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from faiross.kernel.forms import form_add_service_errors
+from faiross.kernel.conflicts import DuplicateError
+from faiross.kernel.forms import (
+    CHANGE,
+    CONFIRM,
+    form_add_service_errors,
+    form_duplicate_confirmed,
+    form_hidden_values,
+    form_step,
+)
 from faiross.kernel.http import client_ip
 from faiross.kernel.pdf import pdf_render
 from projects.auth import signed_in_user
@@ -92,6 +100,18 @@ def agreement_new(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
 @login_required
 def agreement_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     company, role, agreement = _agreement(request, slug, pk)
+    return _detail_page(request, company, role, agreement)
+
+
+def _detail_page(
+    request: HttpRequest,
+    company: Company,
+    role: str | None,
+    agreement: Agreement,
+    event_form: forms.Form | None = None,
+) -> HttpResponse:
+    """The agreement page; ``event_form`` (filled in) replaces the empty event form when the
+    person came back from the confirmation page to change what they typed."""
     can_money = role in selectors.MONEY_ROLES
     context: dict[str, Any] = {
         "company": company,
@@ -123,6 +143,8 @@ def agreement_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         context["event_form"] = CarryForm(
             initial={"currency": agreement.currency, "distributed_on": timezone.localdate()}
         )
+    if event_form is not None and "event_form" in context:
+        context["event_form"] = event_form
     return render(request, "companies/agreement.html", context)
 
 
@@ -185,19 +207,60 @@ _EVENTS: dict[
 _EVENT_FIELDS = {"portion": "portion_millibips"}
 
 
+def _confirm_page(
+    request: HttpRequest,
+    company: Company,
+    agreement: Agreement,
+    form: Any,
+    duplicate: str = "",
+) -> HttpResponse:
+    """What the event form understood, to confirm or change; with ``duplicate`` (the
+    service's warning) a "record it again" box must be ticked to confirm."""
+    return render(
+        request,
+        "companies/agreement_confirm.html",
+        {
+            "company": company,
+            "agreement": agreement,
+            "summary": form.summary(agreement),
+            "hidden": form_hidden_values(form),
+            "duplicate": duplicate,
+            "confirm": CONFIRM,
+            "change": CHANGE,
+        },
+        status=409 if duplicate else 200,
+    )
+
+
 @login_required
 @require_POST
 def agreement_event(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    """Record a dividend declaration, a liquidity event or a carry distribution."""
-    _, _, agreement = _agreement(request, slug, pk)
+    """Record a dividend declaration, a liquidity event or a carry distribution, in two
+    steps: the page first says what it understood (amount, date), and records it only when
+    confirmed. One identical to an existing record needs "record it again" ticked."""
+    company, role, agreement = _agreement(request, slug, pk)
     if agreement.kind not in _EVENTS:
         raise Http404("Pledges have no events: their invoices are issued on schedule.")
     form_class, record_event = _EVENTS[agreement.kind]
     form = form_class(request.POST)
+    step = form_step(request.POST)
+    if step == CHANGE:
+        return _detail_page(request, company, role, agreement, event_form=form_class(request.POST))
+    if form.is_valid() and step != CONFIRM:
+        return _confirm_page(request, company, agreement, form)
     if form.is_valid():
         values = {_EVENT_FIELDS.get(k, k): v for k, v in form.cleaned_data.items()}
         try:
-            record = record_event(agreement=agreement, actor=signed_in_user(request), **values)
+            record = record_event(
+                agreement=agreement,
+                actor=signed_in_user(request),
+                confirm_duplicate=form_duplicate_confirmed(request.POST),
+                **values,
+            )
+        except DuplicateError as exc:
+            return _confirm_page(
+                request, company, agreement, form, duplicate=" ".join(exc.messages)
+            )
         except ValidationError as exc:
             form_add_service_errors(form, exc)
         except PermissionDenied as exc:

@@ -28,6 +28,7 @@ from payouts.inflows import inflow_record
 from projects import table_api
 from projects.auth import signed_in_user
 from projects.idempotency import idempotent
+from projects.privacy import recipient_shown
 
 from . import selectors, services
 from .models import Agreement, Company, Invoice
@@ -573,7 +574,11 @@ class PreviewView(APIView):
                 "amount": amount,
                 "currency": currency,
                 "recipients": [
-                    {"recipient": r.recipient, "purpose": r.purpose, "amount": r.amount}
+                    {
+                        "recipient": recipient_shown(key=r.recipient, user=request.user),
+                        "purpose": r.purpose,
+                        "amount": r.amount,
+                    }
                     for r in rows
                 ],
             }

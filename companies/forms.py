@@ -9,10 +9,24 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from faiross.kernel.money import amount_parse
-from faiross.kernel.shares import FULL_SHARE, percent_to_millibips
+from faiross.kernel.money import amount_parse, money_format
+from faiross.kernel.numbers import babel_locale
+from faiross.kernel.shares import (
+    FULL_SHARE,
+    format_percent,
+    percent_to_millibips,
+)
 
+from . import terms as terms_math
 from .models import Agreement, Company, CompanyMember, LiquidityEvent
+
+
+def _typed_as() -> str:
+    """How numbers are typed in the active language, for help texts: read when the form is
+    made (per request), since the language is the person's."""
+    language = babel_locale().get_display_name("en") or "English"
+    example = money_format(amount=200050, currency="usd", symbol=False)
+    return f"Typed as in {language}: e.g. {example}."
 
 
 class MoneyField(forms.CharField):
@@ -28,7 +42,14 @@ class MoneyField(forms.CharField):
 
 class MoneyForm(forms.Form):
     """A form with :class:`MoneyField` s and a ``currency`` field: ``cleaned_data`` holds each
-    amount as int minor units of that currency (None when left empty)."""
+    amount as int minor units of that currency (None when left empty). Each money field's
+    help says how numbers are typed in the person's language."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, MoneyField):
+                field.help_text = " ".join(filter(None, [str(field.help_text), _typed_as()]))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -119,7 +140,7 @@ class AgreementForm(MoneyForm):
     share = PercentField(
         label="FairOSS's share (%)",
         required=False,
-        help_text="Up to 5 decimals: 0.5 = 0.5% = 50,000 millibips.",
+        help_text="A percentage, up to 5 decimals: 0.5 means 0.5%.",
     )
     share_count = forms.IntegerField(label="Number of shares", required=False)
     share_class = forms.CharField(
@@ -208,12 +229,31 @@ class AgreementForm(MoneyForm):
         )
 
 
+def _due_sentence(agreement: Agreement, amount: int, currency: str) -> str:
+    share = agreement.share_millibips or 0
+    due = terms_math.share_of(amount=amount, millibips=share)
+    return (
+        f"FairOSS's part ({format_percent(millibips=share)}) will be invoiced: "
+        f"{money_format(amount=due, currency=currency)}."
+    )
+
+
 class DeclarationForm(MoneyForm):
     declared_on = forms.DateField(
         label="Declared on", widget=forms.DateInput(attrs={"type": "date"})
     )
     amount = MoneyField(label="Total dividend declared")
     currency = forms.ChoiceField(choices=currency_choices)
+
+    def summary(self, agreement: Agreement) -> str:
+        """What the valid form will record, in words and formatted money."""
+        data = self.cleaned_data
+        money = money_format(amount=data["amount"], currency=data["currency"])
+        return (
+            f"You are recording a dividend of {money} declared by {agreement.company.name} on "
+            f"{data['declared_on'].isoformat()}. "
+            + _due_sentence(agreement, data["amount"], data["currency"])
+        )
 
 
 class LiquidityForm(MoneyForm):
@@ -227,6 +267,34 @@ class LiquidityForm(MoneyForm):
         help_text="Empty: all of the vested, unsold stake.",
     )
 
+    def summary(self, agreement: Agreement) -> str:
+        """What the valid form will record, in words and formatted money."""
+        data = self.cleaned_data
+        kind = LiquidityEvent.Kind(data["kind"]).label.lower()
+        money = money_format(amount=data["proceeds"], currency=data["currency"])
+        portion = data.get("portion")
+        sold = (
+            f"{format_percent(millibips=portion)} of FairOSS's stake is sold"
+            if portion
+            else "all of FairOSS's vested, unsold stake is sold"
+        )
+        text = (
+            f"You are recording an event ({kind}) of {agreement.company.name} on "
+            f"{data['occurred_on'].isoformat()}: proceeds of {money} for 100% of the fully "
+            f"diluted shares; {sold}."
+        )
+        if portion:
+            due = terms_math.share_of_share(
+                amount=data["proceeds"],
+                millibips=agreement.share_millibips or 0,
+                portion_millibips=portion,
+            )
+            text += (
+                " FairOSS's part will be invoiced: "
+                f"{money_format(amount=due, currency=data['currency'])}."
+            )
+        return text
+
 
 class CarryForm(MoneyForm):
     distributed_on = forms.DateField(
@@ -234,6 +302,16 @@ class CarryForm(MoneyForm):
     )
     amount = MoneyField(label="Carried interest realised")
     currency = forms.ChoiceField(choices=currency_choices)
+
+    def summary(self, agreement: Agreement) -> str:
+        """What the valid form will record, in words and formatted money."""
+        data = self.cleaned_data
+        money = money_format(amount=data["amount"], currency=data["currency"])
+        return (
+            f"You are recording {money} of carried interest realised by "
+            f"{agreement.company.name} on {data['distributed_on'].isoformat()}. "
+            + _due_sentence(agreement, data["amount"], data["currency"])
+        )
 
 
 class EndForm(forms.Form):

@@ -18,7 +18,7 @@ from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from faiross.kernel.forms import form_add_service_errors, form_initial, form_service_saved
-from faiross.kernel.money import MAX_AMOUNT, money_format
+from faiross.kernel.money import MAX_AMOUNT, minor_to_decimal_str, money_format
 from faiross.kernel.shares import FULL_SHARE, percent_to_millibips
 from payouts.selectors import amounts_people_aggregated
 from projects import selectors as table_selectors
@@ -182,7 +182,8 @@ def _chart_svg(months: list[tuple[str, str, int]]) -> str:
 
 @login_required
 def export_csv(request: HttpRequest, slug: str) -> HttpResponse:
-    """Invoices and where the money went, as CSV."""
+    """Invoices and where the money went, as CSV. Amounts are decimal numbers in their
+    currency's units (``2000.50`` with ``usd``), as a spreadsheet reads them."""
     company, _ = _member_company(request, slug)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{company.slug}-faiross.csv"'
@@ -194,7 +195,7 @@ def export_csv(request: HttpRequest, slug: str) -> HttpResponse:
             "agreement",
             "description",
             "currency",
-            "amount_minor",
+            "amount",
             "status",
             "issued_on",
             "paid_at",
@@ -209,7 +210,7 @@ def export_csv(request: HttpRequest, slug: str) -> HttpResponse:
                 inv.agreement.reference,
                 _csv_text(inv.description),
                 inv.currency,
-                inv.amount,
+                minor_to_decimal_str(inv.amount, inv.currency),
                 inv.status,
                 inv.issued_on.isoformat(),
                 inv.paid_at.isoformat() if inv.paid_at else "",
@@ -224,7 +225,7 @@ def export_csv(request: HttpRequest, slug: str) -> HttpResponse:
                 "",
                 row.purpose,
                 row.currency,
-                row.amount,
+                minor_to_decimal_str(row.amount, row.currency),
                 "",
                 "",
                 "",

@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from faiross.kernel.admin_display import money_column, shown_fields
 from payouts.selectors import recipient_balances
 from projects.auth import signed_in_user
 from projects.models import Membership, TableVersion
@@ -571,20 +572,33 @@ class AuditEventAdmin(OmbudsmanOnly, admin.ModelAdmin):
         )
 
 
+# Money as people read it (never minor units), in lists and detail pages.
+_held = money_column("amount")
+_still_held = money_column("remaining", description="still held")
+
+
 @admin.register(Hold)
 class HoldAdmin(OmbudsmanOnly, admin.ModelAdmin):
-    list_display = ["id", "recipient", "amount", "remaining", "currency", "status", "dispute"]
+    list_display = ["id", "recipient", _held, _still_held, "status", "dispute"]
     list_filter = ["status", "currency", "source"]
     search_fields = ["recipient"]
+    exclude = ["amount", "remaining"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in Hold._meta.fields]
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return shown_fields(
+            [f.name for f in Hold._meta.fields], amount=_held, remaining=_still_held
+        )
 
 
 @admin.register(HoldMovement)
 class HoldMovementAdmin(OmbudsmanOnly, admin.ModelAdmin):
-    list_display = ["id", "hold", "kind", "amount", "to_recipient", "actor", "created_at"]
+    list_display = ["id", "hold", "kind", "amount_shown", "to_recipient", "actor", "created_at"]
     list_filter = ["kind"]
+    exclude = ["amount"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in HoldMovement._meta.fields]
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj: HoldMovement) -> str:
+        return money(obj.amount, obj.hold.currency)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return shown_fields([f.name for f in HoldMovement._meta.fields], amount="amount_shown")

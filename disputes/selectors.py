@@ -11,11 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
-from companies.models import CompanyMember
+from companies.models import Agreement, CompanyMember
 from faiross.kernel.money import money_format
 from faiross.kernel.recipients import project_key, user_key
 from faiross.kernel.shares import format_percent
-from payouts.models import RunAllocation
+from payouts.models import Payout, RunAllocation
 from payouts.selectors import recipient_money_visible_to
 from projects.models import Membership, Project, TableEntry, TableVersion
 from projects.privacy import recipient_shown, viewer_is_staff
@@ -371,13 +371,11 @@ def target_visible_to(*, target: Target, user: User | AnonymousUser) -> bool:
     if not user.is_authenticated:
         return False
     if target.type == "payout":
-        model = apps.get_model("payouts", "Payout")
-        return bool(model.objects.filter(pk=int(target.id), user_id=user.pk).exists())
+        return Payout.objects.filter(pk=int(target.id), user_id=user.pk).exists()
     if target.type == "agreement":
-        model = apps.get_model("companies", "Agreement")
-        return bool(
-            model.objects.filter(pk=int(target.id), company__members__user_id=user.pk).exists()
-        )
+        return Agreement.objects.filter(
+            pk=int(target.id), company__members__user_id=user.pk
+        ).exists()
     return False
 
 

@@ -92,9 +92,8 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
         if target.type == "project":
             # "Contest ownership" on a project page asks for an ownership dispute.
             asked = request.GET.get("kind", "")
-            initial["kind"] = (
-                Dispute.Kind.OWNERSHIP if asked == Dispute.Kind.OWNERSHIP else Dispute.Kind.GOVERNANCE
-            )
+            ownership = asked == Dispute.Kind.OWNERSHIP
+            initial["kind"] = Dispute.Kind.OWNERSHIP if ownership else Dispute.Kind.GOVERNANCE
         elif target.type == "table_entry":
             initial["kind"] = Dispute.Kind.WRONG_SHARE
         form = DisputeFileForm(initial=initial)

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from faiross.kernel.admin_display import money_column, shown_fields
+from faiross.kernel.money import minor_to_decimal_str, money_format
 from payouts.connect import accounts, transfers, webhooks
 from payouts.distribution import runs
 
@@ -38,10 +40,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# Money as people read it (never minor units), in lists and detail pages.
+_amount = money_column("amount")
+
+
 class PostingInline(admin.TabularInline):
     model = Posting
-    fields = ["account", "amount", "currency"]
-    readonly_fields = ["account", "amount", "currency"]
+    fields = ["account", _amount]
+    readonly_fields = ["account", _amount]
     extra = 0
     can_delete = False
 
@@ -66,16 +72,20 @@ class AccountAdmin(ReadOnlyAdmin):
 
 @admin.register(Posting)
 class PostingAdmin(ReadOnlyAdmin):
-    list_display = ["id", "transaction", "account", "amount", "currency"]
+    list_display = ["id", "transaction", "account", _amount]
     list_filter = ["currency", "account__purpose"]
+    readonly_fields = [_amount]
+    exclude = ["amount"]
     search_fields = ["account__owner", "transaction__reference"]
     list_select_related = ["transaction", "account"]
 
 
 @admin.register(Inflow)
 class InflowAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "company", "amount", "currency", "source", "received_at", "run"]
+    list_display = ["reference", "company", _amount, "source", "received_at", "run"]
     list_filter = ["source", "currency"]
+    readonly_fields = [_amount]
+    exclude = ["amount"]
     search_fields = ["reference", "company__slug"]
 
 
@@ -87,8 +97,8 @@ class ClaimedIdentityAdmin(ReadOnlyAdmin):
 
 class AllocationInline(admin.TabularInline):
     model = RunAllocation
-    fields = ["recipient", "purpose", "currency", "amount"]
-    readonly_fields = ["recipient", "purpose", "currency", "amount"]
+    fields = ["recipient", "purpose", _amount]
+    readonly_fields = ["recipient", "purpose", _amount]
     extra = 0
     can_delete = False
     max_num = 0
@@ -112,14 +122,22 @@ class DistributionRunAdmin(ReadOnlyAdmin):
         "cutoff",
         "created_at",
         "finished_at",
-        "totals",
+        "totals_shown",
         "error",
         "started_by",
     ]
-    exclude = ["snapshot", "report"]
+    exclude = ["snapshot", "report", "totals"]
     change_list_template = "admin/payouts/distributionrun/change_list.html"
 
     @admin.display(description="report")
+    @admin.display(description="totals")
+    def totals_shown(self, obj: DistributionRun) -> str:
+        totals = obj.totals or {}
+        return (
+            ", ".join(money_format(amount=int(v), currency=c) for c, v in sorted(totals.items()))
+            or "—"
+        )
+
     def report_link(self, obj: DistributionRun) -> str:
         return format_html('<a href="{}">report</a>', reverse("payouts:run", args=[obj.pk]))
 
@@ -149,10 +167,19 @@ class DistributionRunAdmin(ReadOnlyAdmin):
 
 @admin.register(ConnectedAccount)
 class ConnectedAccountAdmin(ReadOnlyAdmin):
-    list_display = ["user", "stripe_account_id", "status", "payout_threshold", "refreshed_at"]
+    list_display = ["user", "stripe_account_id", "status", "threshold", "refreshed_at"]
     list_filter = ["status"]
     search_fields = ["user__username", "stripe_account_id"]
     actions = ["refresh_from_stripe"]
+    exclude = ["payout_threshold"]
+    readonly_fields = ["threshold"]
+
+    @admin.display(description="payout threshold", ordering="payout_threshold")
+    def threshold(self, obj: ConnectedAccount) -> str:
+        # One threshold for every currency, in its units (two-decimal currencies).
+        if obj.payout_threshold is None:
+            return "default"
+        return f"{minor_to_decimal_str(obj.payout_threshold, 'usd')} (in each currency)"
 
     @admin.action(description="Refresh the status from Stripe")
     def refresh_from_stripe(self, request: HttpRequest, queryset: object) -> None:
@@ -188,8 +215,8 @@ class TaxFormAdmin(admin.ModelAdmin):
 
 class PayoutInline(admin.TabularInline):
     model = Payout
-    fields = ["id", "recipient", "amount", "currency", "status", "stripe_transfer_id"]
-    readonly_fields = ["id", "recipient", "amount", "currency", "status", "stripe_transfer_id"]
+    fields = ["id", "recipient", _amount, "status", "stripe_transfer_id"]
+    readonly_fields = ["id", "recipient", _amount, "status", "stripe_transfer_id"]
     extra = 0
     can_delete = False
     max_num = 0
@@ -252,8 +279,7 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "recipient",
-        "amount",
-        "currency",
+        _amount,
         "status",
         "attempts",
         "created_at",
@@ -262,7 +288,12 @@ class PayoutAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "currency"]
     search_fields = ["recipient", "stripe_transfer_id", "destination"]
-    readonly_fields = [f.name for f in Payout._meta.fields]
+    readonly_fields = shown_fields(
+        [f.name for f in Payout._meta.fields],
+        amount=_amount,
+        amount_reversed=money_column("amount_reversed"),
+    )
+    exclude = ["amount", "amount_reversed"]
     actions = ["send_again"]
 
     @admin.action(description="Send again now (pending payouts; never a second transfer)")

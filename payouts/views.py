@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from faiross.kernel.money import amount_parse
+from faiross.kernel.money import amount_parse, minor_to_decimal_str
 from faiross.kernel.pdf import pdf_render
 from faiross.kernel.recipients import user_key
 from payouts.connect import accounts, claims, webhooks
@@ -236,8 +236,9 @@ def statement(request: HttpRequest, year: int, fmt: str) -> HttpResponse:
                     _csv_safe(str(line["description"])),
                     _csv_safe(str(line["reference"])),
                     line["currency"],
-                    line["received"],
-                    line["paid_out"],
+                    # decimal amounts in the currency's units, as spreadsheets read them
+                    minor_to_decimal_str(int(line["received"]), str(line["currency"])),
+                    minor_to_decimal_str(int(line["paid_out"]), str(line["currency"])),
                 ]
             )
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")

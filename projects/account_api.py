@@ -45,7 +45,8 @@ class _RateFromSettings(throttling.SimpleRateThrottle):
     is used, not when the class is defined, so a changed setting (tests) takes effect."""
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(str(self.scope))
+        return None if rate is None else str(rate)
 
     def get_ident(self, request: Request) -> str:
         # The trusted-proxy rule of signature records, not DRF's (which believes any

@@ -94,9 +94,10 @@ def _github_unavailable(request: HttpRequest) -> HttpResponse:
     return render(request, "account/github_unavailable.html", status=404)
 
 
-# The allauth rate limits (ACCOUNT_RATE_LIMITS) each page consumes.
+# The allauth rate limits (ACCOUNT_RATE_LIMITS) that answer 429 on each page. (Failed
+# sign-ins, "login_failed", are refused on the form instead.)
 _RATE_LIMIT_ACTIONS = {
-    "account_login": ("login", "login_failed"),
+    "account_login": ("login",),
     "account_signup": ("signup",),
     "account_reset_password": ("reset_password",),
     "account_reset_password_from_key": ("reset_password_from_key",),

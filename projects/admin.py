@@ -35,7 +35,7 @@ class VerificationInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["created_at", "method", "user", "note", "evidence"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "method", "user", "note", "evidence"]
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -63,7 +63,9 @@ class ProjectAdmin(admin.ModelAdmin):
         return obj.is_verified
 
     @admin.action(description="Verify ownership by hand (with a note)")
-    def verify_by_hand(self, request: HttpRequest, queryset: QuerySet[Project]) -> HttpResponse | None:
+    def verify_by_hand(
+        self, request: HttpRequest, queryset: QuerySet[Project]
+    ) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Choose one project to verify.", messages.WARNING)
             return None

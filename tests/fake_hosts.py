@@ -10,10 +10,11 @@ package document with ``maintainers`` and ``repository``, GitHub's ``GET /repos/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,7 +28,7 @@ def pypi_document(
     *,
     author_email: str = "",
     maintainer_email: str = "",
-    owners: list[str] = (),  # type: ignore[assignment]
+    owners: Sequence[str] = (),
     repository: str = "",
 ) -> dict[str, Any]:
     """What ``https://pypi.org/pypi/<name>/json`` answers (the parts FairOSS reads)."""
@@ -59,7 +60,10 @@ def pypi_document(
 
 
 def npm_document(
-    name: str, *, maintainers: list[tuple[str, str]] = (), repository: str = ""  # type: ignore[assignment]
+    name: str,
+    *,
+    maintainers: Sequence[tuple[str, str]] = (),
+    repository: str = "",
 ) -> dict[str, Any]:
     """What ``https://registry.npmjs.org/<name>`` answers (the parts FairOSS reads)."""
     return {
@@ -96,13 +100,15 @@ class FakeHosts:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 hosts.requests.append(self.path)
                 hosts._answer(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -231,10 +237,8 @@ def huge_body(size: int, *, declare_length: bool) -> Special:
 def slow(seconds: float) -> Special:
     def answer(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(seconds)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             FakeHosts.send(handler, 200, "late")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     return answer
 

@@ -25,6 +25,7 @@ FACTORIES = [
     f.TableEntryFactory,
     f.ApprovalFactory,
     f.KnownDependencyFactory,
+    f.UserProfileFactory,
     f.ApiTokenFactory,
     f.IdempotencyRecordFactory,
     # payouts

@@ -18,11 +18,13 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from disputes.models import Hold
 from faiross.kernel.shares import FULL_SHARE
+from faiross.kernel.recipients import project_key
 from payouts.distribution.explain import run_recompute
+from payouts.distribution.runs import snapshot_released
 from payouts.models import (
     ClaimedIdentity,
     DistributionRun,
@@ -30,6 +32,7 @@ from payouts.models import (
     LedgerTransaction,
     Payout,
     Posting,
+    ReserveGrant,
     RunAllocation,
 )
 from projects.models import Project, TableEntry, TableVersion
@@ -75,13 +78,25 @@ def balanced(world: World, full: bool) -> list[str]:
 
 def money_conserved(world: World, full: bool) -> list[str]:
     """Money in = distributed + undistributed, to the cent, per currency; each done run's
-    allocations equal its inflows; the pool holds exactly the undistributed inflows."""
+    allocations equal its inflows plus the escrow it released (money rule 8: the escrow of
+    projects verified since flows on in the run); the pool holds exactly the undistributed
+    inflows plus the escrow released into runs not yet done (a failed run gives it back)."""
     problems = []
-    done = set(DistributionRun.objects.filter(status="done").values_list("pk", flat=True))
+    released: dict[tuple[int, str], int] = defaultdict(int)
+    status_of: dict[int, str] = {}
+    for run_id, status, snapshot in DistributionRun.objects.exclude(
+        status__in=("pending",)
+    ).values_list("pk", "status", "snapshot"):
+        status_of[run_id] = status
+        for _, _, currency, amount in snapshot_released(snapshot or {}):
+            released[(run_id, currency)] += amount
+    done = {pk for pk, status in status_of.items() if status == "done"}
     received: dict[str, int] = defaultdict(int)
     undistributed: dict[str, int] = defaultdict(int)
     per_run_in: dict[tuple[int, str], int] = defaultdict(int)
-    for run_id, currency, amount in Inflow.objects.values_list("run_id", "currency", "amount"):
+    for run_id, currency, amount in (
+        Inflow.objects.values_list("run_id", "currency").annotate(t=Sum("amount")).order_by()
+    ):
         received[currency] += amount
         if run_id in done:
             per_run_in[(run_id, currency)] += amount
@@ -89,33 +104,45 @@ def money_conserved(world: World, full: bool) -> list[str]:
             undistributed[currency] += amount
     distributed: dict[str, int] = defaultdict(int)
     per_run_out: dict[tuple[int, str], int] = defaultdict(int)
-    for run_id, currency, amount in RunAllocation.objects.filter(run_id__in=done).values_list(
-        "run_id", "currency", "amount"
+    for run_id, currency, amount in (
+        RunAllocation.objects.filter(run_id__in=done)
+        .values_list("run_id", "currency")
+        .annotate(t=Sum("amount"))
+        .order_by()
     ):
-        distributed[currency] += amount
         per_run_out[(run_id, currency)] += amount
+        distributed[currency] += amount - released.get((run_id, currency), 0)
     for currency in sorted(set(received) | set(distributed)):
         if received[currency] != distributed[currency] + undistributed[currency]:
             problems.append(
                 f"{currency}: inflows {received[currency]} != distributed "
                 f"{distributed[currency]} + undistributed {undistributed[currency]}"
             )
-    for key in sorted(set(per_run_in) | set(per_run_out)):
-        if per_run_in[key] != per_run_out[key]:
-            problems.append(
-                f"run {key[0]} {key[1]}: allocations {per_run_out[key]} "
-                f"!= inflows {per_run_in[key]}"
-            )
+    for run_id in sorted(done):
+        for key in sorted(k for k in set(per_run_in) | set(per_run_out) if k[0] == run_id):
+            expected = per_run_in[key] + released.get(key, 0)
+            if per_run_out[key] != expected:
+                problems.append(
+                    f"run {key[0]} {key[1]}: allocations {per_run_out[key]} != inflows "
+                    f"{per_run_in[key]} + released escrow {released.get(key, 0)}"
+                )
+    in_open_runs: dict[str, int] = defaultdict(int)
+    for (run_id, currency), amount in released.items():
+        if status_of[run_id] in ("snapshot", "computed"):
+            in_open_runs[currency] += amount
     pool = dict(
         Posting.objects.filter(account__owner="platform", account__purpose="pool")
         .values_list("currency")
         .annotate(t=Sum("amount"))
+        .order_by()
     )
-    for currency in sorted(set(pool) | set(undistributed)):
-        if pool.get(currency, 0) != undistributed[currency]:
+    for currency in sorted(set(pool) | set(undistributed) | set(in_open_runs)):
+        expected = undistributed[currency] + in_open_runs[currency]
+        if pool.get(currency, 0) != expected:
             problems.append(
                 f"{currency}: the pool holds {pool.get(currency, 0)}, undistributed inflows are "
-                f"{undistributed[currency]}"
+                f"{undistributed[currency]} and escrow released into open runs "
+                f"{in_open_runs[currency]}"
             )
     return problems
 
@@ -315,8 +342,11 @@ def held_not_paid(world: World, full: bool) -> list[str]:
 
 
 def escrow_only_unclaimed(world: World, full: bool) -> list[str]:
-    """Escrow is kept only for identities not yet on FairOSS and unclaimed projects; a run
-    whose snapshot knew a claim credits the person directly."""
+    """Escrow is kept only for identities not yet on FairOSS, unclaimed projects and
+    unverified projects (money rules 6 and 8). A run whose snapshot knew a claim credits the
+    person directly; a run whose cutoff is after a project's verification credits nothing
+    to its escrow and releases what waited there, unless a hold keeps it (held money stays
+    until the ombudsman is done)."""
     problems = []
     balances = (
         Posting.objects.filter(account__purpose="escrow")
@@ -326,29 +356,125 @@ def escrow_only_unclaimed(world: World, full: bool) -> list[str]:
         .order_by("account__owner", "account__currency")
     )
     claimed_at = dict(ClaimedIdentity.objects.values_list("identity", "claimed_at"))
-    unclaimed = set(
-        Project.objects.filter(status=Project.Status.UNCLAIMED).values_list("slug", flat=True)
+    waiting = set(
+        Project.objects.filter(
+            Q(status=Project.Status.UNCLAIMED) | Q(verified_at__isnull=True)
+        ).values_list("slug", flat=True)
+    )
+    verified_at = dict(
+        Project.objects.filter(verified_at__isnull=False).values_list("slug", "verified_at")
+    )
+    world.seen["verified_at"] = verified_at
+    marks = world.seen.setdefault("snapshot_marks", {})
+    for run_id in DistributionRun.objects.filter(
+        status__in=("snapshot", "computed", "done")
+    ).values_list("pk", flat=True):
+        # The ledger as it was when the run took its snapshot (and released escrow): the
+        # end of the step in which that happened (nothing after it in the step credits a
+        # verified project's escrow, which _credited_after checks).
+        marks.setdefault(run_id, world.seen["txn_now"])
+    held_ever = set(
+        Hold.objects.filter(pk__gt=world.baseline.get("hold", 0)).values_list(
+            "recipient", flat=True
+        )
     )
     for owner, currency, total in balances:
         kind, _, ident = owner.partition(":")
         if kind in ("user", "company", "purl", "platform") or ":" not in owner:
             problems.append(f"{owner} has escrow ({total} {currency})")
-        elif kind == "project" and ident not in unclaimed:
-            problems.append(f"claimed project {owner} has escrow ({total} {currency})")
+        elif kind == "project" and ident not in waiting:
+            problems += _verified_escrow(world, owner, currency, total, held_ever)
         elif owner in claimed_at:
-            late = Posting.objects.filter(
-                account__owner=owner,
-                account__purpose="escrow",
-                amount__gt=0,
-                transaction__kind=LedgerTransaction.Kind.DISTRIBUTION,
-                transaction__created_at__gt=claimed_at[owner],
-            ).values_list("transaction__reference", flat=True)
-            for reference in late:
-                run = DistributionRun.objects.filter(pk=int(reference.split(":")[1])).first()
-                if run is not None and run.cutoff >= claimed_at[owner]:
-                    problems.append(
-                        f"{owner} was claimed before {reference}'s cutoff yet got escrow"
-                    )
+            problems += _credited_after(owner, claimed_at[owner], "claimed")
+    for slug, since in sorted(verified_at.items()):
+        problems += _credited_after(project_key(slug), since, "verified")
+    return problems
+
+
+def _verified_escrow(
+    world: World, owner: str, currency: str, total: int, held_ever: set[str]
+) -> list[str]:
+    """A verified project's escrow: what it held when a run since the verification took its
+    snapshot must have been released then (unless a hold kept it); a later credit (a reserve
+    grant, a redirect) waits for the next run."""
+    since = world.seen["verified_at"][owner.removeprefix("project:")]
+    if owner in held_ever:
+        return []
+    runs = dict(
+        DistributionRun.objects.filter(
+            cutoff__gte=since, status__in=("snapshot", "computed", "done")
+        ).values_list("pk", "cutoff")
+    )
+    if not runs:
+        return []
+    mark = max(world.seen["snapshot_marks"][pk] for pk in runs)
+    before = (
+        Posting.objects.filter(
+            account__owner=owner,
+            account__purpose="escrow",
+            account__currency=currency,
+            transaction_id__lte=mark,
+        ).aggregate(t=Sum("amount"))["t"]
+        or 0
+    )
+    if before > 0:
+        return [
+            f"verified project {owner} kept {before} {currency} of escrow through a run "
+            f"since its verification (escrow now {total})"
+        ]
+    return []
+
+
+def _credited_after(owner: str, since: Any, what: str) -> list[str]:
+    """Escrow credits to ``owner`` by runs whose cutoff is at or after ``since``."""
+    problems = []
+    late = Posting.objects.filter(
+        account__owner=owner,
+        account__purpose="escrow",
+        amount__gt=0,
+        transaction__kind=LedgerTransaction.Kind.DISTRIBUTION,
+        transaction__created_at__gt=since,
+    ).values_list("transaction__reference", flat=True)
+    for reference in late:
+        run = DistributionRun.objects.filter(pk=int(reference.split(":")[1])).first()
+        if run is not None and run.cutoff >= since:
+            problems.append(f"{owner} was {what} before {reference}'s cutoff yet got escrow")
+    return problems
+
+
+def grants_match_ledger(world: World, full: bool) -> list[str]:
+    """An executed reserve grant has exactly one ledger transaction, moving its amount out
+    of the granting project's reserve to its recipient; any other grant moved nothing."""
+    problems = []
+    grants = list(
+        ReserveGrant.objects.select_related("project").values_list(
+            "pk", "status", "transaction_id", "amount", "currency", "recipient", "project__slug"
+        )
+    )
+    txns = [g[2] for g in grants if g[2]]
+    legs: dict[int, list[tuple[str, str, str, int]]] = defaultdict(list)
+    for txn_id, owner, purpose, currency, amount in Posting.objects.filter(
+        transaction_id__in=txns
+    ).values_list(
+        "transaction_id", "account__owner", "account__purpose", "account__currency", "amount"
+    ):
+        legs[txn_id].append((owner, purpose, currency, amount))
+    keyed = set(
+        LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.RESERVE_GRANT).values_list(
+            "reference", flat=True
+        )
+    )
+    for pk, status, txn_id, amount, currency, recipient, slug in grants:
+        if status != ReserveGrant.Status.EXECUTED:
+            if txn_id or f"reserve_grant:{pk}" in keyed:
+                problems.append(f"grant {pk} is {status} but moved money")
+            continue
+        found = sorted(legs.get(txn_id or 0, []))
+        want = (project_key(slug), "reserve", currency, -amount)
+        if want not in found or not any(
+            o == recipient and c == currency and a == amount for o, _, c, a in found
+        ):
+            problems.append(f"executed grant {pk} of {amount} {currency}: postings {found}")
     return problems
 
 
@@ -382,7 +508,8 @@ def fingerprint(world: World) -> dict[str, Any]:
             ),
             agg(Hold, "concat_ws(':', id, status, remaining, ended_at)", f"id > {base_hold}"),
             agg(ClaimedIdentity, "concat_ws(':', id, identity, claimed_at)"),
-            agg(Project, "concat_ws(':', id, slug)", f"status = '{Project.Status.UNCLAIMED}'"),
+            agg(Project, "concat_ws(':', id, slug, status, verified_at)"),
+            agg(ReserveGrant, "concat_ws(':', id, status, transaction_id)"),
         ]
     )
     with connection.cursor() as cursor:
@@ -398,7 +525,8 @@ def fingerprint(world: World) -> dict[str, Any]:
         "payouts",
         "holds",
         "claims",
-        "unclaimed",
+        "projects",
+        "grants",
     )
     fp = dict(zip(keys, row, strict=True))
     fp["transfers"] = tuple(
@@ -418,7 +546,8 @@ CHECKS: tuple[tuple[Callable[[World, bool], list[str]], tuple[str, ...]], ...] =
     (runs_recompute, ("runs",)),
     (transfers_match_payouts, ("payouts", "transfers")),
     (held_not_paid, ("txn", "payouts", "holds")),
-    (escrow_only_unclaimed, ("txn", "claims", "unclaimed", "runs")),
+    (escrow_only_unclaimed, ("txn", "claims", "projects", "runs", "holds")),
+    (grants_match_ledger, ("txn", "grants")),
 )
 
 
@@ -431,6 +560,7 @@ def check_all(world: World, *, full: bool) -> list[str]:
     over everything and adds ``ledger_check`` (one query per inflow)."""
     fp = fingerprint(world)
     before = world.seen.get("fp", {})
+    world.seen["txn_now"] = fp["txn"]
     problems = []
     for check, reads in CHECKS:
         if not full and before and all(before.get(k) == fp[k] for k in reads):

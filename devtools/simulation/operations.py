@@ -40,6 +40,7 @@ from payouts.connect._common import _stripe
 from payouts.distribution import runs
 from payouts.models import DistributionRun, Payout
 from projects.cycles import ClosedCycleError
+from projects.faiross_toml import table_to_toml
 from projects.models import Membership, Project, TableVersion
 from projects.services import projects as project_services
 from projects.services import tables
@@ -335,7 +336,7 @@ def agreement_advance(world: World) -> str:
 
 
 def dividend_declare(world: World) -> str:
-    a = world.pick(_agreements(world, "active"))
+    a = world.pick(_agreements_of(world, "dividend", ("active",)))
     if a is None:
         return agreement_create(world)
     owner = _owner(a.company)
@@ -837,7 +838,8 @@ def pledge_invoices_issue(world: World) -> str:
 
 
 def carry_distribution(world: World) -> str:
-    a = world.pick(_agreements_of(world, "carry", ("active", "signed")))
+    statuses = ("active",) if world.chance(0.9) else ("signed", "ended")  # else: refused
+    a = world.pick(_agreements_of(world, "carry", statuses))
     if a is None:
         return agreement_create(world)
     actor = _owner(a.company) if world.chance(0.7) else world.staff
@@ -870,7 +872,8 @@ def milestone_met(world: World) -> str:
 
 
 def liquidity_event(world: World) -> str:
-    a = world.pick(_agreements_of(world, "equity", ("active", "signed")))
+    statuses = ("active",) if world.chance(0.9) else ("signed", "ended")  # else: refused
+    a = world.pick(_agreements_of(world, "equity", statuses))
     if a is None:
         return agreement_create(world)
     kind = world.pick(["secondary", "buyback", "ipo", "acquisition"])
@@ -955,10 +958,16 @@ def table_import(world: World) -> str:
     owner, actor = _owner_and_member(world, company=world.chance(0.2))
     r = world.rng.random()
     if r < 0.4:
-        entries = _entries(world, owner)
-        lines = ['format = 1', f'owner = "{owner}"', "", "[shares]"]
-        lines += [f'"{e.recipient}" = "{e.millibips / 100_000:.5f}%"' for e in entries]
-        name, content = "faiross.toml", "\n".join(lines).encode()
+        # The file a steward downloads (the exporter's format), edited to new entries.
+        entries = [(e.recipient, e.millibips) for e in _entries(world, owner)]
+        valid = sum(m for _, m in entries) <= FULL_SHARE and all(m > 0 for _, m in entries)
+        if valid:
+            text = table_to_toml(owner=owner, version=None, entries=entries)
+        else:  # over 100%: the exporter refuses, so write it by hand (the import refuses)
+            text = f'format = 1\nowner = "{owner}"\n' + "".join(
+                f'\n[[entry]]\nrecipient = "{r}"\nmillibips = {m}\n' for r, m in entries
+            )
+        name, content = "faiross.toml", text.encode()
     elif r < 0.7:
         libs = world.rng.sample(PURLS, world.rng.randint(1, 4))
         name = "requirements.txt"
@@ -1242,3 +1251,88 @@ OPERATIONS: tuple[tuple[Callable[[World], str], int], ...] = (
     (transfer_reverse, 2),
 )
 
+
+
+# --- ownership verification, reserve grants ----------------------------------------------
+
+
+def project_verify(world: World) -> str:
+    """Staff verify a project by hand (the admin action and the staff API call this), with
+    a note; sometimes without a note, or an unclaimed placeholder (refused)."""
+    from projects.verification import services as verification
+
+    slugs = list(
+        Project.objects.filter(slug__in=world.projects, verified_at__isnull=True)
+        .order_by("slug")
+        .values_list("slug", flat=True)
+    )
+    if world.chance(0.1):
+        slugs = list(
+            Project.objects.filter(status=Project.Status.UNCLAIMED)
+            .order_by("slug")
+            .values_list("slug", flat=True)
+        )
+    slug = world.pick(slugs)
+    if slug is None:
+        return project_create(world)
+    note = "simulated check of the repository" if world.chance(0.9) else ""
+    verification.project_verify_by_staff(
+        project=Project.objects.get(slug=slug), staff=world.staff, note=note
+    )
+    return f"{slug} verified by staff"
+
+
+def reserve_grant(world: World) -> str:
+    """Stewards grant money from a project's reserve to a member or another project (by the
+    table's quorum): propose, then approve, reject or withdraw; sometimes more than the
+    reserve holds, or from an unverified project (refused)."""
+    from payouts import reserves
+    from payouts.models import ReserveGrant
+
+    pending = list(
+        ReserveGrant.objects.filter(
+            project__slug__in=world.projects, status=ReserveGrant.Status.PROPOSED
+        )
+        .select_related("project")
+        .order_by("pk")
+    )
+    if pending and world.chance(0.5):
+        grant = world.pick(pending)
+        members = list(
+            Membership.objects.filter(project=grant.project)
+            .order_by("user__username")
+            .select_related("user")
+        )
+        actor = world.pick(members).user if members else _actor(world)
+        how = world.pick(["approve", "approve", "reject", "withdraw"])
+        grant = getattr(reserves, f"reserve_grant_{how}")(grant=grant, actor=actor)
+        return f"{how} grant of {grant.project.slug}: {grant.status}"
+    slug = world.pick(world.projects)
+    steward = _steward_of(slug) if slug else None
+    if steward is None:
+        return "no steward to grant"
+    balances = reserves.reserve_balances(slug=slug)
+    currency = world.pick(sorted(balances)) if balances else world.currency()
+    balance = balances.get(currency, 0)
+    amount = world.rng.choice((1, max(1, balance // 3), max(1, balance), balance + 1))
+    members = list(
+        Membership.objects.filter(project__slug=slug)
+        .order_by("user__username")
+        .values_list("user__username", flat=True)
+    )
+    if world.chance(0.5) and members:
+        to = user_key(world.pick(members))
+    else:
+        to = project_key(world.pick([p for p in world.projects if p != slug] or [slug]))
+    grant = reserves.reserve_grant_propose(
+        project=Project.objects.get(slug=slug),
+        actor=steward,
+        recipient=to,
+        amount=amount,
+        currency=currency,
+        reason="Simulated grant.",
+    )
+    return f"grant {amount}/{balance} {currency} from {slug} to {to}: {grant.status}"
+
+
+OPERATIONS += ((project_verify, 5), (reserve_grant, 3))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -40,3 +41,40 @@ def form_service_saved(form: forms.Form, save: Callable[[], object]) -> bool:
         form_add_service_errors(form, exc)
         return False
     return True
+
+
+# --- confirming what was understood before it is recorded -----------------------------------
+#
+# A money form is sent twice: first it is read and the page says back what it understood
+# ("You are recording €2,000.50 … — Confirm / Change"), with the typed values carried in
+# hidden inputs; only the second sending, with ``step=confirm``, records it. A typo in an
+# amount or a date is seen before anything is stored.
+
+STEP_FIELD = "step"
+CONFIRM = "confirm"
+CHANGE = "change"
+DUPLICATE_FIELD = "confirm_duplicate"
+
+
+def form_step(data: Mapping[str, Any]) -> str:
+    """Which button sent the form: ``"confirm"`` (record it), ``"change"`` (back to the
+    filled-in form) or ``""`` (the first sending: show what was understood)."""
+    step = data.get(STEP_FIELD, "")
+    return step if step in (CONFIRM, CHANGE) else ""
+
+
+def form_duplicate_confirmed(data: Mapping[str, Any]) -> bool:
+    """Whether the person ticked "record it again" after being told an identical record
+    exists."""
+    return data.get(DUPLICATE_FIELD) == "yes"
+
+
+def form_hidden_values(form: forms.Form) -> list[tuple[str, str]]:
+    """The values ``form`` was sent with, as (input name, value) pairs for hidden inputs of
+    the confirmation page, so that confirming sends exactly what was understood."""
+    pairs: list[tuple[str, str]] = []
+    for name in form.fields:
+        key = form.add_prefix(name)
+        values = form.data.getlist(key) if hasattr(form.data, "getlist") else [form.data.get(key)]
+        pairs.extend((key, str(v)) for v in values if v is not None)
+    return pairs

@@ -114,7 +114,11 @@ def _likely_reading(body: str, decimals: int) -> Decimal | None:
     if len(parts) < 2 or not all(parts):
         return None
     grouped = 0 < len(parts[0]) <= 3 and not parts[0].startswith("0")
-    if 0 < len(parts[-1]) <= decimals and len(parts[-1]) != 3:
+    separators = [ch for ch in body if ch in _SEPARATORS]
+    # Three digits after the last separator read as a group, unless that separator differs
+    # from the ones before it ('1.000,000' in a three-decimal currency).
+    mixed = len(set(separators)) > 1 and separators[-1] not in separators[:-1]
+    if 0 < len(parts[-1]) <= decimals and (len(parts[-1]) != 3 or mixed):
         if len(parts) == 2 or (grouped and all(len(p) == 3 for p in parts[1:-1])):
             return Decimal(f"{''.join(parts[:-1])}.{parts[-1]}")
         return None

@@ -142,10 +142,12 @@ def outbound_get(
     ``requests`` exception.
     """
     _check_url(url)
-    timeout = float(
-        timeout or getattr(settings, "FAIROSS_OUTBOUND_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
-    )
-    max_bytes = int(max_bytes or getattr(settings, "FAIROSS_OUTBOUND_MAX_BYTES", DEFAULT_MAX_BYTES))
+    if timeout is None:
+        timeout = float(
+            getattr(settings, "FAIROSS_OUTBOUND_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
+        )
+    if max_bytes is None:
+        max_bytes = int(getattr(settings, "FAIROSS_OUTBOUND_MAX_BYTES", DEFAULT_MAX_BYTES))
     deadline = time.monotonic() + timeout
     origin = _origin(url)
     sent_headers = {

@@ -92,7 +92,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if False and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default runs the web server, the local Stripe server's webhooks and the
     # in-process tasks against one file at the same time. SQLite's defaults (rollback
     # journal, deferred transactions, 5 s timeout) answered a Checkout return with "database
@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
         "AgreementKindEnum": "companies.models.Agreement.Kind",
         "CompanyKindEnum": "companies.models.Company.Kind",
         "LiquidityEventKindEnum": "companies.models.LiquidityEvent.Kind",
+        "VerificationMethodEnum": "projects.models.ProjectVerification.Method",
     },
 }
 
@@ -265,9 +266,7 @@ FAIROSS_API_TOKENS_MAX = env.int("FAIROSS_API_TOKENS_MAX", default=50)
 # Ownership checks (projects/verification/): where FairOSS asks, through the one outbound
 # client (faiross/kernel/outbound.py) with these limits. Tests point them at a local server.
 FAIROSS_GITHUB_API_URL = env("FAIROSS_GITHUB_API_URL", default="https://api.github.com")
-FAIROSS_GITHUB_RAW_URL = env(
-    "FAIROSS_GITHUB_RAW_URL", default="https://raw.githubusercontent.com"
-)
+FAIROSS_GITHUB_RAW_URL = env("FAIROSS_GITHUB_RAW_URL", default="https://raw.githubusercontent.com")
 FAIROSS_PYPI_URL = env("FAIROSS_PYPI_URL", default="https://pypi.org")
 FAIROSS_NPM_URL = env("FAIROSS_NPM_URL", default="https://registry.npmjs.org")
 FAIROSS_OUTBOUND_TIMEOUT_SECONDS = env.float("FAIROSS_OUTBOUND_TIMEOUT_SECONDS", default=10.0)

@@ -40,4 +40,6 @@ def purl_claims(*, project: Project) -> list[dict[str, object]]:
         .values_list("purl", "project__slug")
     ):
         others.setdefault(purl, []).append(slug)
-    return [{"purl": r.purl, "verified": r.verified, "others": others.get(r.purl, [])} for r in rows]
+    return [
+        {"purl": r.purl, "verified": r.verified, "others": others.get(r.purl, [])} for r in rows
+    ]

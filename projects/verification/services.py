@@ -9,6 +9,7 @@ nothing. Checks that ask other hosts run before the transaction opens.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -48,6 +49,10 @@ def repository_owner(*, repo_url: str, exclude: Project | None = None) -> Projec
     return proof.project if proof else None
 
 
+def _mail(*, subject: str, body: str, addresses: list[str]) -> None:
+    send_mail(subject=subject, message=body, from_email=None, recipient_list=addresses)
+
+
 def _tell_stewards(losers: dict[Project, list[str]], winner: Project) -> None:
     """Mail the stewards of each project that lost package claims, once the proof commits."""
     for project, purls in losers.items():
@@ -63,21 +68,18 @@ def _tell_stewards(losers: dict[Project, list[str]], winner: Project) -> None:
         if not addresses:
             continue
         listed = "\n".join(f"  {p}" for p in purls)
+        one = len(purls) == 1
         body = (
             f"The project '{winner.slug}' proved on FairOSS that it owns:\n{listed}\n\n"
-            f"so {'it is' if len(purls) == 1 else 'they are'} no longer listed on your project "
-            f"'{project.slug}'. Money for {'this package' if len(purls) == 1 else 'these packages'} "
+            f"so {'it is' if one else 'they are'} no longer listed on your project "
+            f"'{project.slug}'. Money for {'this package' if one else 'these packages'} "
             f"now reaches '{winner.slug}'.\n\n"
             f"If that is wrong, contest the ownership with the ombudsman office: "
             f"{settings.SITE_URL}{reverse('disputes:new')}?about=project:{winner.slug}"
             f"&kind=ownership\n"
         )
         subject = f"[FairOSS] {project.name}: a package was proved by another project"
-        transaction.on_commit(
-            lambda s=subject, b=body, a=addresses: send_mail(
-                subject=s, message=b, from_email=None, recipient_list=a
-            )
-        )
+        transaction.on_commit(partial(_mail, subject=subject, body=body, addresses=addresses))
 
 
 def _take_purls(project: Project, purls: list[str]) -> dict[Project, list[str]]:
@@ -182,9 +184,7 @@ def project_verify(
 def _may_check(project: Project, user: User) -> None:
     if not user.is_authenticated or not user.is_active:
         raise PermissionDenied("Sign in to prove ownership.")
-    if project.status == Project.Status.CLAIMED and not user_is_steward(
-        user=user, project=project
-    ):
+    if project.status == Project.Status.CLAIMED and not user_is_steward(user=user, project=project):
         raise PermissionDenied("Only the project's stewards can verify it.")
 
 

@@ -210,7 +210,8 @@ def test_lifecycle_draft_signed_active_ended(company, finance, staff, owner):
     agreement.refresh_from_db()
     assert agreement.status == "signed" and agreement.document_sha256 == sig.document_sha256
     assert (
-        "1% (100000 millibips)" in agreement.document_html
+        "FairOSS is due 1% of the total declared" in agreement.document_html
+        and "millibips" not in agreement.document_html
         and "ACME Corp" in agreement.document_html
     )
     assert (sig.user, sig.ip_address, sig.user_agent) == (finance, "203.0.113.9", "Firefox")

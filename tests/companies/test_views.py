@@ -162,11 +162,15 @@ def test_declaration_form_messages(client, company, owner, staff):
     client.force_login(owner)
     url = f"/companies/acme/agreements/{agreement.pk}/record/"
     r = client.post(
-        url, {"declared_on": "2025-01-01", "amount": "1000", "currency": "eur"}, follow=True
+        url,
+        {"declared_on": "2025-01-01", "amount": "1000", "currency": "eur", "step": "confirm"},
+        follow=True,
     )
     assert "record the amount in USD" in r.content.decode()
     r = client.post(
-        url, {"declared_on": "2025-01-01", "amount": "1000000", "currency": "usd"}, follow=True
+        url,
+        {"declared_on": "2025-01-01", "amount": "1000000", "currency": "usd", "step": "confirm"},
+        follow=True,
     )
     assert "invoice INV-" in r.content.decode()
     assert Invoice.objects.get().amount == 1_000_000

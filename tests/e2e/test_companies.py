@@ -109,6 +109,11 @@ def test_agreement_from_signup_to_money_distributed(page, live_server, stripe_se
         for selector, value in fields.items():
             page.locator("#record").locator(selector).fill(value)
         page.locator("#record").get_by_role("button", name="Record").click()
+        # the page says what it understood before anything is recorded
+        typed = next(iter(fields.values()))
+        assert f"${int(typed):,}.00" in page.locator("#understood").inner_text()
+        assert not Invoice.objects.exists()
+        page.get_by_role("button", name="Confirm").click()
         page.wait_for_url(re.compile(r"/agreements/\d+/$"))
         assert "FairOSS's part is due" in page.locator(".messages").inner_text()
     invoice = Invoice.objects.get()

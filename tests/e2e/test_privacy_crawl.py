@@ -215,8 +215,9 @@ def _filled(route: str, values: dict[str, list[object]]) -> list[str]:
     choices = [values.get(name, [1]) for name in names]
     urls = []
     for combo in itertools.product(*choices):
-        it = iter(combo)
-        urls.append("/" + _PARAM.sub(lambda _m: str(next(it)), route).lstrip("/"))
+        values_left = iter(combo)
+        filled = _PARAM.sub(lambda _m, left=values_left: str(next(left)), route)
+        urls.append("/" + filled.lstrip("/"))
     return urls
 
 

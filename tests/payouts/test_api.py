@@ -75,8 +75,10 @@ def test_overlapping_run_is_a_409(api_client, staff):
     assert api_client.post("/api/v1/distributions/").status_code == 409
 
 
-def test_balances_shape_and_bad_recipient(api_client):
+def test_balances_shape_and_bad_recipient(api_client, staff):
+    api_client.force_authenticate(staff)
     r = api_client.get("/api/v1/balances/github:octocat/")
     assert r.json() == {"recipient": "github:octocat", "balances": {}}
+    api_client.force_authenticate(None)
     assert api_client.get("/api/v1/balances/robot:x/").status_code == 400
     assert api_client.get("/api/v1/distributions/999/").status_code in (401, 403)

@@ -211,7 +211,7 @@ def test_statement_csv_and_pdf(db, ledger_checked, client, settings, monkeypatch
     csv_text = client.get(f"/payouts/statements/{year}.csv").content.decode()
     lines = csv_text.strip().splitlines()
     assert lines[0] == "date,kind,description,reference,currency,received,paid_out"
-    assert lines[1].endswith(",usd,2500,0")
+    assert lines[1].endswith(",usd,25.00,0.00")
     pdf = client.get(f"/payouts/statements/{year}.pdf")
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
     assert "$25.00" in pdf_text(pdf.content)

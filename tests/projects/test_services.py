@@ -46,12 +46,18 @@ def test_bad_input_names_the_field_and_stores_nothing(user, fields, field, words
     assert not Project.objects.exists()
 
 
-def test_duplicate_slug_and_purl_are_refused(user, project):
+def test_duplicate_slug_and_proved_purl_are_refused(user, project):
+    from projects.verification import project_verify_by_staff
+    from tests.factories import StaffFactory
+
     services.project_update(project=project, actor=user, purls=["pkg:pypi/numpy"])
+    # A package is one project's alone once that project proved it (unproved claims coexist:
+    # tests/projects/test_verification.py).
+    project_verify_by_staff(project=project, staff=StaffFactory(), note="PyPI owners checked")
     with pytest.raises(ValidationError) as info:
         services.project_create(creator=user, slug="numpy", name="Other", purls=["pkg:pypi/NumPy"])
     assert "already taken" in str(info.value.message_dict["slug"])
-    assert "already belongs to the project 'numpy'" in str(info.value.message_dict["purls"])
+    assert "belongs to the verified project 'numpy'" in str(info.value.message_dict["purls"])
     assert Project.objects.count() == 1
 
 

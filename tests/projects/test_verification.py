@@ -118,7 +118,7 @@ def test_outbound_times_out_on_a_silent_or_dripping_host(hosts):
 
 
 def test_outbound_says_when_a_host_cannot_be_reached_or_the_url_is_not_http():
-    with pytest.raises(OutboundUnreachable, match="127.0.0.1 could not be reached"):
+    with pytest.raises(OutboundUnreachable, match=r"127\.0\.0\.1 could not be reached"):
         outbound_get(f"http://127.0.0.1:{closed_port()}/x", timeout=1)
     with pytest.raises(OutboundError, match="not an http\\(s\\) URL"):
         outbound_get("file:///etc/passwd")
@@ -245,7 +245,9 @@ def test_npm_maintainer_by_github_login_verifies(hosts, user):
 
 def test_registry_fails_for_someone_not_listed_or_an_unverified_address(hosts, numpy, user):
     EmailAddress.objects.create(user=user, email="alice@numpy.org", verified=False)
-    hosts.pypi["numpy"] = pypi_document("numpy", author_email="alice@numpy.org", owners=["rgommers"])
+    hosts.pypi["numpy"] = pypi_document(
+        "numpy", author_email="alice@numpy.org", owners=["rgommers"]
+    )
     with pytest.raises(ValidationError) as refused:
         project_verify_by_check(project=numpy, user=user, method="registry")
     assert "PyPI does not list your verified email addresses or your GitHub login" in str(

@@ -16,6 +16,7 @@ from payouts.models import DistributionRun
 from projects import services
 from projects.models import Invitation, Project, ShareTable
 from projects.services.tables import EntryInput, table_propose
+from projects.verification.services import project_verify_by_staff
 
 DEMO_PASSWORD = "faiross-demo"
 
@@ -25,6 +26,11 @@ USERS = [
     ("carol", "carol@example.com", False),
     ("admin", "admin@example.com", True),
 ]
+# Verified by staff (method "staff"), so their tables move money; left-pad stays unverified
+# to show the waiting state: what reaches it waits in its escrow until it is verified.
+VERIFIED = ("numpy", "scipy", "requests")
+VERIFY_NOTE = "demo data"
+
 PROJECTS = [
     (
         "alice",
@@ -92,6 +98,10 @@ class Command(BaseCommand):
                     description=description,
                     purls=purls,
                 )
+        for slug in VERIFIED:
+            project = Project.objects.get(slug=slug)
+            if not project.is_verified:
+                project_verify_by_staff(project=project, staff=users["admin"], note=VERIFY_NOTE)
         numpy = Project.objects.get(slug="numpy")
         if not numpy.memberships.filter(user=users["bob"]).exists():
             services.project_invite(
@@ -109,7 +119,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 "Demo data ready. Sign in at http://127.0.0.1:8000/accounts/login/ as "
                 f"alice / {DEMO_PASSWORD} (steward), bob, carol, or admin (staff) "
-                "with the same password."
+                "with the same password. NumPy, SciPy and Requests are verified; left-pad "
+                "is not, so its money waits in escrow."
             )
         )
 

@@ -2,6 +2,7 @@
 
     manage.py simulate --seed 7 --steps 300
     manage.py simulate --seeds 1..20 --steps 500      # a soak; last line is the summary
+    manage.py simulate --seeds 1..200 --steps 500 --soak --jobs 2   # in 2 processes
 
 Each seed runs in one database transaction that is rolled back, against a private local Stripe
 server started on a free port; nothing is committed.
@@ -15,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from devtools.simulation.bugs import BUGS
+from devtools.simulation.parallel import run_parallel
 from devtools.simulation.runner import combined_hash, run_seed, stripe_server
 
 
@@ -35,6 +37,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--seeds", default=None, help="a range A..B (soak)")
+        parser.add_argument(
+            "--seed-list", default=None, help="seeds separated by commas (used by --jobs)"
+        )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=1,
+            help="run the seeds in N processes, each on its own copy of the database",
+        )
         parser.add_argument("--steps", type=int, default=200)
         parser.add_argument("--soak", action="store_true", help="only the per-seed summaries")
         parser.add_argument("--log", action="store_true", help="print the operation log")
@@ -49,12 +60,27 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["seeds"] and options["seed"] is not None:
-            raise CommandError("give --seed or --seeds, not both")
-        seeds = _seeds(options["seeds"]) if options["seeds"] else [options["seed"] or 1]
+        given = [o for o in ("seed", "seeds", "seed_list") if options[o] is not None]
+        if len(given) > 1:
+            raise CommandError("give one of --seed, --seeds and --seed-list")
+        if options["seeds"]:
+            seeds = _seeds(options["seeds"])
+        elif options["seed_list"]:
+            try:
+                seeds = [int(s) for s in options["seed_list"].split(",")]
+            except ValueError:
+                raise CommandError("--seed-list takes seeds separated by commas") from None
+        else:
+            seeds = [options["seed"] or 1]
         steps = int(options["steps"])
         if not 1 <= steps <= 100_000:
             raise CommandError("--steps must be from 1 to 100,000")
+        jobs = int(options["jobs"])
+        if not 1 <= jobs <= 32:
+            raise CommandError("--jobs must be from 1 to 32")
+        if jobs > 1 and len(seeds) > 1:
+            self._parallel(seeds, steps, jobs, options)
+            return
         started = time.perf_counter()
         total_steps = violations = 0
         hashes: list[str] = []
@@ -91,6 +117,25 @@ class Command(BaseCommand):
         self.stdout.write(
             f"seeds={len(seeds)} steps={total_steps} violations={violations} "
             f"ledger_hash={combined_hash(hashes)}"
+        )
+        if violations:
+            raise CommandError(f"{violations} seed(s) broke an invariant")
+
+    def _parallel(self, seeds: list[int], steps: int, jobs: int, options: Any) -> None:
+        started = time.perf_counter()
+        args = ["--steps", str(steps), "--soak"]
+        args += ["--full-check-every", str(max(1, int(options["full_check_every"])))]
+        if options["inject_bug"]:
+            args += ["--inject-bug", options["inject_bug"]]
+        try:
+            results = run_parallel(seeds=seeds, jobs=jobs, args=args, echo=self.stdout.write)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        violations = sum(1 for r in results if r.violation)
+        self.stdout.write(f"elapsed={time.perf_counter() - started:.1f}s")
+        self.stdout.write(
+            f"seeds={len(seeds)} steps={sum(r.steps for r in results)} "
+            f"violations={violations} ledger_hash={combined_hash([r.ledger_hash for r in results])}"
         )
         if violations:
             raise CommandError(f"{violations} seed(s) broke an invariant")
