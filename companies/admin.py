@@ -128,28 +128,34 @@ class SignatureInline(_KeptInline):
     readonly_fields = ["party", "user", "signed_at", "ip_address", "user_agent", "document_sha256"]
 
 
-# Money and shares as people read them (never cents or millibips), in lists and detail pages.
-_amount = money_column("amount")
-_due = money_column("due_amount", description="FairOSS's part")
-_proceeds = money_column("proceeds")
-_share = percent_column("share_millibips")
-_part = percent_column("millibips", description="part")
+class _Shown:
+    """Money and shares as people read them (never cents or millibips), for lists and
+    detail pages: name these columns instead of the raw fields (and exclude those)."""
+
+    amount_shown = money_column("amount")
+    due_shown = money_column("due_amount", description="FairOSS's part")
+    proceeds_shown = money_column("proceeds")
+    share_shown = percent_column("share_millibips")
+    part_shown = percent_column("millibips", description="part")
+    time_vesting_shown = percent_column("time_vesting_millibips")
+    portion_shown = percent_column("portion_millibips", description="part of stake sold")
+    vested_shown = percent_column("vested_millibips", description="stake vested")
 
 
-class MilestoneInline(_KeptInline):
+class MilestoneInline(_Shown, _KeptInline):
     model = Milestone
-    readonly_fields = ["position", "title", _part, "met_on", "met_by"]
+    readonly_fields = ["position", "title", "part_shown", "met_on", "met_by"]
     exclude = ["millibips"]
 
 
 @admin.register(Agreement)
-class AgreementAdmin(_Kept):
+class AgreementAdmin(_Shown, _Kept):
     list_display = [
         "reference",
         "company",
         "kind",
         "status",
-        _share,
+        "share_shown",
         "currency",
         "start_date",
         "signed_at",
@@ -161,9 +167,9 @@ class AgreementAdmin(_Kept):
     # Terms are fixed by the company's signature: admin reads them, services change state.
     readonly_fields = shown_fields(
         [f.name for f in Agreement._meta.fields],
-        amount=_amount,
-        share_millibips=_share,
-        time_vesting_millibips=percent_column("time_vesting_millibips"),
+        amount="amount_shown",
+        share_millibips="share_shown",
+        time_vesting_millibips="time_vesting_shown",
     )
     exclude = ["amount", "share_millibips", "time_vesting_millibips"]
 
@@ -187,10 +193,10 @@ class AgreementAdmin(_Kept):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(admin.ModelAdmin):
-    list_display = ["title", "agreement", _part, "met_on", "met_by"]
+class MilestoneAdmin(_Shown, admin.ModelAdmin):
+    list_display = ["title", "agreement", "part_shown", "met_on", "met_by"]
     list_filter = ["met_on"]
-    readonly_fields = ["agreement", "position", "title", _part, "met_on", "met_by"]
+    readonly_fields = ["agreement", "position", "title", "part_shown", "met_on", "met_by"]
     exclude = ["millibips"]
     actions = ["mark_met"]
 
@@ -203,19 +209,19 @@ class MilestoneAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(_Kept):
+class InvoiceAdmin(_Shown, _Kept):
     list_display = [
         "number",
         "company",
         "agreement",
-        _amount,
+        "amount_shown",
         "status",
         "issued_on",
         "paid_via",
     ]
     list_filter = ["status", "paid_via", "currency"]
     search_fields = ["company__slug", "source_key", "payment_reference"]
-    readonly_fields = shown_fields([f.name for f in Invoice._meta.fields], amount=_amount)
+    readonly_fields = shown_fields([f.name for f in Invoice._meta.fields], amount="amount_shown")
     exclude = ["amount"]
     actions = ["wire_received", "void"]
 
@@ -229,31 +235,35 @@ class InvoiceAdmin(_Kept):
 
 
 @admin.register(DividendDeclaration)
-class DividendDeclarationAdmin(_ReadOnly):
-    list_display = ["agreement", "declared_on", _amount, _due, "invoice"]
+class DividendDeclarationAdmin(_Shown, _ReadOnly):
+    list_display = ["agreement", "declared_on", "amount_shown", "due_shown", "invoice"]
     readonly_fields = shown_fields(
-        [f.name for f in DividendDeclaration._meta.fields], amount=_amount, due_amount=_due
+        [f.name for f in DividendDeclaration._meta.fields],
+        amount="amount_shown",
+        due_amount="due_shown",
     )
     exclude = ["amount", "due_amount"]
 
 
 @admin.register(LiquidityEvent)
-class LiquidityEventAdmin(_ReadOnly):
-    list_display = ["agreement", "kind", "occurred_on", _proceeds, _due]
+class LiquidityEventAdmin(_Shown, _ReadOnly):
+    list_display = ["agreement", "kind", "occurred_on", "proceeds_shown", "due_shown"]
     readonly_fields = shown_fields(
         [f.name for f in LiquidityEvent._meta.fields],
-        proceeds=_proceeds,
-        due_amount=_due,
-        portion_millibips=percent_column("portion_millibips", description="part of stake sold"),
-        vested_millibips=percent_column("vested_millibips", description="stake vested"),
+        proceeds="proceeds_shown",
+        due_amount="due_shown",
+        portion_millibips="portion_shown",
+        vested_millibips="vested_shown",
     )
     exclude = ["proceeds", "due_amount", "portion_millibips", "vested_millibips"]
 
 
 @admin.register(CarryDistribution)
-class CarryDistributionAdmin(_ReadOnly):
-    list_display = ["agreement", "distributed_on", _amount, _due]
+class CarryDistributionAdmin(_Shown, _ReadOnly):
+    list_display = ["agreement", "distributed_on", "amount_shown", "due_shown"]
     readonly_fields = shown_fields(
-        [f.name for f in CarryDistribution._meta.fields], amount=_amount, due_amount=_due
+        [f.name for f in CarryDistribution._meta.fields],
+        amount="amount_shown",
+        due_amount="due_shown",
     )
     exclude = ["amount", "due_amount"]

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from faiross.kernel.model_fields import actor_fk, user_fk
+from faiross.kernel.money import money_format
 from faiross.kernel.recipients import company_key
 from projects.models import InvitationBase, MemberBase, slug_validator
 
@@ -245,7 +246,8 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number} ({self.amount} {self.currency}, {self.status})"
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"{self.number} ({money}, {self.status})"
 
     @property
     def number(self) -> str:
@@ -268,7 +270,8 @@ class DividendDeclaration(models.Model):
         ordering = ["-declared_on", "-id"]
 
     def __str__(self) -> str:
-        return f"dividend of {self.amount} {self.currency} on {self.declared_on}"
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"dividend of {money} on {self.declared_on}"
 
 
 class LiquidityEvent(models.Model):
@@ -319,4 +322,5 @@ class CarryDistribution(models.Model):
         ordering = ["-distributed_on", "-id"]
 
     def __str__(self) -> str:
-        return f"carry of {self.amount} {self.currency} on {self.distributed_on}"
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"carry of {money} on {self.distributed_on}"

@@ -572,21 +572,19 @@ class AuditEventAdmin(OmbudsmanOnly, admin.ModelAdmin):
         )
 
 
-# Money as people read it (never minor units), in lists and detail pages.
-_held = money_column("amount")
-_still_held = money_column("remaining", description="still held")
-
-
 @admin.register(Hold)
 class HoldAdmin(OmbudsmanOnly, admin.ModelAdmin):
-    list_display = ["id", "recipient", _held, _still_held, "status", "dispute"]
+    list_display = ["id", "recipient", "held_shown", "still_held_shown", "status", "dispute"]
     list_filter = ["status", "currency", "source"]
     search_fields = ["recipient"]
+    # Money as people read it (never minor units), in lists and detail pages.
     exclude = ["amount", "remaining"]
+    held_shown = money_column("amount")
+    still_held_shown = money_column("remaining", description="still held")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return shown_fields(
-            [f.name for f in Hold._meta.fields], amount=_held, remaining=_still_held
+            [f.name for f in Hold._meta.fields], amount="held_shown", remaining="still_held_shown"
         )
 
 

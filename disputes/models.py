@@ -12,6 +12,7 @@ from django.db import models
 from django.urls import reverse
 
 from faiross.kernel.model_fields import user_fk
+from faiross.kernel.money import money_format
 from faiross.kernel.recipients import project_key
 
 
@@ -270,7 +271,8 @@ class Hold(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"hold {self.pk}: {self.recipient} {self.remaining}/{self.amount} {self.currency}"
+        held = money_format(amount=self.remaining, currency=self.currency)
+        return f"hold {self.pk}: {held} of {self.recipient} still held"
 
 
 class HoldMovement(models.Model):

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from faiross.kernel.admin_display import money_column, shown_fields
 from faiross.kernel.money import minor_to_decimal_str, money_format
+from payouts import tax_forms
 from payouts.connect import accounts, transfers, webhooks
 from payouts.distribution import runs
 
@@ -40,14 +41,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-# Money as people read it (never minor units), in lists and detail pages.
-_amount = money_column("amount")
+class _Shown:
+    """Money as people read it (never minor units), for lists and detail pages: name this
+    column instead of the raw field (and exclude that)."""
+
+    amount_shown = money_column("amount")
+    amount_reversed_shown = money_column("amount_reversed")
 
 
-class PostingInline(admin.TabularInline):
+class PostingInline(_Shown, admin.TabularInline):
     model = Posting
-    fields = ["account", _amount]
-    readonly_fields = ["account", _amount]
+    fields = ["account", "amount_shown"]
+    readonly_fields = ["account", "amount_shown"]
     extra = 0
     can_delete = False
 
@@ -71,20 +76,20 @@ class AccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Posting)
-class PostingAdmin(ReadOnlyAdmin):
-    list_display = ["id", "transaction", "account", _amount]
+class PostingAdmin(_Shown, ReadOnlyAdmin):
+    list_display = ["id", "transaction", "account", "amount_shown"]
     list_filter = ["currency", "account__purpose"]
-    readonly_fields = [_amount]
+    readonly_fields = ["amount_shown"]
     exclude = ["amount"]
     search_fields = ["account__owner", "transaction__reference"]
     list_select_related = ["transaction", "account"]
 
 
 @admin.register(Inflow)
-class InflowAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "company", _amount, "source", "received_at", "run"]
+class InflowAdmin(_Shown, ReadOnlyAdmin):
+    list_display = ["reference", "company", "amount_shown", "source", "received_at", "run"]
     list_filter = ["source", "currency"]
-    readonly_fields = [_amount]
+    readonly_fields = ["amount_shown"]
     exclude = ["amount"]
     search_fields = ["reference", "company__slug"]
 
@@ -95,10 +100,10 @@ class ClaimedIdentityAdmin(ReadOnlyAdmin):
     search_fields = ["identity", "user__username"]
 
 
-class AllocationInline(admin.TabularInline):
+class AllocationInline(_Shown, admin.TabularInline):
     model = RunAllocation
-    fields = ["recipient", "purpose", _amount]
-    readonly_fields = ["recipient", "purpose", _amount]
+    fields = ["recipient", "purpose", "amount_shown"]
+    readonly_fields = ["recipient", "purpose", "amount_shown"]
     extra = 0
     can_delete = False
     max_num = 0
@@ -197,13 +202,38 @@ class ConnectedAccountAdmin(ReadOnlyAdmin):
 
 @admin.register(TaxForm)
 class TaxFormAdmin(admin.ModelAdmin):
-    """Staff record which tax form a person sent (the form itself is kept outside FairOSS)."""
+    """Staff review the signed form a person uploaded (private storage, opened through the
+    owner-and-staff download view) or sent otherwise, and mark it collected."""
 
-    list_display = ["user", "kind", "collected", "collected_on", "recorded_by", "updated_at"]
+    list_display = [
+        "user",
+        "kind",
+        "collected",
+        "collected_on",
+        "uploaded_at",
+        "document_link",
+        "recorded_by",
+        "updated_at",
+    ]
     list_filter = ["kind", "collected"]
     search_fields = ["user__username", "user__email"]
     autocomplete_fields = ["user"]
-    fields = ["user", "kind", "collected", "collected_on", "note"]
+    fields = ["user", "kind", "document_link", "uploaded_at", "collected", "collected_on", "note"]
+    readonly_fields = ["document_link", "uploaded_at"]
+    actions = ["mark_collected"]
+
+    @admin.display(description="Signed form")
+    def document_link(self, obj: TaxForm) -> str:
+        if not obj.pk or not obj.document:
+            return "—"
+        url = reverse("payouts:tax_form_document", kwargs={"pk": obj.pk})
+        return format_html('<a href="{}">Download the uploaded form</a>', url)
+
+    @admin.action(description="Mark collected (the signed form is on file)")
+    def mark_collected(self, request: HttpRequest, queryset: object) -> None:
+        for form in queryset.order_by("pk"):  # type: ignore[attr-defined]
+            tax_forms.tax_form_mark_collected(tax_form=form, staff=request.user)
+            messages.success(request, f"{form.get_kind_display()} of {form.user} is collected.")
 
     def save_model(self, request: HttpRequest, obj: TaxForm, form: object, change: bool) -> None:
         obj.recorded_by = request.user  # type: ignore[assignment]
@@ -213,10 +243,10 @@ class TaxFormAdmin(admin.ModelAdmin):
         return False
 
 
-class PayoutInline(admin.TabularInline):
+class PayoutInline(_Shown, admin.TabularInline):
     model = Payout
-    fields = ["id", "recipient", _amount, "status", "stripe_transfer_id"]
-    readonly_fields = ["id", "recipient", _amount, "status", "stripe_transfer_id"]
+    fields = ["id", "recipient", "amount_shown", "status", "stripe_transfer_id"]
+    readonly_fields = ["id", "recipient", "amount_shown", "status", "stripe_transfer_id"]
     extra = 0
     can_delete = False
     max_num = 0
@@ -275,11 +305,11 @@ class PayoutRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ReadOnlyAdmin):
+class PayoutAdmin(_Shown, ReadOnlyAdmin):
     list_display = [
         "id",
         "recipient",
-        _amount,
+        "amount_shown",
         "status",
         "attempts",
         "created_at",
@@ -290,8 +320,8 @@ class PayoutAdmin(ReadOnlyAdmin):
     search_fields = ["recipient", "stripe_transfer_id", "destination"]
     readonly_fields = shown_fields(
         [f.name for f in Payout._meta.fields],
-        amount=_amount,
-        amount_reversed=money_column("amount_reversed"),
+        amount="amount_shown",
+        amount_reversed="amount_reversed_shown",
     )
     exclude = ["amount", "amount_reversed"]
     actions = ["send_again"]

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 
 from faiross.kernel.model_fields import actor_fk, user_fk
+from faiross.kernel.money import money_format
 
 
 class Account(models.Model):
@@ -101,7 +102,8 @@ class Posting(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account}: {self.amount}"
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"{self.account}: {money}"
 
 
 class Inflow(models.Model):
@@ -134,7 +136,8 @@ class Inflow(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} from {self.company} ({self.reference})"
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"{money} from {self.company} ({self.reference})"
 
 
 class DistributionRun(models.Model):
@@ -196,7 +199,8 @@ class RunAllocation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.recipient}: {self.amount} {self.currency}"
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"{self.recipient}: {money}"
 
 
 class ClaimedIdentity(models.Model):
@@ -374,9 +378,8 @@ class Payout(models.Model):
         ]
 
     def __str__(self) -> str:
-        return (
-            f"payout {self.pk}: {self.amount} {self.currency} to {self.recipient} ({self.status})"
-        )
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"payout {self.pk}: {money} to {self.recipient} ({self.status})"
 
     @property
     def transfer_group(self) -> str:

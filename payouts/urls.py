@@ -14,9 +14,7 @@ urlpatterns = [
     path("get-paid/refresh/", views.connect_refresh, name="connect_refresh"),
     path("claim/", views.claim, name="claim"),
     path("tax-form/", tax_views.tax_form, name="tax_form"),
-    path(
-        "tax-form/<int:pk>/document/", tax_views.tax_form_document, name="tax_form_document"
-    ),
+    path("tax-form/<int:pk>/document/", tax_views.tax_form_document, name="tax_form_document"),
     path("statements/<int:year>.<str:fmt>", views.statement, name="statement"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
     path("reserve/<slug:slug>/", reserve_views.reserve_page, name="reserve"),

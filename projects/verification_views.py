@@ -20,7 +20,7 @@ from .auth import signed_in_user
 from .models import Project, ProjectVerification
 from .verification import project_verify_by_check, verification_token
 from .verification.checks import TOKEN_FILES, user_github_login
-from .verification.hosts import REGISTRY_TYPES, github_repo_parse
+from .verification.hosts import github_repo_parse, registry_supported
 from .verification.selectors import purl_claims, verification_summary
 
 Method = ProjectVerification.Method
@@ -55,9 +55,7 @@ def _page(
         "token_files": TOKEN_FILES,
         "repo": github_repo_parse(project.repo_url),
         "claims": claims,
-        "registry_purls": [
-            c["purl"] for c in claims if str(c["purl"]).split("/")[0][4:] in REGISTRY_TYPES
-        ],
+        "registry_purls": [c["purl"] for c in claims if registry_supported(str(c["purl"]))],
         "github_login": user_github_login(user=user),
         "github_connected": SocialAccount.objects.filter(user=user, provider="github").exists(),
         "github_offered": _github_sign_in_offered(request),

@@ -58,8 +58,29 @@ def _double_transfer() -> AbstractContextManager[Any]:
     return stack
 
 
+def _unverified_routes() -> AbstractContextManager[Any]:
+    """The snapshot forgets which projects are unverified: their tables move money."""
+    from payouts.distribution import runs
+
+    original = runs._snapshot_at
+
+    def snapshot_at(**kwargs: Any) -> Any:
+        return {**original(**kwargs), "unverified": []}
+
+    return mock.patch.object(runs, "_snapshot_at", snapshot_at)
+
+
+def _escrow_kept() -> AbstractContextManager[Any]:
+    """A run releases no escrow: a verified project's waiting money never flows on."""
+    from payouts.distribution import runs
+
+    return mock.patch.object(runs, "_escrow_release", lambda run: [])
+
+
 BUGS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "rounding": _rounding,
     "hold": _hold,
     "double_transfer": _double_transfer,
+    "unverified_routes": _unverified_routes,
+    "escrow_kept": _escrow_kept,
 }

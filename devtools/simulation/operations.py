@@ -23,9 +23,8 @@ from django.core.exceptions import ValidationError
 
 from companies.models import Agreement, Company, Invoice
 from companies.services import agreements as agreement_services
-from companies.services import billing, payments
+from companies.services import billing, payments, vesting
 from companies.services import companies as company_services
-from companies.services import vesting
 from disputes.models import Dispute, Hold
 from disputes.services import appeals as dispute_appeals
 from disputes.services import corrections as dispute_corrections
@@ -138,9 +137,7 @@ def company_create(world: World) -> str:
     creator = _actor(world)
     slug = world.next_name(f"s{world.seed}c")
     kind = "vc_fund" if world.chance(0.25) else world.pick(["startup", "mature"])
-    company_services.company_create(
-        creator=creator, slug=slug, name=f"Company {slug}", kind=kind
-    )
+    company_services.company_create(creator=creator, slug=slug, name=f"Company {slug}", kind=kind)
     world.companies.append(slug)
     # Its table: where its money enters the graph (mostly projects and people).
     names = [project_key(p) for p in world.projects[-4:]] + [user_key(u) for u in world.users[-3:]]
@@ -922,9 +919,7 @@ def checkout_expire(world: World) -> str:
     """Stripe expires an open Checkout session (the company left the page); the expiry
     event is delivered later, and the next start makes a fresh session."""
     invoices = list(
-        Invoice.objects.filter(
-            company__slug__in=world.companies, status=Invoice.Status.OPEN
-        )
+        Invoice.objects.filter(company__slug__in=world.companies, status=Invoice.Status.OPEN)
         .exclude(stripe_checkout_session="")
         .select_related("company")
         .order_by("company__slug", "pk")
@@ -978,7 +973,7 @@ def table_import(world: World) -> str:
         name, content = "package.json", ('{"name": "x", "dependencies": {' + deps + "}}").encode()
     else:
         name, content = world.pick(["faiross.toml", "package.json"]), b"\xff\x00 not a file"
-    version, warnings = tables.table_import_file(
+    version, _warnings = tables.table_import_file(
         owner_key=owner,
         actor=actor,
         filename=name,
@@ -1128,10 +1123,7 @@ def dispute_message(world: World) -> str:
     dispute = world.pick(_seed_disputes(world))
     if dispute is None:
         return dispute_file_about_table(world)
-    parties = [
-        p.user
-        for p in dispute.parties.exclude(user=None).select_related("user").order_by("user__username")
-    ]
+    parties = _party_users(dispute)
     author = world.pick(parties) if parties and world.chance(0.7) else None
     if author is None:
         author = _ombudsman(world) if world.chance(0.7) else _actor(world)  # else: refused
@@ -1145,6 +1137,11 @@ def dispute_message(world: World) -> str:
     return f"message by {author.username} ({len(links)} links, {len(files)} files)"
 
 
+def _party_users(dispute: Dispute) -> list[Any]:
+    rows = dispute.parties.exclude(user=None).select_related("user").order_by("user__username")
+    return [p.user for p in rows]
+
+
 def _ombudsman(world: World) -> Any:
     return world.ombudsman if world.chance(0.6) else world.ombudsman2
 
@@ -1153,10 +1150,7 @@ def appeal_file(world: World) -> str:
     dispute = world.pick(_seed_disputes(world, status__in=("resolved", "appealed")))
     if dispute is None:
         return dispute_resolve(world)
-    parties = [
-        p.user
-        for p in dispute.parties.exclude(user=None).select_related("user").order_by("user__username")
-    ]
+    parties = _party_users(dispute)
     appellant = world.pick(parties) if parties and world.chance(0.9) else _actor(world)
     dispute_appeals.appeal_file(dispute=dispute, appellant=appellant, reason="I disagree.")
     return f"{appellant.username} appeals"
@@ -1252,7 +1246,6 @@ OPERATIONS: tuple[tuple[Callable[[World], str], int], ...] = (
 )
 
 
-
 # --- ownership verification, reserve grants ----------------------------------------------
 
 
@@ -1315,13 +1308,14 @@ def reserve_grant(world: World) -> str:
     currency = world.pick(sorted(balances)) if balances else world.currency()
     balance = balances.get(currency, 0)
     amount = world.rng.choice((1, max(1, balance // 3), max(1, balance), balance + 1))
-    members = list(
-        Membership.objects.filter(project__slug=slug)
+    names: list[str] = [
+        str(name)
+        for name in Membership.objects.filter(project__slug=slug)
         .order_by("user__username")
         .values_list("user__username", flat=True)
-    )
-    if world.chance(0.5) and members:
-        to = user_key(world.pick(members))
+    ]
+    if world.chance(0.5) and names:
+        to = user_key(world.pick(names))
     else:
         to = project_key(world.pick([p for p in world.projects if p != slug] or [slug]))
     grant = reserves.reserve_grant_propose(

@@ -93,7 +93,7 @@ def run_parallel(
             env = {**os.environ, "DATABASE_URL": _url_with_db(name)}
             cmd = [sys.executable, manage, "simulate", "--seed-list", ",".join(map(str, mine))]
             procs.append(
-                subprocess.Popen(  # noqa: S603 - our own manage.py with our arguments
+                subprocess.Popen(
                     cmd + args,
                     env=env,
                     stdout=subprocess.PIPE,
@@ -115,10 +115,7 @@ def run_parallel(
                         last.steps, last.ledger_hash = int(found.group(2)), found.group(3)
                         last.line = line
                         echo(line)
-                    elif violation and last is not None:
-                        last.violation.append(line)
-                        echo(line)
-                    elif line.startswith("reproduce:") and last is not None:
+                    elif last is not None and (violation or line.startswith("reproduce:")):
                         last.violation.append(line)
                         echo(line)
 

@@ -95,7 +95,9 @@ def payout_run_alive(*, run: PayoutRun) -> bool:
     databases without one, its heartbeat is recent)."""
     if connection.vendor != "postgresql":
         beat = (run.summary or {}).get("heartbeat")
-        return bool(beat) and timezone.now() - dt.datetime.fromisoformat(beat) < HEARTBEAT_STALE
+        if not isinstance(beat, str):
+            return False
+        return timezone.now() - dt.datetime.fromisoformat(beat) < HEARTBEAT_STALE
     if _run_lock_try(run.pk):
         _run_lock_release(run.pk)
         return False
@@ -188,7 +190,11 @@ def payout_run_fail(*, run: PayoutRun, reason: str) -> PayoutRun:
         locked.summary = {**(locked.summary or {}), "pending_resent": len(pending)}
         locked.save(update_fields=["status", "is_open", "finished_at", "error", "summary"])
         for pk in pending:
-            transaction.on_commit(lambda pk=pk: queue.payout_send_enqueue.fn(pk))
+
+            def send(pk: int = pk) -> None:
+                queue.payout_send_enqueue.fn(pk)
+
+            transaction.on_commit(send)
     return locked
 
 

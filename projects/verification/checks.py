@@ -27,8 +27,8 @@ from .hosts import (
     github_permissions,
     github_repo_parse,
     raw_file_fetch,
-    registry_name,
     registry_package,
+    registry_supported,
 )
 
 Method = ProjectVerification.Method
@@ -82,14 +82,8 @@ def _verified_emails(user: User) -> set[str]:
 
 
 def _supported_purls(project: Project) -> list[str]:
-    out = []
-    for purl in project.purls.values_list("purl", flat=True).order_by("purl"):
-        try:
-            registry_name(purl)
-        except HostError:
-            continue
-        out.append(purl)
-    return out
+    purls = project.purls.values_list("purl", flat=True).order_by("purl")
+    return [p for p in purls if registry_supported(p)]
 
 
 def _packages(purls: Sequence[str]) -> tuple[dict[str, RegistryPackage], dict[str, str]]:

@@ -176,6 +176,15 @@ def registry_name(purl: str) -> tuple[str, str]:
     return parsed.type, parsed.name
 
 
+def registry_supported(purl: str) -> bool:
+    """Whether the registry check can ask about ``purl`` (PyPI and npm packages)."""
+    try:
+        registry_name(purl)
+    except (HostError, ValueError):
+        return False
+    return True
+
+
 def _emails(*values: object) -> set[str]:
     found: set[str] = set()
     for value in values:

@@ -39,16 +39,12 @@ def _language(extra: dict) -> dict:
     return {"HTTP_ACCEPT_LANGUAGE": language} if language else {}
 
 
-def test_the_form_says_what_it_understood_and_records_only_when_confirmed(
-    client, owner, dividend
-):
+def test_the_form_says_what_it_understood_and_records_only_when_confirmed(client, owner, dividend):
     client.force_login(owner)
     page = declare(client, dividend, "2,000.50")
     html = page.content.decode()
     assert page.status_code == 200
-    assert (
-        "You are recording a dividend of $2,000.50 declared by ACME Corp on 2025-06-30." in html
-    )
+    assert "You are recording a dividend of $2,000.50 declared by ACME Corp on 2025-06-30." in html
     assert "FairOSS&#x27;s part (1%) will be invoiced: $20.00." in html
     assert 'name="amount" value="2,000.50"' in html  # confirming sends what was understood
     assert not DividendDeclaration.objects.exists() and not Invoice.objects.exists()

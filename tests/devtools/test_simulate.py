@@ -43,12 +43,12 @@ def test_bounded_run_holds_every_invariant():
 
 
 def test_same_seed_same_operations_and_ledger_hash(control):
-    first = run_seed(seed=11, steps=80, control=control)
-    second = run_seed(seed=11, steps=80, control=control)
+    first = run_seed(seed=11, steps=60, control=control)
+    second = run_seed(seed=11, steps=60, control=control)
     assert not first.violation and not second.violation
     assert first.log == second.log
     assert first.ledger_hash == second.ledger_hash
-    other = run_seed(seed=12, steps=80, control=control)
+    other = run_seed(seed=12, steps=60, control=control)
     assert other.log != first.log
 
 

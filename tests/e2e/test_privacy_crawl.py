@@ -182,6 +182,8 @@ def world(db):
         "mallory": mallory,
         "victim": victim,
         "payout": payout,
+        "run": run,
+        "victim_line": victim_line,
     }
 
 
@@ -298,13 +300,18 @@ def test_no_private_value_reaches_an_outsider(world, who):
     assert leaks == []
 
 
-def test_the_markers_are_visible_to_their_owner(world):
-    """The crawl would find the markers if they leaked: the victim sees their own."""
+def test_the_markers_are_visible_to_their_owner_and_staff(world):
+    """The crawl would find the markers if they leaked: the victim and staff see them."""
     client = Client()
     client.force_login(world["victim"])
     earnings = client.get("/payouts/earnings/").content.decode()
     assert _money_forms(BALANCE_AMOUNT)[0] in earnings
-    table = client.get("/api/v1/projects/pubproj/table/").json()
-    assert f"email:{TABLE_EMAIL}" not in [e["recipient"] for e in table["entries"]]
     balances = client.get("/api/v1/balances/user:victim/").json()
-    assert balances["balances"]["usd"]["paid_out"] + balances["balances"]["usd"]["available"] > 0
+    assert balances["balances"]["usd"]["available"] == BALANCE_AMOUNT
+    from tests.factories import StaffFactory
+
+    client.force_login(StaffFactory())
+    run_page = client.get(f"/payouts/runs/{world['run'].pk}/").content.decode()
+    assert _money_forms(world["victim_line"].amount)[0] in run_page
+    table = client.get("/api/v1/projects/pubproj/table/").json()
+    assert f"email:{TABLE_EMAIL}" in [e["recipient"] for e in table["entries"]]

@@ -39,7 +39,9 @@ def two_tables(db, ledger_checked):
     ProjectFactory(slug="alpha", steward=steward, table=[("github:dana", 1_000_000)])
     ProjectFactory(slug="beta", steward=steward, table=[("github:dana", 3_000_000)])
     return CompanyFactory(
-        slug="acme", owner=steward, table=[("project:alpha", 5_000_000), ("project:beta", 5_000_000)]
+        slug="acme",
+        owner=steward,
+        table=[("project:alpha", 5_000_000), ("project:beta", 5_000_000)],
     )
 
 
