@@ -9,9 +9,10 @@ and staff in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -22,9 +23,6 @@ from faiross.kernel.recipients import user_key
 from .connect.transfers import tax_form_needed
 from .models import TaxForm
 from .selectors import recipient_balances
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser as User
 
 # A scanned or signed two-page form is well under this; larger uploads are refused unread.
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -117,7 +115,7 @@ def tax_form_upload(*, user: User, kind: str, upload: UploadedFile) -> TaxForm:
 
 
 @transaction.atomic
-def tax_form_mark_collected(*, tax_form: TaxForm, staff: User) -> TaxForm:
+def tax_form_mark_collected(*, tax_form: TaxForm, staff: User | AnonymousUser) -> TaxForm:
     """Staff: record that the person's signed form is on file, so payouts above the tax-form
     threshold go out again.
 
@@ -132,7 +130,7 @@ def tax_form_mark_collected(*, tax_form: TaxForm, staff: User) -> TaxForm:
         return form
     form.collected = True
     form.collected_on = form.collected_on or timezone.localdate()
-    form.recorded_by = staff  # type: ignore[assignment]
+    form.recorded_by = staff  # type: ignore[assignment]  # checked as staff above
     form.save(update_fields=["collected", "collected_on", "recorded_by", "updated_at"])
     return form
 

@@ -73,7 +73,7 @@ def tax_form_document(request: HttpRequest, pk: int) -> FileResponse:
     form = tax_forms.tax_form_document_for(tax_form_id=pk, user=request.user)
     if form is None:
         raise Http404("No such document.")
-    suffix = form.document.name.rsplit(".", 1)[-1].lower()
+    suffix = (form.document.name or "").rsplit(".", 1)[-1].lower()
     response = FileResponse(
         form.document.open("rb"),
         as_attachment=True,

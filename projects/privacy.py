@@ -10,7 +10,7 @@ from __future__ import annotations
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import AnonymousUser, User
 
-from faiross.kernel.recipients import email_mask, recipient_display, recipient_split
+from faiross.kernel.recipients import email_mask, recipient_display
 
 from .models import UserProfile
 
@@ -64,19 +64,6 @@ def email_shown(*, address: str, user: User | AnonymousUser | None) -> str:
     return address if email_revealed_to(address=address, user=user) else email_mask(address)
 
 
-def profile_is_public(*, user: User) -> bool:
-    """The person opted in to a public profile (what they received is public)."""
-    return UserProfile.objects.filter(user=user, public=True).exists()
-
-
-def person_money_visible_to(*, person: User, viewer: User | AnonymousUser | None) -> bool:
-    """Whether ``viewer`` may see what ``person`` received: the person, staff, or anyone
-    when the person opted in to a public profile."""
-    if viewer is not None and viewer.is_authenticated and viewer.pk == person.pk:
-        return True
-    return viewer_is_staff(user=viewer) or profile_is_public(user=person)
-
-
 def public_profile_user(*, username: str) -> User | None:
     """The active user ``username`` when their profile is public, else None."""
     profile = (
@@ -85,12 +72,3 @@ def public_profile_user(*, username: str) -> User | None:
         .first()
     )
     return profile.user if profile else None
-
-
-def user_of_key(*, key: str) -> str | None:
-    """The username in a ``user:<username>`` key, else None."""
-    try:
-        kind, ident = recipient_split(key)
-    except ValueError:
-        return None
-    return ident if kind == "user" else None

@@ -68,7 +68,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"{process.args} exited with {process.returncode}")
+            raise AssertionError(f"{process.args!r} exited with {process.returncode}")
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return

@@ -90,7 +90,7 @@ def _check_page(page, path: str) -> None:
     assert button.get_attribute("aria-expanded") == "false"
     button.click()
     assert button.get_attribute("aria-expanded") == "true"
-    assert menu.get_by_role("link", name="Projects").is_visible(), path
+    assert menu.get_by_role("link", name="Projects", exact=True).is_visible(), path
     assert page.evaluate("document.scrollingElement.scrollWidth") <= WIDTH, path
     button.click()
     assert not menu.is_visible()

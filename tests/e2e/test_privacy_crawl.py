@@ -218,7 +218,11 @@ def _filled(route: str, values: dict[str, list[object]]) -> list[str]:
     urls = []
     for combo in itertools.product(*choices):
         values_left = iter(combo)
-        filled = _PARAM.sub(lambda _m, left=values_left: str(next(left)), route)
+
+        def _next(_match: re.Match[str], left: Iterator[object] = values_left) -> str:
+            return str(next(left))
+
+        filled = _PARAM.sub(_next, route)
         urls.append("/" + filled.lstrip("/"))
     return urls
 

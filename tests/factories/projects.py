@@ -253,7 +253,8 @@ class ApprovalFactory(ServiceFactory):
 
 
 class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
-    """A claimed ``Idempotency-Key`` whose request is still in progress (no answer yet)."""
+    """The kept answer of an ``Idempotency-Key``; ``status_code=None`` is a request still in
+    progress."""
 
     class Meta:
         model = "projects.IdempotencyRecord"
@@ -263,6 +264,8 @@ class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
     method = "POST"
     path = "/api/v1/companies/"
     request_hash = "0" * 64
+    status_code = 201
+    response_body = factory.LazyFunction(lambda: {"id": 1})
 
 
 class UserProfileFactory(factory.django.DjangoModelFactory):

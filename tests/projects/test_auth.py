@@ -148,7 +148,8 @@ def test_a_revoked_token_is_refused(api_client, client, user):
 def test_nobody_revokes_another_persons_token(client, user, other_user):
     token = ApiTokenFactory(user=user)
     client.force_login(other_user)
-    assert client.post("/settings/", {"revoke": token.pk}).status_code == 404
+    for bad in (token.pk, "abc", "99999999999999999999"):
+        assert client.post("/settings/", {"revoke": bad}).status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
 

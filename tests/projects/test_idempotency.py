@@ -67,7 +67,7 @@ def test_a_key_still_in_progress_answers_409(user):
     assert probe.status_code == 201
     record = IdempotencyRecord.objects.get(key="probe")
     IdempotencyRecordFactory(
-        user=user, key="busy", path=COMPANIES, request_hash=record.request_hash
+        user=user, key="busy", path=COMPANIES, request_hash=record.request_hash, status_code=None
     )
     busy = create_company(client, "busy", slug="probe", name="Probe")
     assert busy.status_code == 409
@@ -80,7 +80,7 @@ def test_a_key_whose_first_request_died_is_taken_over_after_a_while(user):
     create_company(client, "probe", slug="probe", name="Probe")
     request_hash = IdempotencyRecord.objects.get(key="probe").request_hash
     stale = IdempotencyRecordFactory(
-        user=user, key="died", path=COMPANIES, request_hash=request_hash
+        user=user, key="died", path=COMPANIES, request_hash=request_hash, status_code=None
     )
     IdempotencyRecord.objects.filter(pk=stale.pk).update(
         created_at=timezone.now() - STALE_AFTER - dt.timedelta(seconds=1)

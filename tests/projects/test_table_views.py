@@ -182,7 +182,7 @@ def _requirements(count: int) -> bytes:
 
 
 def _row_counts() -> dict[str, int]:
-    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+    return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
 
 
 def _preview_rows(client, location: str) -> list[dict[str, str]]:
