@@ -28,7 +28,6 @@ from .importers import (
     MAX_FILE_BYTES,
     SHARE_POLICIES,
     SUPPORTED_FILES,
-    dependency_rows_fit,
 )
 from .models import Project, TableVersion
 from .privacy import recipient_shown
@@ -355,23 +354,9 @@ def _manifest_preview(
     view = selectors.table_view(owner_key=owner_key)
     people = [] if view.is_default else [r for r in view.rows if r.kind != "project"]
     read = [f"{len(rows)} dependencies read from {filename} ({policy} split)."]
-    room = max(MAX_ENTRIES - len(people), 0)
-    if len(rows) > room:
-        kept, parts = dependency_rows_fit(
-            total_millibips=sum(r.millibips for r in rows),
-            weights=[r.millibips for r in rows],
-            limit=room,
-        )
-        read.append(
-            f"A table has at most {MAX_ENTRIES} rows, so the {len(kept)} dependencies with the "
-            f"largest parts are kept ({len(people)} people rows stay) and the "
-            f"{len(rows) - len(kept)} others are left out; the dependency share is split over "
-            "the ones kept."
-        )
-        rows = [
-            EntryInput(recipient=rows[i].recipient, millibips=part, note=rows[i].note)
-            for i, part in zip(kept, parts, strict=True)
-        ]
+    rows, fit_warning = services.tables.manifest_rows_fit(people=people, rows=rows)
+    if fit_warning:
+        read.append(fit_warning)
     request.session[PREVIEW_SESSION_KEY] = {
         "owner": owner_key,
         "rows": _editor_rows([*people, *rows]),

@@ -605,6 +605,38 @@ def known_dependencies_record(*, project: Project, rows: Sequence[EntryInput]) -
     return count
 
 
+def manifest_rows_fit(
+    *, people: Sequence[EntryInput], rows: Sequence[EntryInput]
+) -> tuple[list[EntryInput], str]:
+    """Fit dependency rows beside the ``people`` rows into a table of ``MAX_ENTRIES`` rows.
+
+    From a longer list the dependencies with the largest parts are kept and their whole share
+    is split over the kept ones by the same weights (so the dependency share is unchanged);
+    returns the rows and a warning saying what was left out ("" when everything fits).
+    """
+    from ..importers import dependency_rows_fit
+
+    room = max(MAX_ENTRIES - len(people), 0)
+    if len(rows) <= room:
+        return list(rows), ""
+    kept, parts = dependency_rows_fit(
+        total_millibips=sum(r.millibips for r in rows),
+        weights=[r.millibips for r in rows],
+        limit=room,
+    )
+    warning = (
+        f"A table has at most {MAX_ENTRIES} rows, so the {len(kept)} dependencies with the "
+        f"largest parts are kept ({len(people)} people rows stay) and the "
+        f"{len(rows) - len(kept)} others are left out; the dependency share is split over "
+        "the ones kept."
+    )
+    fitted = [
+        EntryInput(recipient=rows[i].recipient, millibips=part, note=rows[i].note)
+        for i, part in zip(kept, parts, strict=True)
+    ]
+    return fitted, warning
+
+
 @transaction.atomic
 def table_import_file(
     *,
@@ -656,14 +688,19 @@ def table_import_file(
             for e in table.active_version.entries.order_by("position")  # type: ignore[union-attr]
             if not e.recipient.startswith("project:")
         ]
-    if owner_key.startswith("project:"):
-        known_dependencies_record(
-            project=Project.objects.get(slug=recipient_split(owner_key)[1]), rows=rows
-        )
+    rows, fit_warning = manifest_rows_fit(people=people, rows=rows)
+    if fit_warning:
+        warnings = [fit_warning, *warnings]
     version = table_propose(
         owner_key=owner_key,
         actor=actor,
         entries=[*people, *rows],
         source=f"import:{name[:50]}",
     )
+    # Known dependencies shape the project's default table, so they are remembered only when
+    # the imported table took effect; a proposal waiting for approvals changes nothing.
+    if owner_key.startswith("project:") and version.status == TableVersion.Status.ACTIVE:
+        known_dependencies_record(
+            project=Project.objects.get(slug=recipient_split(owner_key)[1]), rows=rows
+        )
     return version, warnings

@@ -44,7 +44,7 @@ pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixture
 
 # Requests per operation for a member and for staff, and for the anonymous visitor (refused
 # most writes at the door). FAIROSS_SCHEMATHESIS_EXAMPLES=50 makes a deeper run by hand.
-MAX_EXAMPLES = int(os.environ.get("FAIROSS_SCHEMATHESIS_EXAMPLES", "6"))
+MAX_EXAMPLES = int(os.environ.get("FAIROSS_SCHEMATHESIS_EXAMPLES", "5"))
 ANONYMOUS_EXAMPLES = max(1, MAX_EXAMPLES // 2)
 
 CONFIG = SchemathesisConfig.from_dict(
