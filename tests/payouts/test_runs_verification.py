@@ -4,8 +4,10 @@ and flows on by its table in the first run after verification."""
 from __future__ import annotations
 
 from io import StringIO
+from typing import cast
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -38,7 +40,8 @@ def run_now() -> DistributionRun:
 
 def verify(slug: str) -> None:
     project = Project.objects.get(slug=slug)
-    project_verify_by_staff(project=project, staff=StaffFactory(), note="Checked the repo.")
+    staff = cast(User, StaffFactory())
+    project_verify_by_staff(project=project, staff=staff, note="Checked the repo.")
 
 
 @pytest.fixture
