@@ -73,11 +73,19 @@ def api_token_create(*, user: User, name: str, second_factor: bool) -> tuple[Api
     Preconditions: ``user`` proved who they are (a signed-in session, or
     :func:`api_token_issue`); ``second_factor`` is True only if that proof included a second
     factor (an MFA-authenticated session, or a valid TOTP code). Refused for accounts without
-    a verified email address, and beyond ``FAIROSS_API_TOKENS_MAX`` active tokens.
+    a verified email address, for staff accounts without a second factor (a staff token
+    can move money and read private data, so one password must not be enough), and beyond
+    ``FAIROSS_API_TOKENS_MAX`` active tokens.
     """
     name = _name_clean(name)
     if not user.is_active:
         raise PermissionDenied("This account is inactive.")
+    if user.is_staff and not second_factor:
+        raise PermissionDenied(
+            "Staff accounts get API tokens only with two-factor authentication: turn it on "
+            "(Settings → Two-factor authentication), sign in with it, then create the token "
+            'here or send the current code as "code".'
+        )
     if not _email_verified(user):
         raise PermissionDenied(
             "Verify your email address before creating API tokens "

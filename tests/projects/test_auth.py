@@ -112,6 +112,20 @@ def test_an_account_with_mfa_needs_a_valid_code(api_client, user):
     assert replay.status_code == 401 and ApiToken.objects.count() == 1
 
 
+def test_a_staff_password_alone_gets_no_token(api_client, user):
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    refused = ask_token(api_client, username="alice", password=PASSWORD)
+    assert refused.status_code == 403
+    assert "two-factor" in str(refused.json())
+    assert not ApiToken.objects.exists()
+
+    secret = totp_on(user)
+    answer = ask_token(api_client, username="alice", password=PASSWORD, code=code_now(secret))
+    assert answer.status_code == 200, answer.json()
+    assert ApiToken.objects.get().second_factor is True
+
+
 # --- using and revoking tokens -----------------------------------------------------------------
 
 
