@@ -67,7 +67,7 @@ def test_the_database_is_left_as_it_was(control):
 INJECTED = [
     ("rounding", 3, 45),
     ("hold", 3, 150),
-    ("double_transfer", DOUBLE_TRANSFER_SEED, DOUBLE_TRANSFER_STEPS),
+    ("double_transfer", 6, 80),
     ("unverified_routes", 3, 15),
     ("escrow_kept", 3, 90),
 ]
