@@ -4,6 +4,7 @@ per username."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -73,10 +74,10 @@ class TokenUsernameThrottle(_RateFromSettings):
         username = request.data.get("username") if hasattr(request.data, "get") else None
         if not isinstance(username, str) or not username.strip():
             return None  # nothing to count: the request is refused as incomplete anyway
-        return self.cache_format % {
-            "scope": self.scope,
-            "ident": username.strip().lower()[:254],
-        }
+        # Hashed: the username is whatever the client sent (any length, control characters),
+        # and cache keys must stay short and printable.
+        ident = hashlib.sha256(username.strip().lower().encode("utf-8")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 TokenAnswer = inline_serializer(
