@@ -56,45 +56,67 @@ def _agreement(request: HttpRequest, slug: str, pk: int) -> tuple[Company, str |
     return company, role, agreement
 
 
+def _agreement_form_errors(form: AgreementForm, exc: ValidationError) -> None:
+    """The service's messages on the form's fields (its names are the API's)."""
+    if hasattr(exc, "error_dict"):
+        for field, msgs in exc.message_dict.items():
+            name = form.service_field(field)
+            form.add_error(name if name in form.fields else None, msgs)
+    else:
+        form.add_error(None, exc.messages)
+
+
 @login_required
 def agreement_new(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+    """A draft agreement, in two steps: the terms as understood ("You are proposing: $50.00
+    per developer per month × 12 developers = $600.00/month"), checked by the same rules as
+    the draft, then created only when confirmed. "Change" goes back to the filled-in form."""
     company, role = selectors.company_for_member(slug=slug, user=request.user)
     if kind not in Agreement.Kind.values:
         raise Http404("No such kind of agreement.")
     if role not in selectors.MONEY_ROLES:
         raise PermissionDenied("Only owners and finance members can propose agreements.")
-    if request.method == "POST":
-        form = AgreementForm(request.POST, kind=kind)
-        if form.is_valid():
-            try:
-                agreement = services.agreement_create(
-                    company=company,
-                    actor=signed_in_user(request),
-                    kind=kind,
-                    terms_data=form.terms(),
-                )
-            except ValidationError as exc:
-                if hasattr(exc, "error_dict"):
-                    for field, msgs in exc.message_dict.items():
-                        name = form.service_field(field)
-                        form.add_error(name if name in form.fields else None, msgs)
-                else:
-                    form.add_error(None, exc.messages)
-            else:
-                messages.success(
-                    request,
-                    f"Draft {agreement.reference} created. Read the agreement below, then sign it.",
-                )
-                return redirect("companies:agreement", slug=slug, pk=agreement.pk)
-    else:
+    context = {"company": company, "kind": kind, "kind_label": Agreement.Kind(kind).label}
+    if request.method != "POST":
         form = AgreementForm(
             kind=kind, initial={"start_date": timezone.localdate(), "currency": "usd"}
         )
-    return render(
-        request,
-        "companies/agreement_new.html",
-        {"company": company, "form": form, "kind": kind, "kind_label": Agreement.Kind(kind).label},
-    )
+        return render(request, "companies/agreement_new.html", context | {"form": form})
+    form = AgreementForm(request.POST, kind=kind)
+    step = form_step(request.POST)
+    if step != CHANGE and form.is_valid():
+        try:
+            if step != CONFIRM:
+                # The draft's own checks, so the confirmation shows only what would be kept.
+                services.agreement_terms_clean(
+                    kind=kind, company=company, data={**form.terms(), "kind": kind}
+                )
+                return render(
+                    request,
+                    "companies/agreement_new_confirm.html",
+                    context
+                    | {
+                        "summary": form.summary(company),
+                        "hidden": form_hidden_values(form),
+                        "confirm": CONFIRM,
+                        "change": CHANGE,
+                    },
+                )
+            agreement = services.agreement_create(
+                company=company,
+                actor=signed_in_user(request),
+                kind=kind,
+                terms_data=form.terms(),
+            )
+        except ValidationError as exc:
+            _agreement_form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Draft {agreement.reference} created. Read the agreement below, then sign it.",
+            )
+            return redirect("companies:agreement", slug=slug, pk=agreement.pk)
+    return render(request, "companies/agreement_new.html", context | {"form": form})
 
 
 @login_required

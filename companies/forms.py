@@ -3,13 +3,14 @@ services, whose errors are shown on the named fields (``form_add_service_errors`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from faiross.kernel.money import amount_parse, money_format
+from faiross.kernel.money import MAX_AMOUNT, amount_parse, money_format
 from faiross.kernel.numbers import babel_locale
 from faiross.kernel.shares import (
     FULL_SHARE,
@@ -19,6 +20,7 @@ from faiross.kernel.shares import (
 
 from . import terms as terms_math
 from .models import Agreement, Company, CompanyMember, LiquidityEvent
+from .services.agreement_terms import MAX_SHARE_MILLIBIPS
 
 
 def _typed_as() -> str:
@@ -187,6 +189,28 @@ class AgreementForm(MoneyForm):
         if kind == "equity":
             self.fields["share"].label = "FairOSS's stake (% of fully diluted shares)"
 
+    def clean_share(self) -> int | None:
+        """The service refuses the same range; said here in percent, as it was typed."""
+        share: int | None = self.cleaned_data.get("share")
+        if share is not None and not 0 < share <= MAX_SHARE_MILLIBIPS:
+            raise forms.ValidationError(
+                "Give a share above 0% and at most "
+                f"{format_percent(millibips=MAX_SHARE_MILLIBIPS)}."
+            )
+        return share
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        amount, developers = data.get("amount"), data.get("developers")
+        if amount and developers and amount * developers > MAX_AMOUNT:
+            # The service's limit, said in money rather than minor units.
+            limit = money_format(amount=MAX_AMOUNT, currency=data.get("currency") or "usd")
+            self.add_error(
+                "amount",
+                f"The pledge per period (amount × developers) must be at most {limit}.",
+            )
+        return data
+
     def clean_milestones(self) -> list[dict[str, Any]]:
         rows = []
         for i, line in enumerate(self.cleaned_data.get("milestones", "").splitlines(), 1):
@@ -227,6 +251,63 @@ class AgreementForm(MoneyForm):
         return {"share_millibips": "share", "time_vesting_millibips": "time_vesting"}.get(
             name, name
         )
+
+    def summary(self, company: Company) -> list[str]:
+        """What the valid form proposes, in words, formatted money and percent: the first
+        line says the deal ("You are proposing: $50.00 per developer per month × 12
+        developers = $600.00/month"), the others its details."""
+        terms = self.terms()
+        currency = terms["currency"]
+
+        def money(amount: int) -> str:
+            return money_format(amount=amount, currency=currency)
+
+        def percent(millibips: int) -> str:
+            return format_percent(millibips=millibips)
+
+        lines: list[str] = []
+        if self.kind == Agreement.Kind.PLEDGE:
+            amount, developers = terms["amount"], terms["developers"] or 1
+            noun = Agreement(period=terms["period"]).period_noun
+            people = "developer" if developers == 1 else "developers"
+            lines.append(
+                f"You are proposing: {money(amount)} per developer per {noun} × "
+                f"{developers:,} {people} = {money(amount * developers)}/{noun}."
+            )
+        else:
+            label = Agreement.Kind(self.kind).label.lower()
+            lines.append(f"You are proposing a {label} agreement of {company.name}.")
+            share = percent(terms["share_millibips"])
+            if self.kind == Agreement.Kind.DIVIDEND:
+                lines.append(f"FairOSS's share: {share} of every dividend {company.name} declares.")
+            elif self.kind == Agreement.Kind.CARRY:
+                fund = terms.get("fund_name") or company.name
+                lines.append(f"FairOSS's share: {share} of the carried interest {fund} realises.")
+            else:
+                lines += _equity_lines(terms, share)
+        start = terms["start_date"].isoformat()
+        end = terms.get("end_date")
+        until = f" until {end.isoformat()}" if end else ", with no end date"
+        lines.append(f"In {currency.upper()}, from {start}{until}.")
+        return lines
+
+
+def _equity_lines(terms: Mapping[str, Any], share: str) -> list[str]:
+    """The stake and its vesting, as the equity confirmation says them."""
+    count = terms.get("share_count")
+    shares = f" ({count:,} shares of {terms.get('share_class') or 'stock'})" if count else ""
+    lines = [f"FairOSS's stake: {share} of the fully diluted shares{shares}."]
+    time_part = terms.get("time_vesting_millibips") or 0
+    if time_part:
+        months, cliff = terms.get("vesting_months") or 0, terms.get("cliff_months") or 0
+        over = f"over {months} months" if months else "at once"
+        after = f" after a {cliff}-month cliff" if cliff else ""
+        lines.append(f"Vesting: {format_percent(millibips=time_part)} {over}{after}.")
+    for row in terms.get("milestones") or []:
+        lines.append(
+            f"Milestone: {format_percent(millibips=row['millibips'])} on “{row['title']}”."
+        )
+    return lines
 
 
 def _due_sentence(agreement: Agreement, amount: int, currency: str) -> str:

@@ -22,3 +22,11 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# No hosted service is called from the embedded default: the ownership checks (repository
+# token, GitHub permission, PyPI/npm maintainers) go to a local address, where nothing
+# answers unless you start a stand-in there, so a check says the host could not be reached;
+# staff verify demo projects by hand. Set these to the real hosts to try the checks.
+FAIROSS_GITHUB_API_URL = env("FAIROSS_GITHUB_API_URL", default="http://127.0.0.1:12112/github-api")
+FAIROSS_GITHUB_RAW_URL = env("FAIROSS_GITHUB_RAW_URL", default="http://127.0.0.1:12112/raw")
+FAIROSS_PYPI_URL = env("FAIROSS_PYPI_URL", default="http://127.0.0.1:12112/pypi")
+FAIROSS_NPM_URL = env("FAIROSS_NPM_URL", default="http://127.0.0.1:12112/npm")

@@ -65,6 +65,10 @@ class EntryInput:
     recipient: str
     millibips: int
     note: str = ""
+    # The entry of this table a row was shown from (the editor's and the API's reference). A
+    # proposer who may not read an email recipient sees it masked (``email:z***@example.org``,
+    # money rule 9) and sends the mask back; the row then keeps that entry's address.
+    entry_id: int | None = None
 
 
 @dataclass(frozen=True)
