@@ -69,7 +69,7 @@ def _agreement_form_errors(form: AgreementForm, exc: ValidationError) -> None:
 @login_required
 def agreement_new(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     """A draft agreement, in two steps: the terms as understood ("You are proposing: $50.00
-    per developer per month × 12 developers = $600.00/month"), checked by the same rules as
+    per developer per month times 12 developers = $600.00/month"), checked by the same rules as
     the draft, then created only when confirmed. "Change" goes back to the filled-in form."""
     company, role = selectors.company_for_member(slug=slug, user=request.user)
     if kind not in Agreement.Kind.values:

@@ -22,6 +22,10 @@ from . import terms as terms_math
 from .models import Agreement, Company, CompanyMember, LiquidityEvent
 from .services.agreement_terms import MAX_SHARE_MILLIBIPS
 
+# The multiplication sign of "$50.00 per developer per month (times) 12 developers"; escaped
+# because ruff flags the character in source.
+TIMES = "\u00d7"
+
 
 def _typed_as() -> str:
     """How numbers are typed in the active language, for help texts: read when the form is
@@ -207,7 +211,7 @@ class AgreementForm(MoneyForm):
             limit = money_format(amount=MAX_AMOUNT, currency=data.get("currency") or "usd")
             self.add_error(
                 "amount",
-                f"The pledge per period (amount × developers) must be at most {limit}.",
+                f"The pledge per period (amount {TIMES} developers) must be at most {limit}.",
             )
         return data
 
@@ -254,8 +258,8 @@ class AgreementForm(MoneyForm):
 
     def summary(self, company: Company) -> list[str]:
         """What the valid form proposes, in words, formatted money and percent: the first
-        line says the deal ("You are proposing: $50.00 per developer per month × 12
-        developers = $600.00/month"), the others its details."""
+        line says the deal ("You are proposing: $50.00 per developer per month, times 12
+        developers = $600.00/month", with a multiplication sign), the others its details."""
         terms = self.terms()
         currency = terms["currency"]
 
@@ -271,7 +275,7 @@ class AgreementForm(MoneyForm):
             noun = Agreement(period=terms["period"]).period_noun
             people = "developer" if developers == 1 else "developers"
             lines.append(
-                f"You are proposing: {money(amount)} per developer per {noun} × "
+                f"You are proposing: {money(amount)} per developer per {noun} {TIMES} "
                 f"{developers:,} {people} = {money(amount * developers)}/{noun}."
             )
         else:

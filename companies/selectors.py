@@ -10,11 +10,14 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet, Sum
 from django.http import Http404
 
-from faiross.kernel.recipients import project_key
+from faiross.kernel.recipients import is_person_key, project_key, recipient_split
 from payouts.distribution.explain import distribution_preview
 from payouts.distribution.runs import run_compute
 from payouts.models import DistributionRun, RunAllocation
+from payouts.selectors import PEOPLE_LABEL, recipient_owned_by
 from projects.auth import user_signed_in_with_second_factor
+from projects.models import UserProfile
+from projects.privacy import viewer_is_staff
 from projects.selectors import pending_invitations_for
 
 from .models import Agreement, Company, CompanyInvitation, CompanyMember, Invoice
@@ -187,6 +190,8 @@ class FlowRow:
     purpose: str
     currency: str
     amount: int
+    # How many people a "people (N)" row sums (0 for a row that names its recipient).
+    people: int = 0
 
     @property
     def kind(self) -> str:
@@ -218,6 +223,60 @@ def company_money_reached(*, company: Company) -> list[FlowRow]:
         (FlowRow(o, p, c, v) for (o, p, c), v in totals.items() if v),
         key=lambda r: (r.currency, -r.amount, r.recipient),
     )
+
+
+def people_shown_to(*, keys: set[str], viewer: User | AnonymousUser | None) -> set[str]:
+    """Which person keys of ``keys`` ``viewer`` may see named with their money (money rule 9):
+    all for staff; otherwise the viewer's own, and FairOSS users who opted in to a public
+    profile."""
+    people = {k for k in keys if is_person_key(k)}
+    if viewer_is_staff(user=viewer):
+        return people
+    public = set(
+        UserProfile.objects.filter(
+            public=True,
+            user__is_active=True,
+            user__username__in=[recipient_split(k)[1] for k in people if k.startswith("user:")],
+        ).values_list("user__username", flat=True)
+    )
+    return {
+        k
+        for k in people
+        if (k.startswith("user:") and recipient_split(k)[1] in public)
+        or recipient_owned_by(recipient=k, user=viewer)
+    }
+
+
+def flow_rows_shown(
+    rows: list[FlowRow], *, viewer: User | AnonymousUser | None
+) -> list[FlowRow]:
+    """``rows`` as ``viewer`` may see them: projects, companies and packages by name; a
+    person by name only when :func:`people_shown_to` allows; every other person folded into
+    one ``people (N)`` row per currency, placed after that currency's named rows.
+
+    Invariant: the amounts per currency add up to the same totals as ``rows``, and no folded
+    person's key or single amount is in the result (a folded row is their exact sum)."""
+    shown = people_shown_to(keys={r.recipient for r in rows}, viewer=viewer)
+    out: list[FlowRow] = []
+    folded: dict[str, tuple[int, int, set[str]]] = {}
+    for row in rows:
+        if is_person_key(row.recipient) and row.recipient not in shown:
+            count, total, purposes = folded.get(row.currency, (0, 0, set()))
+            folded[row.currency] = (count + 1, total + row.amount, purposes | {row.purpose})
+        else:
+            out.append(row)
+    for currency, (count, total, purposes) in folded.items():
+        label = f"{PEOPLE_LABEL} ({count})"
+        out.append(FlowRow(label, ", ".join(sorted(purposes)), currency, total, people=count))
+    return sorted(out, key=lambda r: (r.currency, r.people > 0, -r.amount, r.recipient))
+
+
+def company_money_reached_shown(
+    *, company: Company, viewer: User | AnonymousUser | None
+) -> list[FlowRow]:
+    """:func:`company_money_reached` as ``viewer`` may see it (:func:`flow_rows_shown`):
+    company members see projects by name and people summed, like the public."""
+    return flow_rows_shown(company_money_reached(company=company), viewer=viewer)
 
 
 def flow_preview(*, owner_key: str, amount: int, currency: str) -> list[FlowRow]:

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_POST
 from faiross.kernel.forms import form_add_service_errors, form_initial, form_service_saved
 from faiross.kernel.money import MAX_AMOUNT, minor_to_decimal_str, money_format
 from faiross.kernel.shares import FULL_SHARE, percent_to_millibips
-from payouts.selectors import amounts_people_aggregated
 from projects import selectors as table_selectors
 from projects import services as table_services
 from projects.auth import signed_in_user
@@ -109,7 +108,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
                     currency=preview_form.cleaned_data["currency"],
                 ),
             }
-    reached = selectors.company_money_reached(company=company)
+    reached = selectors.company_money_reached_shown(company=company, viewer=request.user)
     months = selectors.company_paid_by_month(company=company)
     table = table_selectors.table_view(owner_key=company.owner_key)
     context: dict[str, Any] = {
@@ -217,7 +216,8 @@ def export_csv(request: HttpRequest, slug: str) -> HttpResponse:
                 inv.paid_via,
             ]
         )
-    for row in selectors.company_money_reached(company=company):
+    # People are summed here too, unless the reader may see them (money rule 9).
+    for row in selectors.company_money_reached_shown(company=company, viewer=request.user):
         writer.writerow(
             [
                 "reached",
@@ -486,14 +486,8 @@ def groundwater_company(request: HttpRequest, slug: str) -> HttpResponse:
             "company": company,
             "agreements": agreements,
             "table": table_selectors.table_view(owner_key=company.owner_key),
-            # People are private (money rule 9): counted and summed, never named.
-            "reached": [
-                selectors.FlowRow(*row)
-                for row in amounts_people_aggregated(
-                    (r.recipient, r.purpose, r.currency, r.amount)
-                    for r in selectors.company_money_reached(company=company)
-                )
-            ],
+            # People are private (money rule 9): counted and summed unless they opted in.
+            "reached": selectors.company_money_reached_shown(company=company, viewer=request.user),
             "embed": _badge_embed(
                 request, page="public", badge="badge", slug=slug, alt="Groundwater participant"
             ),

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from companies.forms import MoneyField, MoneyForm
 from faiross.kernel.forms import form_add_service_errors
 
 from .models import Appeal, Dispute
@@ -104,7 +105,7 @@ class EvidenceMixin(forms.Form):
         return _lines(self.cleaned_data.get("links", ""))
 
 
-class DisputeFileForm(EvidenceMixin):
+class DisputeFileForm(MoneyForm, EvidenceMixin):
     kind = forms.ChoiceField(choices=Dispute.Kind.choices, label="Kind of dispute")
     title = forms.CharField(
         max_length=200, help_text="One line, e.g. 'My work on the parser is not credited'."
@@ -114,11 +115,10 @@ class DisputeFileForm(EvidenceMixin):
         rows=8,
         help_text="Facts, dates and what you ask for. The parties and the ombudsmen read this.",
     )
-    amount_at_stake = forms.IntegerField(
-        label="Money at stake (optional, in cents)",
-        required=False,
-        min_value=1,
-        help_text="Minor units, e.g. 25000 for 250.00.",
+    # Typed in currency units by the person's language; MoneyForm reads it in the currency
+    # chosen below (an int of minor units, or None).
+    amount_at_stake = MoneyField(
+        label="Money at stake (optional)", required=False, help_text="In the currency below."
     )
     currency = forms.ChoiceField(required=False)
     target = forms.CharField(widget=forms.HiddenInput, max_length=320)

@@ -56,6 +56,9 @@ urlpatterns = [
     path("accounts/github/login/callback/", account_views.github_callback),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    # Django's set_language: the footer's language choice, kept in the language cookie that
+    # LocaleMiddleware reads (how numbers and money are typed and shown).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

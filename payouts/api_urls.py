@@ -2,11 +2,31 @@
 
 from django.urls import path
 
-from . import api
+from . import api, open_data_api
 
 urlpatterns = [
     path("distributions/", api.DistributionsView.as_view(), name="api-distributions"),
     path("distributions/<int:pk>/", api.DistributionDetailView.as_view(), name="api-distribution"),
+    path(
+        "distributions/<int:pk>/public/",
+        open_data_api.RunPublicView.as_view(),
+        name="api-distribution-public",
+    ),
+    path(
+        "distributions/<int:pk>/flows.json",
+        open_data_api.RunFlowsJsonView.as_view(),
+        name="api-distribution-flows-json",
+    ),
+    path(
+        "distributions/<int:pk>/flows.csv",
+        open_data_api.RunFlowsCsvView.as_view(),
+        name="api-distribution-flows-csv",
+    ),
+    path(
+        "distributions/<int:pk>/proof/",
+        open_data_api.RunProofView.as_view(),
+        name="api-distribution-proof",
+    ),
     path("payout-runs/", api.PayoutRunsView.as_view(), name="api-payout-runs"),
     path("payout-runs/<int:pk>/", api.PayoutRunDetailView.as_view(), name="api-payout-run"),
     path("balances/<path:recipient>/", api.BalancesView.as_view(), name="api-balances"),

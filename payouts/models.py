@@ -479,3 +479,62 @@ class ReserveGrantApproval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {'approves' if self.approve else 'rejects'} {self.grant}"
+
+
+# --- verifiable runs and open data (issue 12, docs/verifiable-runs.md) -----------------------
+
+
+class RunPublication(models.Model):
+    """What a done run publishes: the SHA-256 of its snapshot and one Merkle root per currency
+    over its allocations (scheme in docs/verifiable-runs.md). ``merkle_chunks`` keeps, per
+    currency, the hashes of the subtrees of ``size`` leaves and the first (recipient, purpose)
+    of each, so one person's proof is built from one chunk; it names recipients, so it is
+    never shown. Written once by ``payouts.distribution.publish``; derived data, so
+    ``manage.py run_publish`` can write it again for a run done before it existed."""
+
+    run = models.OneToOneField(
+        DistributionRun, on_delete=models.CASCADE, related_name="publication"
+    )
+    scheme = models.PositiveSmallIntegerField(default=1)
+    snapshot_sha256 = models.CharField(max_length=64)
+    merkle_roots = models.JSONField(default=dict, blank=True, help_text="{currency: hex}")
+    leaf_count = models.JSONField(default=dict, blank=True, help_text="{currency: leaves}")
+    merkle_chunks = models.JSONField(default=dict, blank=True, editable=False)
+    flows_match_allocations = models.BooleanField(
+        default=True,
+        help_text="What each project, company and package keeps in the flows equals its "
+        "allocation (else it is within 2 cents: the flows still add up exactly)",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-run_id"]
+
+    def __str__(self) -> str:
+        return f"publication of run {self.run_id}"
+
+
+class RunFlow(models.Model):
+    """One project-level hop of a done run's money, in one currency: ``inflows`` → a company,
+    a project's released ``(escrow)`` → the project, node → node, and node → where the money
+    stays (``<key> (<purpose>)``, or ``people``: every person it paid, summed). Public."""
+
+    run = models.ForeignKey(DistributionRun, on_delete=models.CASCADE, related_name="flows")
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=320)
+    target = models.CharField(max_length=320)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["run", "currency", "source", "target"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "currency", "source", "target"], name="runflow_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="runflow_positive"),
+        ]
+        indexes = [models.Index(fields=["run", "target"], name="runflow_run_target")]
+
+    def __str__(self) -> str:
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"run {self.run_id}: {self.source} → {self.target}: {money}"

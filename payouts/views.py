@@ -18,7 +18,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from faiross.kernel.money import amount_parse, minor_to_decimal_str
+from faiross.kernel.forms import CHANGE, CONFIRM, form_step
+from faiross.kernel.money import amount_parse, minor_to_decimal_str, money_format
 from faiross.kernel.pdf import pdf_render
 from faiross.kernel.recipients import user_key
 from payouts.connect import accounts, claims, webhooks
@@ -93,33 +94,70 @@ def _stripe_failed(request: HttpRequest, exc: Exception) -> HttpResponseRedirect
     return HttpResponseRedirect(reverse("payouts:get_paid"))
 
 
+def _threshold_understood(amount: int) -> str:
+    """What a typed threshold means, as the confirmation says it: the number applies to each
+    currency's balance, so it is written in each of them."""
+    others = ", ".join(
+        money_format(amount=amount, currency=c) for c in settings.FAIROSS_CURRENCIES if c != "usd"
+    )
+    text = (
+        f"Your payout threshold will be {money_format(amount=amount, currency='usd')}: a "
+        "balance is paid out once it reaches it."
+    )
+    return text + (f" The same number in the other currencies: {others}." if others else "")
+
+
+def _threshold_read(raw: str) -> int:
+    """``raw`` (typed in the person's language) as minor units; below the minimum is refused
+    here in money (the service refuses it again when saving)."""
+    # One number for every currency (the page says so); read as USD.
+    amount = amount_parse(text=raw, currency="usd", field="threshold")
+    minimum = settings.FAIROSS_PAYOUT_THRESHOLD_MIN
+    if amount < minimum:
+        shown = money_format(amount=minimum, currency="usd")
+        raise ValidationError({"threshold": f"The threshold must be at least {shown}."})
+    return amount
+
+
 @login_required
 def get_paid(request: HttpRequest) -> HttpResponse:
-    """Payout status, the onboarding button, the payout threshold and the tax-form status."""
+    """Payout status, the onboarding button, the payout threshold and the tax-form status.
+
+    The threshold is set in two steps: the page first says the amount it understood, and
+    saves it only when confirmed ("Change" goes back to the field, still filled in)."""
     account = _own_account(request)
-    error = ""
+    error = understood = ""
+    typed: str | None = None  # what the field shows instead of the saved threshold
     if request.method == "POST":
+        step = form_step(request.POST)
+        typed = (request.POST.get("threshold") or "").strip()
         if account is None:
             error = "Set up your Stripe account first."
-        else:
-            raw = (request.POST.get("threshold") or "").strip()
+        elif step != CHANGE:
             try:
-                # One number for every currency (the page says so); read as USD.
-                cents = amount_parse(text=raw, currency="usd", field="threshold")
-                accounts.payout_threshold_set(account=account, amount=cents)
+                amount = _threshold_read(typed)
+                if step == CONFIRM:
+                    accounts.payout_threshold_set(account=account, amount=amount)
             except ValidationError as exc:
                 error = "; ".join(m for msgs in exc.message_dict.values() for m in msgs)
             else:
-                messages.success(request, "Payout threshold saved.")
-                return HttpResponseRedirect(reverse("payouts:get_paid"))
+                if step == CONFIRM:
+                    shown = money_format(amount=amount, currency="usd")
+                    messages.success(request, f"Payout threshold saved: {shown}.")
+                    return HttpResponseRedirect(reverse("payouts:get_paid"))
+                understood = _threshold_understood(amount)
     return render(
         request,
         "payouts/get_paid.html",
         {
             "account": account,
             "threshold": accounts.payout_threshold_of(account=account),
+            "threshold_typed": typed,
+            "threshold_understood": understood,
             "threshold_min": settings.FAIROSS_PAYOUT_THRESHOLD_MIN,
             "threshold_error": error,
+            "confirm": CONFIRM,
+            "change": CHANGE,
             "tax_form": TaxForm.objects.filter(user=signed_in_user(request)).first(),
             "tax_threshold": settings.FAIROSS_TAX_FORM_THRESHOLD,
         },

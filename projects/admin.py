@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -56,6 +57,8 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "purls__purl"]
     readonly_fields = ["verified_at", "verification"]
     inlines = [PurlInline, MembershipInline, VerificationInline]
+    # A URL typed without a scheme is read as https (Django 6's default, asked for now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["verify_by_hand"]
 
     @admin.display(boolean=True, description="verified")

@@ -36,6 +36,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -48,6 +49,21 @@ STALE_AFTER = dt.timedelta(minutes=10)
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 _View = TypeVar("_View", bound=Callable[..., Response])
+
+# How the OpenAPI schema (/api/schema/) documents the header on every operation that takes it.
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    name=HEADER,
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Optional, 1 to {MAX_KEY_LENGTH} printable characters (e.g. a UUID). Sending the same "
+        "request again with the same key answers the first success again (header "
+        f"`{REPLAYED_HEADER}: true`) without doing it twice; the same key with another body "
+        "is a 422, and a 409 with `Retry-After` while the first is still being carried out. "
+        "Failed requests keep nothing, so a corrected request may reuse the key."
+    ),
+)
 
 
 def _canonical(value: Any) -> Any:
@@ -146,7 +162,9 @@ def idempotency_release(*, record: IdempotencyRecord) -> None:
 
 
 def idempotent(view: _View) -> _View:
-    """Decorate a DRF view method (``post(self, request, ...)``) with the module's rules."""
+    """Decorate a DRF view method (``post(self, request, ...)``) with the module's rules; the
+    schema lists the ``Idempotency-Key`` header for it (an ``@extend_schema`` above adds its
+    own request and responses to that)."""
 
     @functools.wraps(view)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -176,4 +194,8 @@ def idempotent(view: _View) -> _View:
             idempotency_release(record=claim)
         return response
 
-    return wrapper  # type: ignore[return-value]
+    # functools.wraps copies the view's attributes; drf-spectacular keeps its annotation in
+    # the ``kwargs`` dict, so the wrapper gets a copy of its own to extend.
+    if isinstance(getattr(wrapper, "kwargs", None), dict):
+        wrapper.kwargs = dict(wrapper.kwargs)  # type: ignore[attr-defined]
+    return extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])(wrapper)  # type: ignore[return-value]

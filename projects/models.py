@@ -430,3 +430,92 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+# --- outgoing webhooks (issue 12) ----------------------------------------------------------
+# They live in the lowest app because events come from every layer (projects, payouts,
+# companies, disputes); the services are in projects/webhooks/.
+
+
+class WebhookEndpoint(models.Model):
+    """An integrator's URL that receives the events its owner (``company:<slug>`` or
+    ``project:<slug>``) picked, signed with the endpoint's secret."""
+
+    owner_key = models.CharField(max_length=120, db_index=True)
+    url = models.URLField("URL", max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    # Kept in clear because every delivery is signed with it (HMAC); shown to people once.
+    secret = models.CharField(max_length=100)
+    events = models.JSONField(default=list, help_text="Event types this endpoint receives")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["owner_key", "-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.owner_key} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: its payload (fixed when the event happened) and where its
+    sending stands. Replays send the same payload and event id again."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_id = models.UUIDField(db_index=True)
+    event_type = models.CharField(max_length=60)
+    payload = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.CharField(max_length=1000, blank=True, help_text="Excerpt")
+    error = models.CharField(max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"], name="webhookdelivery_once_per_endpoint"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} → {self.endpoint_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One try at sending a delivery, with what the receiver answered (the log)."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveIntegerField()
+    manual = models.BooleanField(default=False, help_text="A replay asked for by a person")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.CharField(max_length=1000, blank=True, help_text="Excerpt")
+    error = models.CharField(max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"

@@ -130,6 +130,9 @@ class TableEntryInput(serializers.Serializer):
         error_messages={"min_value": "Must be positive; remove the row instead of giving 0."}
     )
     note = NoNulCharField(max_length=200, required=False, allow_blank=True, default="")
+    # A masked address (email:z***@example.org) sent back with the entry_id it was shown with
+    # keeps that entry's address (projects.services.tables).
+    entry_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
 
 class TableEntriesField(serializers.ListField):
@@ -187,6 +190,7 @@ class TableEntriesField(serializers.ListField):
                     recipient=values["recipient"],
                     millibips=values["millibips"],
                     note=values.get("note", ""),
+                    entry_id=values.get("entry_id"),
                 )
             )
         if errors:

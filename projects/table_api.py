@@ -22,12 +22,26 @@ from . import selectors, services
 from .auth import signed_in_user
 from .faiross_toml import table_to_toml
 from .idempotency import idempotent
-from .models import Project, TableVersion
+from .models import Project, TableEntry, TableVersion
 from .privacy import recipient_shown
 from .serializers import TableImportInput, TableProposalInput
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
+
+
+def entry_data(
+    entry: TableEntry, viewer: User | AnonymousUser | None, *, notes: bool = True
+) -> dict[str, Any]:
+    """An entry as ``viewer`` may see it: an email recipient masked unless theirs or staff,
+    and then with its ``entry_id``, which a proposal sends back with the masked recipient to
+    keep the address unchanged."""
+    shown = recipient_shown(key=entry.recipient, user=viewer)
+    return (
+        {"recipient": shown, "millibips": entry.millibips}
+        | ({"entry_id": entry.pk} if shown != entry.recipient else {})
+        | ({"note": entry.note} if notes and entry.note else {})
+    )
 
 
 def version_data(
@@ -38,11 +52,7 @@ def version_data(
         "owner": version.table.owner_key,
         "version": version.number,
         "status": version.status,
-        "entries": [
-            {"recipient": recipient_shown(key=e.recipient, user=viewer), "millibips": e.millibips}
-            | ({"note": e.note} if e.note else {})
-            for e in version.entries.order_by("position")
-        ],
+        "entries": [entry_data(e, viewer) for e in version.entries.order_by("position")],
         "reserve_millibips": version.reserve_millibips,
         "source": version.source,
         "note": version.note,
@@ -55,7 +65,13 @@ def version_data(
 
 EntrySchema = inline_serializer(
     "TableEntry",
-    {"recipient": serializers.CharField(), "millibips": serializers.IntegerField()},
+    {
+        "recipient": serializers.CharField(),
+        "millibips": serializers.IntegerField(),
+        "entry_id": serializers.IntegerField(
+            required=False, help_text="Only with a masked recipient: send it back to keep it."
+        ),
+    },
 )
 TableSchema = inline_serializer(
     "ShareTable",
@@ -92,12 +108,11 @@ class TableView(OwnerMixin, APIView):
                 "version": view.version.number if view.version else None,
                 "default": view.is_default,
                 "entries": [
-                    {
-                        "recipient": recipient_shown(key=r.recipient, user=request.user),
-                        "millibips": r.millibips,
-                    }
-                    for r in view.rows
-                ],
+                    entry_data(e, request.user, notes=False)
+                    for e in view.version.entries.order_by("position")
+                ]
+                if view.version
+                else [{"recipient": r.recipient, "millibips": r.millibips} for r in view.rows],
                 "reserve_millibips": view.reserve_millibips,
             }
         )
@@ -182,6 +197,7 @@ class TableImportView(OwnerMixin, APIView):
         request={"multipart/form-data": TableImportInput},
         responses={201: OpenApiTypes.OBJECT},
     )
+    @idempotent
     def post(self, request: Request, slug: str) -> Response:
         owner_key = self.owner_key()
         serializer = TableImportInput(data=request.data)

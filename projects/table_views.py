@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Q
@@ -49,16 +50,18 @@ def _owner(slug: str) -> tuple[Project, str]:
 # DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000) fields, which stopped imported tables at ~333 rows.
 # More rows than a file may list dependencies is not a table anyone typed: refused unread.
 MAX_POSTED_ROWS = MAX_DEPENDENCIES
-ROW_FIELDS = ("recipient", "percent", "note")
+# ``ref`` is optional: the id of the entry a masked row was shown from (see _editor_rows).
+ROW_FIELDS = ("recipient", "percent", "note", "ref")
 
 
 def _posted_rows(request: HttpRequest) -> tuple[list[dict[str, str]], list[str]]:
     """The editor's rows as typed: the JSON field ``rows`` (a list of objects with string
-    ``recipient``, ``percent`` and ``note``) or, from forms without the script, the repeated
-    fields of the same names. Returns the rows and what was wrong with their shape."""
+    ``recipient``, ``percent``, ``note`` and, optionally, ``ref``) or, from forms without the
+    script, the repeated fields of the same names. Returns the rows and what was wrong with
+    their shape."""
     if "rows" not in request.POST:
         recipients = request.POST.getlist("recipient")
-        columns = [recipients, request.POST.getlist("percent"), request.POST.getlist("note")]
+        columns = [recipients, *(request.POST.getlist(name) for name in ROW_FIELDS[1:])]
         return [
             {
                 name: (col[i] if i < len(col) else "")
@@ -77,6 +80,9 @@ def _posted_rows(request: HttpRequest) -> tuple[list[dict[str, str]], list[str]]
     rows = []
     for i, raw in enumerate(data):
         row = {name: raw.get(name, "") for name in ROW_FIELDS}
+        # The script sends the reference as text; a hand-written client may send a number.
+        if isinstance(row["ref"], int) and not isinstance(row["ref"], bool):
+            row["ref"] = str(row["ref"])
         bad = [name for name, value in row.items() if not isinstance(value, str)]
         if bad:
             return [], [f"row {i + 1}: {', '.join(bad)} must be text."]
@@ -96,20 +102,48 @@ def _rows_from_post(posted: list[dict[str, str]]) -> tuple[list[EntryInput], lis
         except ValidationError as exc:
             errors.append(f"row {i + 1} ({recipient or 'empty'}): {' '.join(exc.messages)}")
             continue
-        rows.append(EntryInput(recipient=recipient, millibips=millibips, note=note.strip()))
+        ref = row.get("ref", "").strip()
+        rows.append(
+            EntryInput(
+                recipient=recipient,
+                millibips=millibips,
+                note=note.strip(),
+                entry_id=int(ref) if ref.isascii() and ref.isdigit() and len(ref) < 16 else None,
+            )
+        )
     return rows, errors
 
 
-def _editor_rows(rows: Iterable[TableRow | EntryInput]) -> list[dict[str, str]]:
-    """Rows as the table editor shows them (the share as a percent)."""
-    return [
-        {
-            "recipient": r.recipient,
+def _shown_from(view: selectors.TableView) -> dict[str, int]:
+    """The entry ids of the active version's email rows, by recipient: what a masked row of
+    the editor refers to."""
+    if view.version is None:
+        return {}
+    return dict(
+        view.version.entries.filter(recipient__startswith="email:").values_list("recipient", "pk")
+    )
+
+
+def _editor_rows(
+    rows: Iterable[TableRow | EntryInput],
+    *,
+    viewer: User | AnonymousUser,
+    refs: dict[str, int] | None = None,
+) -> list[dict[str, str]]:
+    """Rows as the table editor shows them to ``viewer``: the share as a percent, and an
+    address they may not read masked (money rule 9), with ``ref`` the entry of ``refs`` it
+    was shown from: saved unchanged, the row keeps that entry's address."""
+    out = []
+    for r in rows:
+        row = {
+            "recipient": recipient_shown(key=r.recipient, user=viewer),
             "percent": millibips_to_percent(millibips=r.millibips),
             "note": r.note,
         }
-        for r in rows
-    ]
+        if row["recipient"] != r.recipient:
+            row["ref"] = str((refs or {}).get(r.recipient, ""))
+        out.append(row)
+    return out
 
 
 def table_editor_page(
@@ -165,7 +199,8 @@ def table_editor_page(
             warnings = preview.get("warnings", [])
             source = preview.get("source", "editor")
         else:
-            initial = _editor_rows(selectors.table_view(owner_key=owner_key).rows)
+            view = selectors.table_view(owner_key=owner_key)
+            initial = _editor_rows(view.rows, viewer=request.user, refs=_shown_from(view))
             source = "editor"
     return render(
         request,
@@ -359,7 +394,7 @@ def _manifest_preview(
         read.append(fit_warning)
     request.session[PREVIEW_SESSION_KEY] = {
         "owner": owner_key,
-        "rows": _editor_rows([*people, *rows]),
+        "rows": _editor_rows([*people, *rows], viewer=request.user, refs=_shown_from(view)),
         "warnings": [*read, *warnings],
         "source": f"import:{filename.rsplit('/', 1)[-1][:50]}",
     }
@@ -381,8 +416,12 @@ def _funding_preview(
     except ImportFileError as exc:
         raise ValidationError({"file": [exc.message]}) from None
     view = selectors.table_view(owner_key=owner_key)
-    rows = [] if view.is_default else _editor_rows(view.rows)
-    known = {r["recipient"] for r in rows}
+    rows = (
+        []
+        if view.is_default
+        else _editor_rows(view.rows, viewer=request.user, refs=_shown_from(view))
+    )
+    known = set() if view.is_default else {r.recipient for r in view.rows}
     new_people = [p for p in info.people if p not in known]
     rows += [{"recipient": p, "percent": "", "note": f"from {filename}"} for p in new_people]
     notes = [f"{len(new_people)} people read from {filename}: give each a share, or remove them."]

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import table_views, verification_views, views
+from .webhooks import views as webhook_views
 
 app_name = "projects"
 
@@ -10,6 +11,28 @@ urlpatterns = [
     path("new/<str:step>/", views.project_new, name="new_step"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("search.json", table_views.project_search, name="search"),
+    # Webhooks of a project or a company (issue 12): before "<slug>/…", three segments deep.
+    path("webhooks/<str:kind>/<str:slug>/", webhook_views.webhooks_page, name="webhooks"),
+    path(
+        "webhooks/<str:kind>/<str:slug>/<int:pk>/",
+        webhook_views.webhook_endpoint_page,
+        name="webhook_endpoint",
+    ),
+    path(
+        "webhooks/<str:kind>/<str:slug>/<int:pk>/action/",
+        webhook_views.webhook_endpoint_action,
+        name="webhook_endpoint_action",
+    ),
+    path(
+        "webhooks/<str:kind>/<str:slug>/deliveries/<int:pk>/",
+        webhook_views.webhook_delivery_page,
+        name="webhook_delivery",
+    ),
+    path(
+        "webhooks/<str:kind>/<str:slug>/deliveries/<int:pk>/replay/",
+        webhook_views.webhook_delivery_replay,
+        name="webhook_delivery_replay",
+    ),
     path("<str:slug>/", views.project_detail, name="detail"),
     path("<str:slug>/edit/", views.project_edit, name="edit"),
     path("<str:slug>/verify/", verification_views.project_verification, name="verify"),

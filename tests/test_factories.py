@@ -28,6 +28,9 @@ FACTORIES = [
     f.UserProfileFactory,
     f.ApiTokenFactory,
     f.IdempotencyRecordFactory,
+    f.WebhookEndpointFactory,
+    f.WebhookDeliveryFactory,
+    f.WebhookAttemptFactory,
     # payouts
     f.AccountFactory,
     f.LedgerTransactionFactory,
@@ -35,6 +38,8 @@ FACTORIES = [
     f.InflowFactory,
     f.DistributionRunFactory,
     f.RunAllocationFactory,
+    f.RunPublicationFactory,
+    f.RunFlowFactory,
     f.ClaimedIdentityFactory,
     f.ConnectedAccountFactory,
     f.TaxFormFactory,

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Agreement, AgreementSignature, Company, Milestone
+from ..webhook_events import agreement_countersigned_emit
 from ._common import _agreement_ended, _require_staff, _text_clean, require_money_actor
 from .agreement_terms import agreement_terms_clean
 from .billing import pledge_invoices_issue
@@ -135,6 +136,7 @@ def agreement_countersign(
     agreement.status = Agreement.Status.ACTIVE
     agreement.activated_at = timezone.now()
     agreement.save(update_fields=["status", "activated_at"])
+    agreement_countersigned_emit(agreement=agreement)  # webhooks, sent after commit
     if agreement.kind == Agreement.Kind.PLEDGE:
         pledge_invoices_issue(agreement_ids=[agreement.pk])
     return agreement

@@ -23,6 +23,7 @@ from faiross.kernel.shares import FULL_SHARE, format_percent
 
 from .. import terms
 from ..models import Agreement, CarryDistribution, DividendDeclaration, Invoice, LiquidityEvent
+from ..webhook_events import invoice_issued_emit
 from ._common import _agreement_ended, _date_clean, _int_clean, require_money_actor
 from .vesting import equity_vested_millibips
 
@@ -41,7 +42,7 @@ def _invoice_create(
 ) -> tuple[Invoice, bool]:
     """The invoice of ``source_key``, created once; ``(invoice, created)``."""
     issued_on = issued_on or timezone.localdate()
-    return Invoice.objects.get_or_create(
+    invoice, created = Invoice.objects.get_or_create(
         source_key=source_key,
         defaults={
             "company": agreement.company,
@@ -55,6 +56,9 @@ def _invoice_create(
             "period_end": period[1] if period else None,
         },
     )
+    if created:
+        invoice_issued_emit(invoice=invoice)  # webhooks, sent once the transaction commits
+    return invoice, created
 
 
 def _active_agreement(*, agreement: Agreement, kind: str) -> Agreement:

@@ -26,6 +26,7 @@ from payouts.models import Inflow
 from payouts.stripe_client import stripe_client
 
 from ..models import Invoice
+from ..webhook_events import invoice_paid_emit
 from ._common import _require_staff, _text_clean, require_money_actor
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def _invoice_paid(
     invoice.payment_reference = payment_reference[:200]
     invoice.inflow = inflow
     invoice.save(update_fields=["status", "paid_at", "paid_via", "payment_reference", "inflow"])
+    invoice_paid_emit(invoice=invoice)  # webhooks, sent once the transaction commits
     return invoice, True
 
 

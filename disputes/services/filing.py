@@ -15,6 +15,7 @@ from django.utils import timezone
 from .. import selectors
 from ..conf import setting
 from ..models import Dispute, DisputeMessage, DisputeParty, Evidence
+from ..webhook_events import dispute_opened_emit
 from ._common import (
     _admin_link,
     _amount,
@@ -175,6 +176,7 @@ def dispute_file(
     )
     seen_users = _add_parties(dispute, filer, about.parties)
     evidence = _store_evidence(dispute=dispute, user=filer, links=links, files=checked)
+    dispute_opened_emit(dispute=dispute)  # webhooks, sent once the transaction commits
     _audit_with_evidence(
         dispute,
         filer,

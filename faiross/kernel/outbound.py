@@ -12,9 +12,11 @@ repository host cannot bounce FairOSS to an internal address. Every failure is o
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -22,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -204,3 +207,146 @@ def outbound_get(
     raise OutboundRedirectRefused(
         f"{_host(url)} redirected more than {MAX_REDIRECTS} times.", url=url
     )
+
+
+# --- POST to a user-supplied URL (outgoing webhooks, issue 12) ------------------------------
+
+
+class OutboundAddressRefused(OutboundError):
+    """The host resolves to an address FairOSS may not call (private, loopback, link-local…)."""
+
+
+def address_allowed(address: str, *, allowed_networks: Sequence[str] = ()) -> bool:
+    """Whether FairOSS may connect to ``address``: a public (global) address, or one inside
+    ``allowed_networks`` (CIDRs, e.g. ``127.0.0.0/8`` for a local test receiver)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip in ipaddress.ip_network(net, strict=False) for net in allowed_networks):
+        return True
+    return ip.is_global and not ip.is_multicast
+
+
+def _guarded_adapter(*, host: str, allowed_networks: Sequence[str]) -> HTTPAdapter:
+    """A transport that checks every address before connecting and the connected peer after
+    (so a DNS answer that changes between the two cannot reach an internal address)."""
+
+    def refuse(address: str) -> None:
+        raise OutboundAddressRefused(
+            f"{host} resolves to {address}, a private or local address; FairOSS sends only "
+            "to public addresses.",
+            url=host,
+        )
+
+    def checked(conn: Any, sock: socket.socket) -> socket.socket:
+        peer = sock.getpeername()[0]
+        if not address_allowed(peer, allowed_networks=allowed_networks):
+            sock.close()
+            refuse(peer)
+        return sock
+
+    def precheck(conn: Any) -> None:
+        try:
+            infos = socket.getaddrinfo(conn._dns_host, conn.port, type=socket.SOCK_STREAM)
+        except OSError:
+            return  # the connection itself reports the name error
+        for info in infos:
+            if not address_allowed(str(info[4][0]), allowed_networks=allowed_networks):
+                refuse(str(info[4][0]))
+
+    class GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            precheck(self)
+            return checked(self, super()._new_conn())
+
+    class GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            precheck(self)
+            return checked(self, super()._new_conn())
+
+    class GuardedHTTPPool(urllib3.HTTPConnectionPool):
+        ConnectionCls = GuardedHTTPConnection
+
+    class GuardedHTTPSPool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = GuardedHTTPSConnection
+
+    adapter = HTTPAdapter(max_retries=0)
+    adapter.poolmanager.pool_classes_by_scheme = {  # type: ignore[attr-defined]
+        "http": GuardedHTTPPool,
+        "https": GuardedHTTPSPool,
+    }
+    return adapter
+
+
+def outbound_post(
+    url: str,
+    *,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    max_bytes: int = 64 * 1024,
+    public_only: bool = True,
+    allowed_networks: Sequence[str] = (),
+) -> OutboundResponse:
+    """POST ``body`` to ``url`` once and return the answer, whatever its status.
+
+    For URLs people type in (webhook endpoints). Preconditions: ``url`` is http(s).
+    Invariants: with ``public_only`` no connection is made to a private, loopback,
+    link-local or otherwise non-global address unless it is in ``allowed_networks``
+    (:class:`OutboundAddressRefused`); redirects are never followed (a 3xx is returned as
+    the answer); the call takes at most ``timeout`` seconds; at most ``max_bytes`` of the
+    answer are read and the rest is dropped (the answer is kept as an excerpt, not refused).
+    Raises :class:`OutboundError` subclasses instead of any ``requests`` exception.
+    """
+    _check_url(url)
+    if timeout is None:
+        timeout = float(
+            getattr(settings, "FAIROSS_OUTBOUND_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
+        )
+    deadline = time.monotonic() + timeout
+    sent_headers = {
+        "User-Agent": f"FairOSS webhooks (+{getattr(settings, 'SITE_URL', '')})",
+        "Accept-Encoding": "identity",
+        **(headers or {}),
+    }
+    with requests.Session() as session:
+        session.trust_env = False  # no proxies or .netrc credentials from the environment
+        if public_only:
+            guarded = _guarded_adapter(host=_host(url), allowed_networks=allowed_networks)
+            session.mount("http://", guarded)
+            session.mount("https://", guarded)
+        try:
+            response = session.post(
+                url,
+                data=body,
+                headers=sent_headers,
+                timeout=(timeout, timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+        except OutboundAddressRefused as exc:
+            raise OutboundAddressRefused(str(exc), url=url) from None
+        except requests.Timeout:
+            raise OutboundTimeout(f"{_host(url)} took too long to answer.", url=url) from None
+        except requests.RequestException as exc:
+            if isinstance(exc.__context__, OutboundAddressRefused):
+                raise OutboundAddressRefused(str(exc.__context__), url=url) from None
+            raise OutboundUnreachable(f"{_host(url)} could not be reached.", url=url) from None
+        with response:
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                while size < max_bytes and time.monotonic() <= deadline:
+                    chunk = response.raw.read1(min(_CHUNK, max_bytes - size), decode_content=True)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+                pass  # the status is the answer; a broken-off body stays an excerpt
+            return OutboundResponse(
+                url=url,
+                status=response.status_code,
+                headers=dict(response.headers),
+                body=b"".join(chunks),
+            )

@@ -52,6 +52,11 @@ def percent_to_millibips(*, text: str, locale: str | None = None, field: str = "
         noun="a percentage",
         units=("%", loc.number_symbols["latn"]["percentSign"]),
         example=example,
+        # A suggested reading is written as a percentage ("Did you mean 12.5%?"), which
+        # this function accepts as it is written.
+        render=lambda value: _babel_format_percent(
+            value.scaleb(-2), locale=loc, decimal_quantization=False
+        ),
     )
     millibips = int(value.scaleb(PERCENT_DECIMALS))
     if millibips > FULL_SHARE:

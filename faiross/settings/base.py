@@ -273,6 +273,15 @@ FAIROSS_OUTBOUND_TIMEOUT_SECONDS = env.float("FAIROSS_OUTBOUND_TIMEOUT_SECONDS",
 FAIROSS_OUTBOUND_MAX_BYTES = env.int("FAIROSS_OUTBOUND_MAX_BYTES", default=2 * 1024 * 1024)
 # npm's package documents list every version ever published, so they are larger.
 FAIROSS_NPM_MAX_BYTES = env.int("FAIROSS_NPM_MAX_BYTES", default=32 * 1024 * 1024)
+# Outgoing webhooks (projects/webhooks/, docs/webhooks.md): URLs people type in, so only public
+# addresses are called unless a network is listed here (CIDRs; e.g. a local test receiver).
+FAIROSS_WEBHOOK_ALLOWED_NETWORKS = env.list("FAIROSS_WEBHOOK_ALLOWED_NETWORKS", default=[])
+FAIROSS_WEBHOOK_TIMEOUT_SECONDS = env.float("FAIROSS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Attempts before a delivery is marked failed; the waits double from the base, capped, jittered.
+FAIROSS_WEBHOOK_MAX_ATTEMPTS = env.int("FAIROSS_WEBHOOK_MAX_ATTEMPTS", default=8)
+FAIROSS_WEBHOOK_RETRY_BASE_SECONDS = env.float("FAIROSS_WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+FAIROSS_WEBHOOK_RETRY_MAX_SECONDS = env.float("FAIROSS_WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+FAIROSS_WEBHOOK_ENDPOINTS_MAX = env.int("FAIROSS_WEBHOOK_ENDPOINTS_MAX", default=10)
 
 # Client IP of signature records (faiross.kernel.http.client_ip; README "Production"): how many
 # reverse proxies in front of FairOSS append to X-Forwarded-For. 0 = REMOTE_ADDR only.

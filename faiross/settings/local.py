@@ -12,6 +12,10 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_faiross_local")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://127.0.0.1:12111")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_faiross_local")
+# Developers try outgoing webhooks with a receiver on their own machine.
+FAIROSS_WEBHOOK_ALLOWED_NETWORKS = env.list(
+    "FAIROSS_WEBHOOK_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Tax forms and other personal documents: outside MEDIA_ROOT, served only through views

@@ -29,5 +29,7 @@ STORAGES = {
 }
 STRIPE_SECRET_KEY = "sk_test_faiross_tests"
 STRIPE_WEBHOOK_SECRET = "whsec_faiross_tests"
+# Outgoing webhooks are tested against a receiver on this machine.
+FAIROSS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 # FAIROSS_EAGER=0 lets a test run tasks on a real Celery worker (the "celery" marker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("FAIROSS_EAGER", default=True)

@@ -51,6 +51,7 @@ from payouts.models import (
     RunAllocation,
 )
 from payouts.models import Inflow as InflowRecord
+from payouts.webhook_events import run_done_emit
 from projects.cycles import ClosedCycleError
 from projects.models import Project, TableVersion
 from projects.services.tables import default_table_entries
@@ -408,6 +409,7 @@ def _stage_post(run_id: int) -> None:
     run.finished_at = timezone.now()
     run.progress = "done"
     run.save(update_fields=["status", "is_open", "finished_at", "progress"])
+    run_done_emit(run=run)  # webhooks, sent once this transaction commits
 
 
 def distribution_run_execute(*, run_id: int) -> DistributionRun:
@@ -423,6 +425,9 @@ def distribution_run_execute(*, run_id: int) -> DistributionRun:
         log.exception("distribution run %s failed", run_id)
         _fail(run_id, exc)
         raise
+    from payouts.distribution.publish import run_publication_ensure  # it imports this module
+
+    run_publication_ensure(run_id=run_id)  # hashes, Merkle roots, flows; never undoes the run
     return DistributionRun.objects.get(pk=run_id)
 
 

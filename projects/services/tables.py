@@ -8,7 +8,10 @@ A table change is always a new :class:`TableVersion`. Rules every function keeps
 - a ``purl:`` recipient becomes the ``project:`` of the project that lists that purl,
   created as an *unclaimed* placeholder when no project does;
 - only one version per table is active (row lock on the table plus a partial unique index);
-- no activation may close a cycle (a set of projects sending all their money to each other).
+- no activation may close a cycle (a set of projects sending all their money to each other);
+- a row naming a masked address (``email:z***@example.org``, as it is shown to all but staff
+  and the address's owner) keeps the address of the entry it was shown from, and no message
+  spells that address.
 
 Errors are ``ValidationError({"entries": [...]})`` whose messages name the row and the rule,
 or ``PermissionDenied``; either way nothing is stored.
@@ -31,9 +34,11 @@ from django.utils import timezone
 from faiross.kernel.allocation import allocate
 from faiross.kernel.recipients import (
     RecipientError,
+    is_masked_email,
     parse_recipient,
     project_key,
     purl_key,
+    recipient_display,
     recipient_split,
 )
 from faiross.kernel.shares import FULL_SHARE, format_percent
@@ -52,6 +57,7 @@ from ..models import (
 )
 from ..purls import PurlError, purl_normalize, purl_project
 from ..tables_registry import table_owner_policies
+from ..webhooks.emitters import table_activated_emit
 
 MAX_ENTRIES = 500
 
@@ -201,7 +207,73 @@ def entries_from_rows(rows: Sequence[object]) -> list[EntryInput]:
     return out
 
 
-def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[ResolvedEntry]:
+def _is_masked_recipient(recipient: str) -> bool:
+    kind, _, identifier = recipient.partition(":")
+    return kind == "email" and is_masked_email(identifier)
+
+
+def _masked_rows_resolve(
+    *, table: ShareTable | None, entries: Sequence[EntryInput]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """The stored recipient of each row (by row number, from 1) that names a masked address,
+    and why the others cannot be resolved.
+
+    A masked address (``email:z***@example.org``) names nobody by itself: it stands for the
+    entry of this table it was shown from, the row's ``entry_id`` (an entry of any version of
+    ``table``), else the one entry of the active version shown that way. Messages never
+    spell an address beyond its mask, so editing a table teaches nobody an address.
+    """
+    masked = [(i, e) for i, e in enumerate(entries, start=1) if _is_masked_recipient(e.recipient)]
+    if not masked:
+        return {}, {}
+    by_id: dict[int, str] = {}
+    active: list[str] = []
+    if table is not None:
+        ids = {e.entry_id for _, e in masked if e.entry_id is not None}
+        by_id = dict(
+            TableEntry.objects.filter(version__table=table, pk__in=ids).values_list(
+                "pk", "recipient"
+            )
+        )
+        active = list(
+            TableEntry.objects.filter(version_id=table.active_version_id).values_list(
+                "recipient", flat=True
+            )
+        )
+    kept: dict[int, str] = {}
+    problems: dict[int, str] = {}
+    for i, entry in masked:
+        if entry.entry_id is not None:
+            stored = by_id.get(entry.entry_id)
+            candidates = [stored] if stored is not None else []
+        else:
+            candidates = active
+        same = [r for r in candidates if recipient_display(r, reveal=False) == entry.recipient]
+        label = f"row {i} ({entry.recipient})"
+        if len(same) == 1:
+            kept[i] = same[0]
+        elif not same:
+            problems[i] = (
+                f"{label}: this is a hidden address (pages, the API and faiross.toml show "
+                "addresses masked) that is not one of this table's entries; keep the row as "
+                "the table showed it, or write the full address."
+            )
+        else:
+            problems[i] = (
+                f"{label}: more than one entry of the table is shown as {entry.recipient}; "
+                "send the row with the entry_id the table showed, or write the full address."
+            )
+    return kept, problems
+
+
+def _resolve_entries(
+    *, owner_key: str, entries: Sequence[EntryInput], table: ShareTable | None = None
+) -> list[ResolvedEntry]:
+    """Check and resolve the rows of a proposal; see the module docstring for the rules.
+
+    A row that names a masked address keeps the address of the entry of ``table`` it was
+    shown from (:func:`_masked_rows_resolve`); its messages name it by the mask only.
+    """
     errors: list[str] = []
     if len(entries) > MAX_ENTRIES:
         raise TableError(
@@ -214,6 +286,7 @@ def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[R
     resolved: list[ResolvedEntry] = []
     seen: dict[str, int] = {}
     total = 0
+    kept, hidden = _masked_rows_resolve(table=table, entries=entries)
     for i, entry in enumerate(entries, start=1):
         label = f"row {i} ({entry.recipient})"
         m = entry.millibips
@@ -229,10 +302,14 @@ def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[R
         if len(entry.note) > 200:
             errors.append(f"{label}: a note may be at most 200 characters.")
             continue
+        if i in hidden:
+            errors.append(hidden[i])
+            continue
         try:
-            kind, ident = parse_recipient(entry.recipient)
+            kind, ident = parse_recipient(kept.get(i, entry.recipient))
         except RecipientError as exc:
-            errors.append(f"row {i}: {exc.message}")
+            # A kept address is never spelled out, not even in a message about it.
+            errors.append(f"{label}: not a valid address" if i in kept else f"row {i}: {exc.message}")
             continue
         project: Project | None = None
         recipient = f"{kind}:{ident}"
@@ -262,9 +339,8 @@ def _resolve_entries(*, owner_key: str, entries: Sequence[EntryInput]) -> list[R
             errors.append(f"{label}: a table cannot name its own owner; that share is the reserve.")
             continue
         if recipient in seen:
-            errors.append(
-                f"{label}: {recipient} is already in row {seen[recipient]}; merge the rows."
-            )
+            shown = entry.recipient if i in kept else recipient
+            errors.append(f"{label}: {shown} is already in row {seen[recipient]}; merge the rows.")
             continue
         seen[recipient] = i
         total += m
@@ -390,6 +466,7 @@ def _activate(
     version.save(update_fields=["status", "activated_at"])
     table.active_version = version
     table.save(update_fields=["active_version"])
+    table_activated_emit(table=table, version=version, entries=entries)
 
 
 def _resolved_of(version: TableVersion) -> list[ResolvedEntry]:
@@ -426,7 +503,7 @@ def table_propose(
         raise PermissionDenied("Only the owner's stewards and maintainers can propose a table.")
     table = table_for_owner(owner_key=owner_key)
     table = ShareTable.objects.select_for_update().get(pk=table.pk)
-    resolved = _resolve_entries(owner_key=owner_key, entries=entries)
+    resolved = _resolve_entries(owner_key=owner_key, entries=entries, table=table)
     check_no_closed_cycle(owner_key=owner_key, entries=resolved)
     number = (table.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = TableVersion.objects.create(

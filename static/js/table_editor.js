@@ -18,7 +18,9 @@
     const rest = String(millibips % 100000).padStart(5, "0").replace(/0+$/, "");
     return rest ? whole + "." + rest + "%" : whole + "%";
   }
-  function addRow(recipient, percent, note) {
+  // A row with a ref names an email address the user may not read (money rule 9): it is
+  // shown masked and read-only, and the server keeps the address of the entry it refers to.
+  function addRow(recipient, percent, note, ref) {
     const tr = document.createElement("tr");
     tr.innerHTML =
       '<td><input type="text" name="recipient" list="project-options" autocomplete="off" aria-label="Recipient"></td>' +
@@ -28,6 +30,13 @@
     tr.querySelector("[name=recipient]").value = recipient || "";
     tr.querySelector("[name=percent]").value = percent || "";
     tr.querySelector("[name=note]").value = note || "";
+    if (ref) {
+      tr.dataset.ref = ref;
+      const input = tr.querySelector("[name=recipient]");
+      input.readOnly = true;
+      input.classList.add("masked");
+      input.title = "A hidden address: saved as it is. Remove the row to take it out.";
+    }
     tr.querySelector("button").addEventListener("click", function () { tr.remove(); update(); });
     body.appendChild(tr);
     return tr;
@@ -106,6 +115,7 @@
         recipient: tr.querySelector("[name=recipient]").value,
         percent: tr.querySelector("[name=percent]").value,
         note: tr.querySelector("[name=note]").value,
+        ref: tr.dataset.ref || "",
       });
     });
     let field = form.querySelector("input[name=rows]");
@@ -123,7 +133,7 @@
     body.querySelectorAll("input").forEach(function (input) { input.disabled = false; });
   });
   const initial = JSON.parse(document.getElementById("initial-rows").textContent);
-  initial.forEach(function (r) { addRow(r.recipient, r.percent, r.note); });
+  initial.forEach(function (r) { addRow(r.recipient, r.percent, r.note, r.ref); });
   if (!initial.length) addRow("project:", "", "");
   update();
 })();

@@ -90,6 +90,7 @@ def test_pledge_form_to_signed(client, company, finance):
             "amount": "2,000",
             "developers": "12",
             "period": "yearly",
+            "step": "confirm",
         },
     )
     agreement = Agreement.objects.get()
@@ -131,7 +132,7 @@ EQUITY_FORM = {
             {"amount": "20.001", "developers": "1", "period": "yearly"},
             "more decimals than an amount in USD can have (2)",
         ),
-        ("dividend", {"share": "75"}, "from 1 to 5,000,000"),
+        ("dividend", {"share": "75"}, "at most 50%"),
         ("dividend", {"share": "abc"}, "is not a percentage"),
         (
             "equity",

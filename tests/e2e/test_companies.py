@@ -82,6 +82,7 @@ def test_agreement_from_signup_to_money_distributed(page, live_server, stripe_se
     for selector, value in TERMS[kind].items():
         page.fill(selector, value)
     page.get_by_role("button", name="Create draft").click()
+    page.get_by_role("button", name="Confirm").click()
     page.wait_for_url(re.compile(r"/agreements/\d+/$"))
     assert "Draft" in page.locator("#agreement-status").inner_text()
     page.get_by_label(re.compile("I have read the agreement")).check()

@@ -5,8 +5,12 @@ person received, their balances and payouts, Stripe account and transfer ids, ta
 signature records (IP address, user agent, document hash), the text of a dispute, a
 notification's address. Then every page is crawled (each URL pattern of ``faiross.urls``
 filled with the seeded objects, plus every link found on the way) and every API ``GET`` of
-the OpenAPI schema is called, as an anonymous visitor and as an unrelated signed-in user:
-no marker may appear in any answer.
+the OpenAPI schema is called, as an anonymous visitor, as an unrelated signed-in user, as a
+member of an unrelated company (its dashboard and CSV show where its money went, down to the
+seeded person) and as a steward of the project whose table names the seeded email address
+(the table editor included): no marker may appear in any answer, except what that
+steward may see (their own address, the invitation they sent, the dispute about their
+project).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ DISPUTE_TITLE = "dispute-title-MARKER-q9w8"
 DISPUTE_TEXT = "dispute-text-MARKER-e3e3"
 PAYOUT_AMOUNT = 777_123
 BALANCE_AMOUNT = 654_321
+# What the unrelated company pays: its table sends it all to the victim's project.
+OTHER_COMPANY_INFLOW = 1_987_653
 
 # Prefixes not crawled: the admin (staff only, a sign-in redirect for others) and allauth's
 # own pages (they show nothing of anyone else).
@@ -62,6 +68,7 @@ def world(db):
         AgreementFactory,
         AgreementSignatureFactory,
         CompanyFactory,
+        CompanyMemberFactory,
         ConnectedAccountFactory,
         DisputeFactory,
         DisputePartyFactory,
@@ -109,8 +116,21 @@ def world(db):
         ip_address=SIGNATURE_IP, user_agent=SIGNATURE_AGENT
     )
     InflowFactory(company=company, amount=4_321_987)
+    # A company with nothing to do with the victim but that its money reaches them: its
+    # members see where their money went, with the victim's part summed with other people's.
+    carla = UserFactory(username="carla")
+    other = CompanyFactory(slug="other-co", name="Other Co", owner=carla)
+    TableVersionFactory(
+        owner_key=other.owner_key, actor=carla, entries=[("project:pubproj", 10_000_000)]
+    )
+    InflowFactory(company=other, amount=OTHER_COMPANY_INFLOW)
     run = DistributionRunFactory()
     victim_line = RunAllocation.objects.get(run=run, recipient="user:victim")
+    from companies.selectors import company_money_reached
+
+    victim_from_other = next(
+        r.amount for r in company_money_reached(company=other) if r.recipient == "user:victim"
+    )
 
     ConnectedAccountFactory(user=victim, stripe_account_id=STRIPE_ACCOUNT)
     TaxFormFactory(user=victim, note=TAX_NOTE)
@@ -143,6 +163,7 @@ def world(db):
         DISPUTE_TITLE,
         DISPUTE_TEXT,
         *_money_forms(victim_line.amount),
+        *_money_forms(victim_from_other),
         *_money_forms(payout.amount),
         *_money_forms(BALANCE_AMOUNT),
     ]
@@ -174,16 +195,23 @@ def world(db):
         f"distribution_line:{victim_line.pk}",
         *(f"table_entry:{pk}" for pk in _entry_ids("project:pubproj")),
     ]
-    extra = [f"/disputes/new/?about={t}" for t in targets]
+    extra = [
+        *(f"/disputes/new/?about={t}" for t in targets),
+        "/companies/other-co/",
+        "/companies/other-co/export.csv",
+    ]
     return {
         "markers": markers,
         "values": values,
         "extra": extra,
         "mallory": mallory,
+        "company member": carla,
+        "steward": steward,
         "victim": victim,
         "payout": payout,
         "run": run,
         "victim_line": victim_line,
+        "victim_from_other": victim_from_other,
     }
 
 
@@ -294,14 +322,35 @@ def _start_urls(world: dict[str, object], client: Client) -> list[str]:
     return urls
 
 
-@pytest.mark.parametrize("who", ["anonymous", "unrelated user"])
+# What the steward of the table that names TABLE_EMAIL may see: their own address, the
+# address they invited, and the dispute about their project (they are a party to it).
+STEWARD_MAY_SEE = (
+    STEWARD_EMAIL.split("@")[0],
+    INVITEE_EMAIL.split("@")[0],
+    DISPUTE_TITLE,
+    DISPUTE_TEXT,
+)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "unrelated user", "company member", "steward"])
 def test_no_private_value_reaches_an_outsider(world, who):
     client = Client()
-    if who == "unrelated user":
-        client.force_login(world["mallory"])
-    leaks, answers = _crawl(client, _start_urls(world, client), world["markers"])
+    markers = world["markers"]
+    if who != "anonymous":
+        client.force_login(world["mallory" if who == "unrelated user" else who])
+    if who == "steward":
+        markers = [m for m in markers if m not in STEWARD_MAY_SEE]
+        assert TABLE_EMAIL.split("@")[0] in markers
+    start = _start_urls(world, client)
+    leaks, answers = _crawl(client, start, markers)
     assert answers > 100, answers  # the crawl reached the site, not just a sign-in page
     assert leaks == []
+    if who == "company member":
+        # The crawl saw where the company's money went, with the victim summed in people.
+        assert "people (" in client.get("/companies/other-co/").content.decode()
+    if who == "steward":
+        editor = client.get("/projects/pubproj/table/edit/").content.decode()
+        assert "email:h***@example.org" in editor and "/projects/pubproj/table/edit/" in start
 
 
 def test_the_markers_are_visible_to_their_owner_and_staff(world):
@@ -319,3 +368,5 @@ def test_the_markers_are_visible_to_their_owner_and_staff(world):
     assert _money_forms(world["victim_line"].amount)[0] in run_page
     table = client.get("/api/v1/projects/pubproj/table/").json()
     assert f"email:{TABLE_EMAIL}" in [e["recipient"] for e in table["entries"]]
+    dashboard = client.get("/companies/other-co/").content.decode()
+    assert _money_forms(world["victim_from_other"])[0] in dashboard

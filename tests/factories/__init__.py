@@ -45,6 +45,8 @@ from .payouts import (
     ReserveGrantApprovalFactory,
     ReserveGrantFactory,
     RunAllocationFactory,
+    RunFlowFactory,
+    RunPublicationFactory,
     StripeEventFactory,
     TaxFormFactory,
     credit,
@@ -73,6 +75,7 @@ from .users import (
     StaffFactory,
     UserFactory,
 )
+from .webhooks import WebhookAttemptFactory, WebhookDeliveryFactory, WebhookEndpointFactory
 
 __all__ = [
     "AGREEMENT_TERMS",
@@ -120,6 +123,8 @@ __all__ = [
     "ReserveGrantApprovalFactory",
     "ReserveGrantFactory",
     "RunAllocationFactory",
+    "RunFlowFactory",
+    "RunPublicationFactory",
     "ShareTableFactory",
     "SocialAccountFactory",
     "StaffFactory",
@@ -129,6 +134,9 @@ __all__ = [
     "TaxFormFactory",
     "UserFactory",
     "UserProfileFactory",
+    "WebhookAttemptFactory",
+    "WebhookDeliveryFactory",
+    "WebhookEndpointFactory",
     "credit",
     "owner_actor",
 ]

@@ -198,6 +198,37 @@ class RunAllocationFactory(ServiceFactory):
         return run.allocations.get(recipient=recipient, currency=currency)
 
 
+class RunPublicationFactory(ServiceFactory):
+    """What a done run publishes (written by the run itself once it is done): ``recipient``
+    receives ``amount`` through a company's table, as in :class:`RunAllocationFactory`."""
+
+    class Meta:
+        model = "payouts.RunPublication"
+
+    recipient = factory.Sequence(lambda n: f"github:published-{n}")
+    amount = 10_000
+
+    @classmethod
+    def _create(cls, model_class, *, recipient, amount):
+        allocation = RunAllocationFactory(recipient=recipient, amount=amount)
+        return allocation.run.publication
+
+
+class RunFlowFactory(ServiceFactory):
+    """One public hop of a real run: the company's hop to ``people`` (its one person)."""
+
+    class Meta:
+        model = "payouts.RunFlow"
+
+    recipient = factory.Sequence(lambda n: f"github:flowing-{n}")
+    amount = 10_000
+
+    @classmethod
+    def _create(cls, model_class, *, recipient, amount):
+        allocation = RunAllocationFactory(recipient=recipient, amount=amount)
+        return allocation.run.flows.get(target="people")
+
+
 class ClaimedIdentityFactory(ServiceFactory):
     """An identity claimed by ``user`` through ``identity_claim`` (which also sweeps its
     escrow): the user's verified email by default; a ``github:<login>`` identity gets the

@@ -94,7 +94,7 @@ def test_parse(text, locale, millibips):
         ("0.000001", "more decimals than a percentage can have (5)"),
         ("-1", "negative"),
         ("100.00001", "more than 100%"),
-        ("12,5", "Did you mean 12.5?"),
+        ("12,5", "Did you mean 12.5%?"),
     ],
 )
 def test_parse_refuses(text, says):

@@ -82,7 +82,8 @@ def test_stripe_down_shows_a_message_and_changes_nothing(client, signed_in, stri
 
 def test_threshold_form(client, signed_in, stripe_settings, settings):
     open_page(start(client), {"action": "complete"})
-    assert client.post("/payouts/get-paid/", {"threshold": "50.5"}).status_code == 302
+    confirmed = {"threshold": "50.5", "step": "confirm"}
+    assert client.post("/payouts/get-paid/", confirmed).status_code == 302
     assert ConnectedAccount.objects.get().payout_threshold == 5050
     for bad in ("0.5", "abc", "-3", "1.234", ""):
         response = client.post("/payouts/get-paid/", {"threshold": bad})
