@@ -247,9 +247,7 @@ def people_shown_to(*, keys: set[str], viewer: User | AnonymousUser | None) -> s
     }
 
 
-def flow_rows_shown(
-    rows: list[FlowRow], *, viewer: User | AnonymousUser | None
-) -> list[FlowRow]:
+def flow_rows_shown(rows: list[FlowRow], *, viewer: User | AnonymousUser | None) -> list[FlowRow]:
     """``rows`` as ``viewer`` may see them: projects, companies and packages by name; a
     person by name only when :func:`people_shown_to` allows; every other person folded into
     one ``people (N)`` row per currency, placed after that currency's named rows.

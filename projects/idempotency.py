@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.http import QueryDict
+from django.utils.datastructures import MultiValueDict
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework.request import Request
@@ -67,8 +67,10 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 
 
 def _canonical(value: Any) -> Any:
-    """``value`` (parsed request data) as plain JSON-able data, files by their digest."""
-    if isinstance(value, QueryDict):
+    """``value`` (parsed request data) as plain JSON-able data, files by their digest.
+    ``request.FILES`` is a MultiValueDict (a QueryDict's base): left as it is, the JSON
+    encoder would iterate its files and leave them read to the end for the view."""
+    if isinstance(value, MultiValueDict):
         return {key: [_canonical(v) for v in values] for key, values in sorted(value.lists())}
     if hasattr(value, "read") and hasattr(value, "seek"):
         value.seek(0)

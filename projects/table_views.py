@@ -387,7 +387,11 @@ def _manifest_preview(
         policy=policy,
     )
     view = selectors.table_view(owner_key=owner_key)
-    people = [] if view.is_default else [r for r in view.rows if r.kind != "project"]
+    people = [
+        EntryInput(r.recipient, r.millibips, r.note)
+        for r in ([] if view.is_default else view.rows)
+        if r.kind != "project"
+    ]
     read = [f"{len(rows)} dependencies read from {filename} ({policy} split)."]
     rows, fit_warning = services.tables.manifest_rows_fit(people=people, rows=rows)
     if fit_warning:

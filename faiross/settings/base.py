@@ -262,6 +262,9 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 # Project rules (documented in the README).
 FAIROSS_MAX_PURLS_PER_PROJECT = 50
 # Active API tokens one person may have (revoke old ones on the settings page).
+# Salts the leaves of published runs' Merkle trees (docs/verifiable-runs.md); kept apart from
+# SECRET_KEY so that rotating that key does not make proofs of past runs impossible to issue.
+FAIROSS_RUN_SALT_SECRET = env("FAIROSS_RUN_SALT_SECRET", default="")
 FAIROSS_API_TOKENS_MAX = env.int("FAIROSS_API_TOKENS_MAX", default=50)
 # Ownership checks (projects/verification/): where FairOSS asks, through the one outbound
 # client (faiross/kernel/outbound.py) with these limits. Tests point them at a local server.

@@ -309,7 +309,9 @@ def _resolve_entries(
             kind, ident = parse_recipient(kept.get(i, entry.recipient))
         except RecipientError as exc:
             # A kept address is never spelled out, not even in a message about it.
-            errors.append(f"{label}: not a valid address" if i in kept else f"row {i}: {exc.message}")
+            errors.append(
+                f"{label}: not a valid address" if i in kept else f"row {i}: {exc.message}"
+            )
             continue
         project: Project | None = None
         recipient = f"{kind}:{ident}"

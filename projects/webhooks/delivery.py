@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from faiross.kernel.outbound import OutboundError, outbound_post
+from faiross.kernel.outbound import OutboundAddressRefused, OutboundError, outbound_post
 
 from ..models import WebhookAttempt, WebhookDelivery
 
@@ -124,8 +124,9 @@ def _claim(*, delivery_id: int, manual: bool) -> _Claim | str | None:
     )
 
 
-def _send(*, claim: _Claim, delivery_id: int) -> tuple[int | None, str, str]:
-    """POST the delivery; ``(status or None, answer excerpt, error)``. Never raises."""
+def _send(*, claim: _Claim, delivery_id: int) -> tuple[int | None, str, str, bool]:
+    """POST the delivery; ``(status or None, answer excerpt, error, final)``, ``final`` when
+    trying again cannot help (a refused address). Never raises."""
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
@@ -144,12 +145,14 @@ def _send(*, claim: _Claim, delivery_id: int) -> tuple[int | None, str, str]:
             max_bytes=RESPONSE_MAX_BYTES,
             allowed_networks=settings.FAIROSS_WEBHOOK_ALLOWED_NETWORKS,
         )
+    except OutboundAddressRefused as exc:
+        return None, "", str(exc)[:300], True
     except OutboundError as exc:
-        return None, "", str(exc)[:300]
+        return None, "", str(exc)[:300], False
     except Exception:  # a bug here must not lose the attempt's record
         log.exception("webhook delivery %s: sending failed", delivery_id)
-        return None, "", "FairOSS could not send this request (internal error)."
-    return response.status, response.text[:EXCERPT_CHARS], ""
+        return None, "", "FairOSS could not send this request (internal error).", False
+    return response.status, response.text[:EXCERPT_CHARS], "", False
 
 
 @transaction.atomic
@@ -161,6 +164,7 @@ def _record(
     response_status: int | None,
     excerpt: str,
     error: str,
+    final: bool,
     duration_ms: int,
 ) -> AttemptOutcome:
     delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
@@ -187,7 +191,7 @@ def _record(
         # A replay does not start a new schedule; a pending delivery keeps its own.
         if delivery.status != WebhookDelivery.Status.PENDING:
             delivery.status = WebhookDelivery.Status.FAILED
-    elif delivery.attempts >= settings.FAIROSS_WEBHOOK_MAX_ATTEMPTS:
+    elif final or delivery.attempts >= settings.FAIROSS_WEBHOOK_MAX_ATTEMPTS:
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.next_attempt_at = None
     else:
@@ -227,13 +231,14 @@ def webhook_delivery_attempt(*, delivery_id: int, manual: bool = False) -> Attem
     from the page) is always made and does not change the automatic schedule.
     Invariants: every attempt made is a :class:`WebhookAttempt` row with the answer's status
     and an excerpt of its body; after ``FAIROSS_WEBHOOK_MAX_ATTEMPTS`` failed automatic
-    attempts the delivery is failed; the call never raises for a receiver's failure.
+    attempts, or one refused address (it will not become public by waiting), the delivery
+    is failed; the call never raises for a receiver's failure.
     """
     claim = _claim(delivery_id=delivery_id, manual=manual)
     if not isinstance(claim, _Claim):
         return AttemptOutcome(delivery_id=delivery_id, sent=False, status=claim or "gone")
     started = time.monotonic()
-    response_status, excerpt, error = _send(claim=claim, delivery_id=delivery_id)
+    response_status, excerpt, error, final = _send(claim=claim, delivery_id=delivery_id)
     return _record(
         delivery_id=delivery_id,
         claim=claim,
@@ -241,6 +246,7 @@ def webhook_delivery_attempt(*, delivery_id: int, manual: bool = False) -> Attem
         response_status=response_status,
         excerpt=excerpt,
         error=error,
+        final=final,
         duration_ms=int((time.monotonic() - started) * 1000),
     )
 

@@ -68,7 +68,6 @@ def world(db):
         AgreementFactory,
         AgreementSignatureFactory,
         CompanyFactory,
-        CompanyMemberFactory,
         ConnectedAccountFactory,
         DisputeFactory,
         DisputePartyFactory,

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from projects.models import TableVersion
 from tests.factories import (
@@ -169,9 +170,7 @@ def test_the_api_masks_entries_and_a_proposal_sent_back_keeps_them(api_client, u
     assert shown[0]["recipient"] == MASKED and isinstance(shown[0]["entry_id"], int)
     assert shown[1] == {"recipient": "github:octocat", "millibips": 1_000_000}
     shown[1]["millibips"] = 3_000_000
-    r = api_client.post(
-        "/api/v1/projects/numpy/table/versions/", {"entries": shown}, format="json"
-    )
+    r = api_client.post("/api/v1/projects/numpy/table/versions/", {"entries": shown}, format="json")
     assert r.status_code == 201, r.json()
     assert ZOE not in r.content.decode() and r.json()["entries"][0]["recipient"] == MASKED
     assert latest_entries() == [(f"email:{ZOE}", 2_000_000), ("github:octocat", 3_000_000)]
@@ -212,3 +211,27 @@ def test_the_api_refuses_an_ambiguous_mask_without_its_entry_id(api_client, user
         ("email:zoe@example.org", 2_000_000),
         ("email:zack@example.org", 1_000_000),
     ]
+
+
+def test_an_import_preview_keeps_the_masked_people_rows(client, user, table):
+    """A manifest replaces the dependency rows and keeps the people: the steward's preview
+    shows the address masked, and saving the preview keeps it."""
+    client.force_login(user)
+    r = client.post(
+        "/projects/numpy/table/import/",
+        {
+            "file": SimpleUploadedFile("requirements.txt", b"requests\n"),
+            "share": "50",
+            "policy": "even",
+        },
+    )
+    assert r.status_code == 302
+    page = client.get(r["Location"]).content.decode()
+    assert ZOE not in page and "zoe.hidden" not in page
+    found = re.search(r'<script id="initial-rows" type="application/json">(.*?)</script>', page)
+    assert found
+    rows = json.loads(html.unescape(found.group(1)))
+    assert [r["recipient"] for r in rows][:2] == [MASKED, "github:octocat"]
+    r = client.post("/projects/numpy/table/edit/", {"rows": json.dumps(rows)})
+    assert r.status_code == 302, r.content.decode()[:3000]
+    assert latest_entries()[:2] == [(f"email:{ZOE}", 2_000_000), ("github:octocat", 1_000_000)]

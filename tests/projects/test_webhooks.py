@@ -18,7 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from faiross.kernel.outbound import address_allowed
-from projects.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from projects.models import WebhookDelivery, WebhookEndpoint
 from projects.services.tables import EntryInput, table_propose
 from projects.tasks import webhook_deliveries_sweep, webhook_inline_senders_wait
 from projects.webhooks import services as webhooks
@@ -31,6 +31,13 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(settings):
+    """Retries in tenths of a second, so a sender in the background finishes in the test."""
+    settings.FAIROSS_WEBHOOK_MAX_ATTEMPTS = 3
+    settings.FAIROSS_WEBHOOK_RETRY_BASE_SECONDS = 0.05
 
 
 # --- the receiver -----------------------------------------------------------------------------
@@ -61,7 +68,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 receiver.requests.append(
@@ -294,6 +301,8 @@ def test_the_request_that_caused_an_event_succeeds_when_the_receiver_is_down(
     receivers, numpy, steward, api_client, settings
 ):
     settings.FAIROSS_WEBHOOK_TIMEOUT_SECONDS = 3
+    settings.FAIROSS_WEBHOOK_MAX_ATTEMPTS = 2
+    settings.FAIROSS_WEBHOOK_RETRY_BASE_SECONDS = 0.1
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
@@ -315,9 +324,9 @@ def test_the_request_that_caused_an_event_succeeds_when_the_receiver_is_down(
     assert elapsed < 2.0  # it did not wait for the slow receiver
     settle()
     failed = WebhookDelivery.objects.get(endpoint=down)
-    assert failed.status == "pending" and failed.attempts == 1  # a retry is scheduled
-    assert failed.next_attempt_at is not None
-    assert "could not be reached" in failed.attempt_log.get().error
+    assert failed.status == "failed" and failed.attempts == 2  # retried, then given up
+    for attempt in failed.attempt_log.all():
+        assert attempt.response_status is None and "could not be reached" in attempt.error
     assert WebhookDelivery.objects.get(endpoint=hanging).status == "succeeded"
 
 
@@ -346,7 +355,8 @@ def test_private_addresses_are_refused_in_production_settings(receivers, numpy, 
 
     assert receiver.requests == []
     delivery = WebhookDelivery.objects.get(endpoint=named)
-    assert "private or local address" in delivery.attempt_log.first().error
+    assert delivery.status == "failed" and delivery.attempts == 1  # waiting will not help
+    assert "private or local address" in delivery.attempt_log.get().error
     assert not address_allowed("::ffff:127.0.0.1")
     assert not address_allowed("192.168.1.10")
     assert address_allowed("93.184.215.14")
@@ -433,3 +443,96 @@ def test_only_stewards_and_company_owners_manage_webhooks(numpy, client):
     other_slug = reverse("projects:webhook_endpoint", args=["project", "numpy", endpoint.pk])
     client.force_login(numpy.memberships.get(role="steward").user)
     assert client.get(other_slug).status_code == 404
+
+
+# --- the events of the other layers -----------------------------------------------------------
+
+
+def test_run_done_tells_each_owner_its_own_totals_and_no_persons_amounts(receivers, steward):
+    from payouts.distribution import runs
+    from payouts.inflows import inflow_record
+
+    project_side, company_side = receivers(), receivers()
+    owner = UserFactory(username="olga")
+    ProjectFactory(slug="numpy", steward=steward)
+    activate_table("numpy", steward, [EntryInput(recipient="user:stella", millibips=2_000_000)])
+    acme = CompanyFactory(
+        slug="acme", owner=owner, table=[EntryInput(recipient="project:numpy", millibips=6_000_000)]
+    )
+    add_endpoint("project:numpy", steward, project_side.url, ["run.done"])
+    add_endpoint("company:acme", owner, company_side.url, ["run.done"])
+    inflow_record(company=acme, amount=10_000, currency="usd", reference="W1")
+
+    run = runs.distribution_run_execute(run_id=runs.distribution_run_create().pk)
+    settle()
+
+    assert run.status == "done"
+    (to_project,) = project_side.requests
+    (to_company,) = company_side.requests
+    project_event, company_event = to_project.json, to_company.json
+    assert project_event["type"] == company_event["type"] == "run.done"
+    assert project_event["id"] != company_event["id"]  # one event per owner
+    assert project_event["data"]["run"]["id"] == run.pk
+    assert project_event["data"]["run"]["totals"] == {"usd": 10_000}
+    # numpy received 6,000 and kept 80% of it; stella's 1,200 is hers alone.
+    assert project_event["data"]["kept"] == {"usd": {"reserve": 4_800}}
+    assert "stella" not in to_project.body.decode() and b"1200" not in to_project.body
+    assert company_event["data"]["paid_in"] == {"usd": 10_000}
+    assert company_event["data"]["kept"] == {"usd": {"reserve": 4_000}}
+
+
+def test_company_events_countersigned_invoice_issued_and_paid(receivers, settings):
+    import datetime as dt
+
+    from companies.services.payments import invoice_wire_received
+    from tests.factories import AgreementFactory, StaffFactory
+
+    receiver = receivers()
+    owner = UserFactory(username="olga")
+    acme = CompanyFactory(slug="acme", owner=owner)
+    add_endpoint(
+        "company:acme",
+        owner,
+        receiver.url,
+        ["agreement.countersigned", "invoice.issued", "invoice.paid"],
+    )
+
+    agreement = AgreementFactory(
+        kind="pledge", company=acme, actor=owner, start_date=dt.date.today()
+    )
+    invoice = acme.invoices.get()
+    invoice_wire_received(invoice=invoice, staff=StaffFactory(), reference="WIRE-1")
+    settle()
+
+    events = [r.json for r in receiver.requests]
+    assert sorted(e["type"] for e in events) == [
+        "agreement.countersigned",
+        "invoice.issued",
+        "invoice.paid",
+    ]
+    by_type = {e["type"]: e["data"] for e in events}
+    assert by_type["agreement.countersigned"]["agreement"]["reference"] == agreement.reference
+    issued, paid = by_type["invoice.issued"]["invoice"], by_type["invoice.paid"]["invoice"]
+    assert issued["number"] == paid["number"] == invoice.number
+    assert issued["amount"] == 600_000 and issued["currency"] == "usd"
+    assert issued["amount_display"] == "$6,000.00"
+    assert (issued["status"], paid["status"]) == ("open", "paid")
+    assert "10.0.0.1" not in receiver.requests[0].body.decode()  # no signature records
+
+
+def test_dispute_opened_reaches_the_project_without_the_dispute_text(receivers, numpy, steward):
+    from tests.factories import DisputeFactory
+
+    receiver = receivers()
+    add_endpoint("project:numpy", steward, receiver.url, ["dispute.opened"])
+
+    dispute = DisputeFactory(
+        target="project:numpy", title="Secret title", description="Private words."
+    )
+    settle()
+
+    (got,) = receiver.requests
+    assert got.json["type"] == "dispute.opened"
+    assert got.json["data"]["dispute"]["id"] == dispute.pk
+    assert got.json["data"]["concerns"] == "project:numpy"
+    assert b"Secret title" not in got.body and b"Private words" not in got.body
