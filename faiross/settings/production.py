@@ -15,6 +15,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = ""
+# Salts published runs' Merkle leaves; without it a public root would let anyone confirm a
+# guess of a person's amount.
+FAIROSS_RUN_SALT_SECRET = env("FAIROSS_RUN_SALT_SECRET")
 
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = env("EMAIL_HOST")

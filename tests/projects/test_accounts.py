@@ -59,6 +59,7 @@ def test_production_settings_pass_check_deploy_and_have_no_default_secrets():
         "STRIPE_SECRET_KEY": "sk_test_x",
         "STRIPE_WEBHOOK_SECRET": "whsec_x",
         "EMAIL_HOST": "smtp.example.org",
+        "FAIROSS_RUN_SALT_SECRET": secrets.token_urlsafe(32),
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
