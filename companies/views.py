@@ -24,6 +24,7 @@ from projects import selectors as table_selectors
 from projects import services as table_services
 from projects.auth import signed_in_user
 from projects.models import Project, TableVersion
+from projects.privacy import recipient_shown
 from projects.services.tables import table_roles
 from projects.table_views import (
     table_editor_page,
@@ -221,7 +222,7 @@ def export_csv(request: HttpRequest, slug: str) -> HttpResponse:
         writer.writerow(
             [
                 "reached",
-                _csv_text(row.recipient),
+                _csv_text(recipient_shown(key=row.recipient, user=request.user)),
                 "",
                 row.purpose,
                 row.currency,

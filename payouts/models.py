@@ -538,3 +538,55 @@ class RunFlow(models.Model):
     def __str__(self) -> str:
         money = money_format(amount=self.amount, currency=self.currency)
         return f"run {self.run_id}: {self.source} → {self.target}: {money}"
+
+
+# --- explore: what each project received (issue 12, payouts/totals.py) -------------------------
+
+
+class ProjectReceived(models.Model):
+    """What reached one project through done runs, in one currency: ``funder`` is ``""`` for
+    every source together (the project's total, what the explore page sorts and filters by)
+    or ``company:<slug>`` for what that company's own table sent it directly. Derived from
+    the runs' public flows (``RunFlow``) by ``payouts.totals.project_received_add`` when a
+    run is done, so a page never sums flows; project-level money, so public."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="received_totals"
+    )
+    funder = models.CharField(max_length=320, blank=True)
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["project", "funder", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "funder", "currency"], name="projectreceived_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="projectreceived_positive"
+            ),
+        ]
+        indexes = [
+            # "Most received first" and "funded by": read in this order, stopped at a page.
+            models.Index(
+                fields=["funder", "currency", "-amount", "project"], name="projectreceived_rank"
+            )
+        ]
+
+    def __str__(self) -> str:
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"{self.project_id} from {self.funder or 'all'}: {money}"
+
+
+class ProjectReceivedRun(models.Model):
+    """A done run whose flows are counted in ``ProjectReceived``: counting a run twice is
+    refused by this row's primary key (money rule 4 for derived totals)."""
+
+    run = models.OneToOneField(
+        DistributionRun, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    counted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"received totals of run {self.run_id}"

@@ -519,3 +519,66 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
+
+
+# --- notifications (issue 12) ---------------------------------------------------------------
+# In the lowest app because notifications come from every layer (tables here, runs and payouts,
+# invoices and agreements, disputes); the kinds and the service are in projects/notifications.py.
+
+
+class NotificationPreference(models.Model):
+    """A person's choice for one kind of notification on one channel. No row means the kind's
+    default (``projects.notifications.KINDS``)."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=40)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user", "kind", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "channel"], name="notificationpreference_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind}/{self.channel}: {'on' if self.enabled else 'off'}"
+
+
+class UserNotification(models.Model):
+    """One message to one person, written in the transaction of the event it tells about (so
+    a rolled-back event leaves none) and sent after commit. ``key`` is unique: the same event
+    told twice (a retried task, a re-run) is one message."""
+
+    key = models.CharField(max_length=300, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=40)
+    channel = models.CharField(
+        max_length=10,
+        choices=NotificationPreference.Channel.choices,
+        default=NotificationPreference.Channel.EMAIL,
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["sent_at", "created_at"], name="usernotification_unsent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.user} ({'sent' if self.sent_at else 'pending'})"

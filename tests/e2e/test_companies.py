@@ -21,7 +21,7 @@ def sign_up(page, username):
     page.fill("input[name=username]", username)
     page.fill("input[name=password1]", "a-long-safe-passphrase-42")
     page.fill("input[name=password2]", "a-long-safe-passphrase-42")
-    page.locator("form button[type=submit]").last.click()
+    page.locator("main form button[type=submit]").last.click()
     page.wait_for_url(re.compile(r"/accounts/confirm-email/"))
     link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", mail.outbox[-1].body)
     page.goto(link.group(1))

@@ -15,7 +15,7 @@ def test_maintainer_signs_up_confirms_email_and_onboards_a_project(page, live_se
     page.fill("input[name=username]", "maya")
     page.fill("input[name=password1]", "a-long-safe-passphrase-42")
     page.fill("input[name=password2]", "a-long-safe-passphrase-42")
-    page.locator("form button[type=submit]").last.click()
+    page.locator("main form button[type=submit]").last.click()
     page.wait_for_url(re.compile(r"/accounts/confirm-email/"))
 
     assert len(mail.outbox) == 1
