@@ -149,6 +149,13 @@ def groundwater_companies() -> QuerySet[Company]:
     )
 
 
+def listed_companies() -> list[tuple[str, str]]:
+    """``[(slug, name)]`` of the companies that chose to be listed: signing an agreement
+    joins the Groundwater program, whose participants are public while an agreement is
+    active. Any other company (no agreement, drafts, ended ones) is never named."""
+    return list(groundwater_companies().values_list("slug", "name"))
+
+
 def is_groundwater_company(*, company: Company) -> bool:
     return company.agreements.filter(status=Agreement.Status.ACTIVE).exists()
 

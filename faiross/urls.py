@@ -8,7 +8,8 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import DefaultRouter
 
-from projects import account_views, privacy_views, table_api
+from companies import badge_views
+from projects import account_views, notification_views, privacy_views, table_api
 from projects import views as project_views
 from projects.account_api import ApiTokenView
 from projects.api import ProjectViewSet
@@ -46,7 +47,14 @@ urlpatterns = [
     path("dashboard/", project_views.dashboard, name="dashboard"),
     path("settings/", account_views.user_settings, name="settings"),
     path("settings/privacy/", privacy_views.privacy_settings, name="privacy"),
+    path(
+        "settings/notifications/",
+        notification_views.notification_settings_page,
+        name="notifications",
+    ),
     path("people/<str:username>/", privacy_views.public_profile, name="profile"),
+    path("badge/project/<str:slug>.svg", badge_views.project_badge, name="badge_project"),
+    path("badge/company/<str:slug>.svg", badge_views.company_badge, name="badge_company"),
     path("projects/", include("projects.urls")),
     path("companies/", include("companies.urls")),
     path("payouts/", include("payouts.urls")),

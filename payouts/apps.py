@@ -13,3 +13,11 @@ class PayoutsConfig(AppConfig):
         queue.distribution_run_enqueue.set(lambda pk: tasks.distribution_run_task.delay(pk))
         queue.payout_run_enqueue.set(lambda pk: tasks.payout_run_task.delay(pk))
         queue.payout_send_enqueue.set(lambda pk: tasks.payout_send_task.delay(pk))
+
+        # Explore (a lower app's page) asks what projects received through these hooks.
+        from projects import explore
+
+        from . import totals
+
+        explore.explore_money_filter.set(totals.explore_money_filter)
+        explore.explore_received_of.set(totals.explore_received_of)

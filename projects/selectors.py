@@ -9,12 +9,21 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Manager, Q, QuerySet
+from django.db.models import Exists, Manager, OuterRef, Q, QuerySet
 
-from faiross.kernel.recipients import recipient_split
+from faiross.kernel.recipients import company_key, recipient_split
 from faiross.kernel.shares import FULL_SHARE, format_percent
 
-from .models import ApiToken, Invitation, InvitationBase, Membership, Project, TableVersion
+from .explore import ExploreQuery
+from .models import (
+    ApiToken,
+    Invitation,
+    InvitationBase,
+    Membership,
+    Project,
+    ProjectPurl,
+    TableVersion,
+)
 
 InvitationT = TypeVar("InvitationT", bound=InvitationBase)
 
@@ -68,6 +77,63 @@ def invitee_find(*, target: str) -> tuple[User | None, str]:
 
 def project_list() -> QuerySet[Project]:
     return Project.objects.prefetch_related("purls")
+
+
+@dataclass(frozen=True)
+class ExploreRow:
+    project: Project
+    received: list[tuple[str, int]]  # (currency, minor units), what reached it so far
+
+
+@dataclass(frozen=True)
+class ExplorePage:
+    rows: list[ExploreRow]
+    has_next: bool
+
+
+def project_explore(*, query: ExploreQuery) -> ExplorePage:
+    """One page of the explore list: a fixed number of queries whatever the number of
+    projects (the rows, their packages, their received money), and never a COUNT: one row
+    more than the page is read to know whether there is a next page."""
+    from .explore import PAGE_SIZE, explore_money_filter, explore_received_of, received_bounds
+
+    projects = Project.objects.all()
+    if query.q:
+        matching_purls = ProjectPurl.objects.filter(purl__icontains=query.q)
+        projects = projects.filter(
+            Q(name__icontains=query.q)
+            | Q(slug__icontains=query.q)
+            | Q(pk__in=matching_purls.values("project_id"))
+        )
+    if query.ecosystem:
+        prefix = f"pkg:{query.ecosystem}/"
+        projects = projects.filter(
+            Exists(ProjectPurl.objects.filter(project=OuterRef("pk"), purl__startswith=prefix))
+        )
+    if query.verified:
+        projects = projects.filter(verified_at__isnull=False)
+    if query.received or query.funded_by or query.sort == "received":
+        low, high = received_bounds(received=query.received, currency=query.currency)
+        projects = explore_money_filter.fn(
+            projects,
+            received=query.received,
+            low=low,
+            high=high,
+            funded_by=company_key(query.funded_by) if query.funded_by else "",
+            currency=query.currency,
+            sort_received=query.sort == "received",
+        )
+    if query.sort != "received":
+        projects = projects.order_by("name", "slug")
+    found = list(
+        projects.prefetch_related("purls")[query.offset : query.offset + PAGE_SIZE + 1]
+    )
+    shown = found[:PAGE_SIZE]
+    received = explore_received_of.fn([p.pk for p in shown]) if shown else {}
+    return ExplorePage(
+        rows=[ExploreRow(p, received.get(p.pk, [])) for p in shown],
+        has_next=len(found) > PAGE_SIZE,
+    )
 
 
 def projects_of_user(*, user: User) -> QuerySet[Membership]:

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -13,8 +12,9 @@ from django.views.decorators.http import require_POST
 from faiross.kernel.forms import form_add_service_errors, form_initial, form_service_saved
 from faiross.kernel.recipients import project_key
 
-from . import selectors, services
+from . import explore, selectors, services
 from .auth import signed_in_user
+from .dependency_selectors import project_dependency_links
 from .forms import (
     InviteForm,
     ProjectBasicsForm,
@@ -23,6 +23,7 @@ from .forms import (
     ProjectPackagesForm,
 )
 from .models import Invitation, Membership, Project
+from .notifications import approval_todos
 from .verification.selectors import verification_summary
 
 User = get_user_model()
@@ -36,19 +37,37 @@ WIZARD_SESSION_KEY = "project_wizard"
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    projects = selectors.project_list().order_by("-created_at")[:8]
+    # Newest first by primary key: an index read, whatever the number of projects.
+    projects = selectors.project_list().order_by("-pk")[:8]
     return render(request, "home.html", {"projects": projects})
 
 
 def project_list(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()[:100]
-    projects = selectors.project_list()
-    if q:
-        projects = projects.filter(
-            Q(slug__icontains=q) | Q(name__icontains=q) | Q(purls__purl__icontains=q)
-        ).distinct()
-    page = Paginator(projects, 30).get_page(request.GET.get("page"))
-    return render(request, "projects/list.html", {"page": page, "q": q})
+    """Explore: search, filters and a bounded, uncounted page (see projects/explore.py)."""
+    funders = explore.explore_funders.fn()
+    query = explore.explore_query_parse(
+        params=request.GET, funder_slugs={slug for slug, _ in funders}
+    )
+    page = selectors.project_explore(query=query)
+    return render(
+        request,
+        "projects/list.html",
+        {
+            "query": query,
+            "page": page,
+            "q": query.q,
+            "funders": funders,
+            "ecosystems": explore.ECOSYSTEMS,
+            "received_choices": explore.RECEIVED_CHOICES,
+            "sorts": explore.SORTS,
+            "currencies": settings.FAIROSS_CURRENCIES,
+            "previous_url": query.url_params(page=query.page - 1) if query.page > 1 else None,
+            "next_url": query.url_params(page=query.page + 1)
+            if page.has_next and query.page < explore.MAX_PAGE
+            else None,
+            "at_last_page": page.has_next and query.page >= explore.MAX_PAGE,
+        },
+    )
 
 
 @login_required
@@ -60,6 +79,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "memberships": selectors.projects_of_user(user=user),
             "invitations": selectors.invitations_for_user(user=user),
+            "approvals": approval_todos(user=user),
         },
     )
 
@@ -142,14 +162,16 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     members = project.memberships.select_related("user").order_by("role", "user__username")
     is_steward = selectors.user_is_steward(user=request.user, project=project)
+    table = selectors.table_view(owner_key=project_key(project.slug))
     context = {
         "project": project,
         "stewards": [m for m in members if m.role == Membership.Role.STEWARD],
         "maintainers": [m for m in members if m.role == Membership.Role.MAINTAINER],
         "is_steward": is_steward,
         "is_member": selectors.user_is_member(user=request.user, project=project),
-        "table": selectors.table_view(owner_key=project_key(project.slug)),
+        "table": table,
         "verification": verification_summary(project=project),
+        "links": project_dependency_links(project=project, table=table),
     }
     if is_steward:
         context["invite_form"] = InviteForm()

@@ -31,6 +31,8 @@ FACTORIES = [
     f.WebhookEndpointFactory,
     f.WebhookDeliveryFactory,
     f.WebhookAttemptFactory,
+    f.NotificationPreferenceFactory,
+    f.UserNotificationFactory,
     # payouts
     f.AccountFactory,
     f.LedgerTransactionFactory,
@@ -49,6 +51,8 @@ FACTORIES = [
     f.NotificationFactory,
     f.ReserveGrantFactory,
     f.ReserveGrantApprovalFactory,
+    f.ProjectReceivedFactory,
+    f.ProjectReceivedRunFactory,
     # companies
     f.CompanyFactory,
     f.CompanyMemberFactory,

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Agreement, AgreementSignature, Company, Milestone
+from ..notifications import agreement_countersigned_notify
 from ..webhook_events import agreement_countersigned_emit
 from ._common import _agreement_ended, _require_staff, _text_clean, require_money_actor
 from .agreement_terms import agreement_terms_clean
@@ -137,6 +138,7 @@ def agreement_countersign(
     agreement.activated_at = timezone.now()
     agreement.save(update_fields=["status", "activated_at"])
     agreement_countersigned_emit(agreement=agreement)  # webhooks, sent after commit
+    agreement_countersigned_notify(agreement=agreement)  # emails, sent after commit
     if agreement.kind == Agreement.Kind.PLEDGE:
         pledge_invoices_issue(agreement_ids=[agreement.pk])
     return agreement

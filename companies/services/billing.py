@@ -23,6 +23,7 @@ from faiross.kernel.shares import FULL_SHARE, format_percent
 
 from .. import terms
 from ..models import Agreement, CarryDistribution, DividendDeclaration, Invoice, LiquidityEvent
+from ..notifications import invoice_issued_notify
 from ..webhook_events import invoice_issued_emit
 from ._common import _agreement_ended, _date_clean, _int_clean, require_money_actor
 from .vesting import equity_vested_millibips
@@ -58,6 +59,7 @@ def _invoice_create(
     )
     if created:
         invoice_issued_emit(invoice=invoice)  # webhooks, sent once the transaction commits
+        invoice_issued_notify(invoice=invoice)  # emails to owners and finance, after commit
     return invoice, created
 
 

@@ -15,6 +15,7 @@ from django.db.models import Sum
 from django.urls import reverse
 
 from faiross.kernel.money import MAX_AMOUNT, currency_clean, money_format
+from projects.notifications import DISPUTE_UPDATE, notifications_for_addresses
 
 from .. import selectors
 from ..models import AuditEvent, Dispute, Hold
@@ -176,9 +177,17 @@ def _admin_link(dispute: Dispute) -> str:
     return f"{settings.SITE_URL}{reverse('admin:disputes_dispute_change', args=[dispute.pk])}"
 
 
-def _send_later(subject: str, body: str, addresses: Sequence[str]) -> None:
-    """One email per address (parties never see each other's addresses), after commit."""
+def _send_later(
+    subject: str, body: str, addresses: Sequence[str], *, kind: str | None = None
+) -> None:
+    """One email per address (parties never see each other's addresses), after commit.
+    With ``kind``, people with an account are told through their notification preferences
+    and only the other addresses are mailed here."""
     addresses = [a for a in dict.fromkeys(addresses) if a]
+    if kind is not None:
+        addresses = notifications_for_addresses(
+            addresses=addresses, kind=kind, subject=subject, body=body
+        )
     if not addresses:
         return
 
@@ -205,4 +214,5 @@ def _notify_parties(
         f"{body}\n\nDispute #{dispute.pk}: {dispute.title}\nSee it and answer here: "
         f"{_link(dispute)}\n",
         addresses,
+        kind=DISPUTE_UPDATE,
     )

@@ -13,6 +13,7 @@ from django.db import transaction
 from companies.models import Company
 from faiross.kernel.recipients import project_key
 from projects.models import Membership, Project, TableVersion
+from projects.notifications import DISPUTE_UPDATE
 from projects.services.tables import EntryInput, table_propose
 
 from .. import selectors
@@ -30,6 +31,7 @@ def _notify_owners(
         f"{subject} (dispute #{dispute.pk})",
         f"{body}\n\nDispute: {_link(dispute)}\n",
         [a for a in addresses if a not in parties],
+        kind=DISPUTE_UPDATE,
     )
     _notify_parties(dispute, short, body)
 

@@ -34,8 +34,9 @@ from payouts.models import (
     StripeEvent,
     TaxForm,
 )
-from payouts.notifications import _notify
+from payouts.notifications import user_notify
 from payouts.selectors import account_balance, paid_in_year, payout_candidates
+from projects.notifications import PAYOUT_FAILED, PAYOUT_SENT
 
 log = logging.getLogger(__name__)
 
@@ -526,9 +527,10 @@ def _payout_end(payout: Payout, status: Payout.Status, memo: str, **fields: str)
     for name, value in {**fields, at_field: timezone.now()}.items():
         setattr(payout, name, value)
     payout.save()
-    _notify(
+    user_notify(
         key=f"payout:{payout.pk}:{status.value}",
-        to=payout.user.email,
+        user=payout.user,
+        kind=PAYOUT_SENT if status == Payout.Status.SENT else PAYOUT_FAILED,
         subject=subject,
         template=f"payouts/email/payout_{status.value}.txt",
         context={"payout": payout},

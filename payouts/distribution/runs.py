@@ -51,6 +51,8 @@ from payouts.models import (
     RunAllocation,
 )
 from payouts.models import Inflow as InflowRecord
+from payouts.notifications import run_credited_notify
+from payouts.totals import project_received_add
 from payouts.webhook_events import run_done_emit
 from projects.cycles import ClosedCycleError
 from projects.models import Project, TableVersion
@@ -410,6 +412,7 @@ def _stage_post(run_id: int) -> None:
     run.progress = "done"
     run.save(update_fields=["status", "is_open", "finished_at", "progress"])
     run_done_emit(run=run)  # webhooks, sent once this transaction commits
+    run_credited_notify(run=run)  # each person's own amount, emailed after commit
 
 
 def distribution_run_execute(*, run_id: int) -> DistributionRun:
@@ -428,6 +431,7 @@ def distribution_run_execute(*, run_id: int) -> DistributionRun:
     from payouts.distribution.publish import run_publication_ensure  # it imports this module
 
     run_publication_ensure(run_id=run_id)  # hashes, Merkle roots, flows; never undoes the run
+    project_received_add(run_id=run_id)  # explore's per-project totals, counted once
     return DistributionRun.objects.get(pk=run_id)
 
 

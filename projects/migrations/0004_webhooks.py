@@ -148,7 +148,7 @@ class Migration(migrations.Migration):
         beat_schedules(
             BeatTask(
                 "Send due webhook deliveries",
-                "projects.tasks.webhook_deliveries_sweep",
+                "projects.webhooks.tasks.webhook_deliveries_sweep",
                 {"minute": "*"},
                 "Retries webhook deliveries whose next attempt is due.",
             )

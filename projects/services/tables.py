@@ -55,6 +55,11 @@ from ..models import (
     TableEntry,
     TableVersion,
 )
+from ..notifications import (
+    table_activation_notify,
+    table_proposal_notify,
+    table_withdrawal_notify,
+)
 from ..purls import PurlError, purl_normalize, purl_project
 from ..tables_registry import table_owner_policies
 from ..webhooks.emitters import table_activated_emit
@@ -459,6 +464,7 @@ def _activate(
 ) -> None:
     """Precondition: ``table`` is locked by this transaction."""
     check_no_closed_cycle(owner_key=table.owner_key, entries=entries)
+    previous_id = table.active_version_id
     now = timezone.now()
     TableVersion.objects.filter(table=table, status=TableVersion.Status.ACTIVE).update(
         status=TableVersion.Status.SUPERSEDED, superseded_at=now
@@ -469,6 +475,7 @@ def _activate(
     table.active_version = version
     table.save(update_fields=["active_version"])
     table_activated_emit(table=table, version=version, entries=entries)
+    table_activation_notify(version=version, entries=entries, previous_version_id=previous_id)
 
 
 def _resolved_of(version: TableVersion) -> list[ResolvedEntry]:
@@ -536,6 +543,8 @@ def table_propose(
     elif roles.can_approve:
         Approval.objects.create(version=version, user=actor)
         _maybe_activate(table=table, version=version, approvers=roles.approvers)
+    if version.status == TableVersion.Status.PROPOSED:
+        table_proposal_notify(version=version, proposer=actor)  # emails, sent after commit
     return version
 
 
@@ -577,6 +586,7 @@ def table_version_withdraw(*, version: TableVersion, actor: User) -> TableVersio
         )
     version.status = TableVersion.Status.WITHDRAWN
     version.save(update_fields=["status"])
+    table_withdrawal_notify(version=version, actor=actor)
     return version
 
 

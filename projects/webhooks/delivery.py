@@ -5,7 +5,7 @@ An attempt is three steps, so no database transaction stays open while a receive
 claim (lock the delivery, count the attempt, lease it so no other worker sends it at the same
 time), send (no transaction), record (lock again, write the answer and what happens next).
 A worker that dies between claim and record leaves the lease; when it runs out the sweep
-(``projects.tasks.webhook_deliveries_sweep``) sends the delivery again. Receivers must
+(``projects.webhooks.tasks.webhook_deliveries_sweep``) sends the delivery again. Receivers must
 therefore expect an event more than once and deduplicate by its ``id`` (docs/webhooks.md).
 """
 

@@ -29,8 +29,8 @@ from faiross.kernel.outbound import address_allowed
 
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..tables_registry import table_owner_policies
-from ..tasks import webhook_deliveries_enqueue
 from .events import EVENT_NAMES, WEBHOOK_TEST, event_choices
+from .tasks import webhook_deliveries_enqueue
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from projects.tasks import webhook_inline_senders_wait
+from projects.webhooks.tasks import webhook_inline_senders_wait
 from tests.e2e.helpers import sign_in
 from tests.factories import ProjectFactory
 from tests.projects.test_webhooks import Receiver

@@ -31,6 +31,7 @@ from .disputes import (
     HoldMovementFactory,
     InternalNoteFactory,
 )
+from .notifications import NotificationPreferenceFactory, UserNotificationFactory
 from .payouts import (
     AccountFactory,
     ClaimedIdentityFactory,
@@ -42,6 +43,8 @@ from .payouts import (
     PayoutFactory,
     PayoutRunFactory,
     PostingFactory,
+    ProjectReceivedFactory,
+    ProjectReceivedRunFactory,
     ReserveGrantApprovalFactory,
     ReserveGrantFactory,
     RunAllocationFactory,
@@ -112,10 +115,14 @@ __all__ = [
     "MembershipFactory",
     "MilestoneFactory",
     "NotificationFactory",
+    "NotificationPreferenceFactory",
+    "UserNotificationFactory",
     "OmbudsmanFactory",
     "PayoutFactory",
     "PayoutRunFactory",
     "PostingFactory",
+    "ProjectReceivedFactory",
+    "ProjectReceivedRunFactory",
     "ProjectFactory",
     "ProjectPurlFactory",
     "ProjectVerificationFactory",

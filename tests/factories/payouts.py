@@ -404,3 +404,42 @@ class ReserveGrantApprovalFactory(ServiceFactory):
         second = grant.project.memberships.exclude(user=grant.proposed_by).first().user
         reserve_grant_approve(grant=grant, actor=second)
         return grant.approvals.get(user=second)
+
+
+class ProjectReceivedFactory(ServiceFactory):
+    """What reached ``project`` in a real run: a company whose table gives the project 100%
+    pays ``amount`` in, and a run counts it (``payouts.totals.project_received_add``). The
+    project's total row (``funder=""``) is returned; the company's own row exists too."""
+
+    class Meta:
+        model = "payouts.ProjectReceived"
+
+    project = factory.SubFactory("tests.factories.projects.ProjectFactory")
+    amount = 10_000
+    currency = "usd"
+
+    @classmethod
+    def _create(cls, model_class, *, project, amount, currency):
+        company = CompanyFactory()
+        TableVersionFactory(
+            owner_key=company.owner_key,
+            actor=owner_actor(company.owner_key),
+            entries=[(project.owner_key, 10_000_000)],
+        )
+        InflowFactory(company=company, amount=amount, currency=currency)
+        DistributionRunFactory()
+        return model_class.objects.get(project=project, funder="", currency=currency)
+
+
+class ProjectReceivedRunFactory(ServiceFactory):
+    """A done run counted into the received totals (every done run is, when it ends)."""
+
+    class Meta:
+        model = "payouts.ProjectReceivedRun"
+
+    amount = 10_000
+
+    @classmethod
+    def _create(cls, model_class, *, amount):
+        ProjectReceivedFactory(amount=amount)
+        return model_class.objects.filter(run__status="done").latest("counted_at")

@@ -20,8 +20,8 @@ from django.urls import reverse
 from faiross.kernel.outbound import address_allowed
 from projects.models import WebhookDelivery, WebhookEndpoint
 from projects.services.tables import EntryInput, table_propose
-from projects.tasks import webhook_deliveries_sweep, webhook_inline_senders_wait
 from projects.webhooks import services as webhooks
+from projects.webhooks.tasks import webhook_deliveries_sweep, webhook_inline_senders_wait
 from tests.factories import (
     CompanyFactory,
     ProjectFactory,
