@@ -10,6 +10,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import Exists, Manager, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 
 from faiross.kernel.recipients import company_key, recipient_split
 from faiross.kernel.shares import FULL_SHARE, format_percent
@@ -124,7 +125,7 @@ def project_explore(*, query: ExploreQuery) -> ExplorePage:
             sort_received=query.sort == "received",
         )
     if query.sort != "received":
-        projects = projects.order_by("name", "slug")
+        projects = projects.order_by(Lower("name"), "slug")  # index projects_project_name_slug
     found = list(
         projects.prefetch_related("purls")[query.offset : query.offset + PAGE_SIZE + 1]
     )

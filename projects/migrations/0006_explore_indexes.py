@@ -1,6 +1,7 @@
 """Indexes for the explore page at 100,000+ projects (issue 12).
 
-* name order: ``(name, slug)``, the page's sort, read in order and stopped at a page;
+* name order: ``(LOWER(name), slug)``, the page's sort (case-insensitive), read in order
+  and stopped at a page;
 * search: ``icontains`` is ``UPPER(col) LIKE UPPER('%q%')`` on PostgreSQL, answered by trigram
   GIN indexes on those expressions (``pg_trgm``, a contrib extension shipped with PostgreSQL).
   SQLite (the embedded default) gets only the name index: its searches scan, which is fine at
@@ -27,7 +28,7 @@ class Migration(migrations.Migration):
                 "postgresql": [
                     "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
                     "CREATE INDEX IF NOT EXISTS projects_project_name_slug "
-                    "ON projects_project (name, slug);",
+                    "ON projects_project (LOWER(name), slug);",
                     *[
                         f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
                         f"USING gin ((UPPER({column}::text)) gin_trgm_ops);"
@@ -36,7 +37,7 @@ class Migration(migrations.Migration):
                 ],
                 "sqlite": [
                     "CREATE INDEX IF NOT EXISTS projects_project_name_slug "
-                    "ON projects_project (name, slug);"
+                    "ON projects_project (LOWER(name), slug);"
                 ],
             },
             backward={
