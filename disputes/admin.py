@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from faiross.kernel.admin_display import money_column, shown_fields
+from faiross.kernel.money import money_format
+from faiross.kernel.shares import format_percent, millibips_to_percent
 from payouts.selectors import recipient_balances
 from projects.auth import signed_in_user
 from projects.models import Membership, TableVersion
@@ -106,14 +108,16 @@ class HoldInline(ReadOnlyInline):
         "created_at",
         "recipient",
         "source",
-        "amount",
-        "remaining",
+        "held_shown",
+        "still_held_shown",
         "currency",
         "status",
         "placed_by",
         "reason",
         "ledger_transaction",
     ]
+    held_shown = money_column("amount", description="held")
+    still_held_shown = money_column("remaining", description="still held")
 
 
 class AppealInline(ReadOnlyInline):
@@ -132,8 +136,48 @@ class AppealInline(ReadOnlyInline):
 class AuditInline(ReadOnlyInline):
     model = AuditEvent
     fk_name = "dispute"
-    fields = ["created_at", "actor_name", "action", "target", "reason", "data", "internal"]
+    fields = ["created_at", "actor_name", "action", "target", "reason", "data_shown", "internal"]
     verbose_name_plural = "audit trail (append-only)"
+
+    @admin.display(description="data")
+    def data_shown(self, obj: AuditEvent) -> str:
+        return audit_data_shown(obj.data)
+
+
+# Keys of audit data that hold minor units of the record's "currency".
+_MONEY_KEYS = {"amount", "amount_at_stake", "still_held", "remaining", "held"}
+
+
+def audit_data_shown(data: Any) -> str:
+    """An audit record's data as people read it: amounts as money of the record's currency,
+    shares as percent (the record keeps minor units and millibips, the trail's exact form)."""
+    if not isinstance(data, dict):
+        return str(data)
+    currency = data.get("currency") if isinstance(data.get("currency"), str) else ""
+
+    def shown(key: str, value: Any) -> Any:
+        if key in _MONEY_KEYS and isinstance(value, int) and currency:
+            return money_format(amount=value, currency=currency)
+        if key == "before" and "amount_at_stake" in data and isinstance(value, list):
+            amount, before_currency = (value + [None, None])[:2]
+            if isinstance(amount, int) and before_currency:
+                return money_format(amount=amount, currency=before_currency)
+            return "—"
+        if key == "entries" and isinstance(value, list):
+            return ", ".join(
+                f"{row[0]} {format_percent(millibips=row[1])}"
+                if isinstance(row, list | tuple) and len(row) == 2 and isinstance(row[1], int)
+                else str(row)
+                for row in value
+            )
+        if key.endswith("_millibips") and isinstance(value, int):
+            return format_percent(millibips=value)
+        return value
+
+    return "; ".join(
+        f"{key.removesuffix('_millibips').replace('_', ' ')}: {shown(key, value)}"
+        for key, value in data.items()
+    )
 
 
 # --- queue filters ------------------------------------------------------------------------
@@ -299,9 +343,12 @@ def _on_dispute(service: Callable[..., Any], *fields: str, done: str) -> Handler
 _do_deadline = _on_dispute(
     services.dispute_deadline_set, "deadline", "reason", done="Deadline set."
 )
-_do_stake = _on_dispute(
-    services.dispute_stake_set, "amount", "currency", "reason", done="Money at stake set."
-)
+
+
+def _do_stake(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
+    d = _call(services.dispute_stake_set, request, f, "amount", "currency", "reason", dispute=d)
+    return f"Money at stake set: {money(d.amount_at_stake, d.currency)}."
+
 _do_note = _on_dispute(services.dispute_note_add, "body", done="Internal note added.")
 _do_resolve = _on_dispute(
     services.dispute_resolve,
@@ -341,20 +388,24 @@ def _initial(action: str, dispute: Dispute, hold: Hold | None) -> dict[str, Any]
         return {"assignee": str(dispute.assigned_to_id or "")}
     if action == "deadline":
         return {"deadline": dispute.deadline}
+    currency = dispute.currency or "usd"
+    # Amounts are offered as the ombudsman types them (currency units, their language).
+    stake = (
+        money_format(amount=dispute.amount_at_stake, currency=currency, symbol=False)
+        if dispute.amount_at_stake
+        else ""
+    )
     if action == "stake":
-        return {"amount": dispute.amount_at_stake, "currency": dispute.currency or "usd"}
+        return {"amount": stake, "currency": currency}
     if action == "hold":
-        return {
-            "recipient": dispute.recipient,
-            "currency": dispute.currency or "usd",
-            "amount": dispute.amount_at_stake,
-        }
+        return {"recipient": dispute.recipient, "currency": currency, "amount": stake}
     if action == "correct":
         owner = dispute.disputed_table
         version = TableVersion.objects.filter(table__owner_key=owner, status="active").first()
         lines = (
             [
-                f"{e.recipient} {e.millibips}" + (f" {e.note}" if e.note else "")
+                f"{e.recipient} {millibips_to_percent(millibips=e.millibips)}"
+                + (f" {e.note}" if e.note else "")
                 for e in version.entries.order_by("position")
             ]
             if version
@@ -401,8 +452,7 @@ class DisputeAdmin(OmbudsmanOnly, admin.ModelAdmin):
                     "project",
                     "table_owner",
                     "recipient",
-                    "amount_at_stake",
-                    "currency",
+                    "stake",
                 ]
             },
         ),
@@ -420,7 +470,7 @@ class DisputeAdmin(OmbudsmanOnly, admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in Dispute._meta.fields]
+        return [*(f.name for f in Dispute._meta.fields), "stake"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dispute]:
         # Conflict of interest: an ombudsman never sees (nor works) a dispute they are in.
@@ -513,8 +563,10 @@ class DisputeAdmin(OmbudsmanOnly, admin.ModelAdmin):
             raise Http404("No such action.")
         change_url = reverse("admin:disputes_dispute_change", args=[dispute.pk])
         status = 200
+        # A redirect is read in its hold's currency, which the ombudsman does not choose.
+        kwargs = {"currency": hold.currency} if form_class is forms.RedirectForm and hold else {}
         if request.method == "POST":
-            form = form_class(request.POST)
+            form = form_class(request.POST, **kwargs)
             if form.is_valid():
                 message = service_call(
                     form,
@@ -526,7 +578,7 @@ class DisputeAdmin(OmbudsmanOnly, admin.ModelAdmin):
                     return HttpResponseRedirect(change_url)
             status = 400
         else:
-            form = form_class(initial=_initial(action, dispute, hold))
+            form = form_class(initial=_initial(action, dispute, hold), **kwargs)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -557,9 +609,15 @@ class AuditEventAdmin(OmbudsmanOnly, admin.ModelAdmin):
     list_filter = ["action", "internal"]
     search_fields = ["actor_name", "action", "target", "reason"]
     date_hierarchy = "created_at"
+    # Shown as data_shown: money and percent, not the record's minor units and millibips.
+    exclude = ["data"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in AuditEvent._meta.fields]
+        return shown_fields([f.name for f in AuditEvent._meta.fields], data="data_shown")
+
+    @admin.display(description="data")
+    def data_shown(self, obj: AuditEvent) -> str:
+        return audit_data_shown(obj.data)
 
     @admin.display(description="dispute")
     def dispute_link(self, obj: AuditEvent) -> str:

@@ -3,8 +3,9 @@ the rules are in :mod:`disputes.services`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
@@ -13,11 +14,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from companies.forms import MoneyField, MoneyForm
 from faiross.kernel.forms import form_add_service_errors
+from faiross.kernel.shares import millibips_to_percent
 
 from .models import Appeal, Dispute
 from .selectors import ombudsmen
 
 T = TypeVar("T")
+
+# "0", "0.00", "0,00": a hold of nothing (a freeze), in any language.
+_ZERO = re.compile(r"0+(?:[.,]0*)?")
 
 
 def service_call(form: forms.Form, call: Callable[[], T], *, denied: str = "") -> T | None:
@@ -188,8 +193,10 @@ class CurrencyMixin(forms.Form):
         _choices_set(self, "currency", _currency_choices())
 
 
-class StakeForm(CurrencyMixin, ReasonForm):
-    amount = forms.IntegerField(min_value=1, help_text="Money at stake in minor units (cents).")
+class StakeForm(MoneyForm, CurrencyMixin, ReasonForm):
+    # Typed in currency units by the ombudsman's language; MoneyForm reads it in the
+    # currency chosen below (int minor units).
+    amount = MoneyField(label="Money at stake", help_text="In the currency below.")
     field_order = ["amount", "currency", "reason"]
 
 
@@ -206,7 +213,7 @@ class MessageForm(forms.Form):
     )
 
 
-class HoldForm(CurrencyMixin, ReasonForm):
+class HoldForm(MoneyForm, CurrencyMixin, ReasonForm):
     recipient = forms.CharField(
         max_length=300, help_text="Whose money, e.g. user:bob or github:octocat."
     )
@@ -220,28 +227,48 @@ class HoldForm(CurrencyMixin, ReasonForm):
         required=False,
         help_text="Default: available for user:, escrow for github:/email:, reserve for project:.",
     )
-    amount = forms.IntegerField(
-        min_value=0, help_text="Minor units (cents). 0 freezes payouts without moving money."
+    amount = MoneyField(
+        help_text="In the currency below; 0 freezes payouts without moving money."
     )
     field_order = ["recipient", "source", "amount", "currency", "reason"]
+
+    def clean(self) -> dict[str, Any]:
+        # A hold of 0 is a freeze, which the money reading (above zero) would refuse.
+        text = str(self.cleaned_data.get("amount") or "")
+        if _ZERO.fullmatch(text.strip()):
+            self.cleaned_data["amount"] = ""
+            data = super().clean()
+            data["amount"] = 0
+            return data
+        return super().clean()
 
 
 class ReleaseForm(ReasonForm):
     pass
 
 
-class RedirectForm(ReasonForm):
+class RedirectForm(MoneyForm, ReasonForm):
+    """Read in the hold's currency (``currency``), which the ombudsman does not choose."""
+
     to_recipient = forms.CharField(
         label="To recipient",
         max_length=300,
         help_text="e.g. user:carol, github:octocat, project:numpy.",
     )
-    amount = forms.IntegerField(
-        required=False,
-        min_value=1,
-        help_text="Minor units; empty redirects all that the hold still holds.",
+    amount = MoneyField(
+        required=False, help_text="Empty redirects all that the hold still holds."
     )
     field_order = ["to_recipient", "amount", "reason"]
+
+    def __init__(self, *args: Any, currency: str = "usd", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        field = self.fields["amount"]
+        field.help_text = f"In {currency.upper()}. {field.help_text}"
+
+    def clean(self) -> dict[str, Any]:
+        self.cleaned_data["currency"] = self.currency
+        return super().clean()
 
 
 class CorrectTableForm(ReasonForm):
@@ -250,10 +277,17 @@ class CorrectTableForm(ReasonForm):
     )
     entries = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField"}),
-        help_text="One row per line: '<recipient> <millibips> [note]' (10,000,000 = 100%). "
-        "The rest is the reserve. The new version becomes active at once.",
+        help_text="One row per line: '<recipient> <share in %> [note]', e.g. 'user:bob 12.5' "
+        "for 12.5%. The rest is the reserve. The new version becomes active at once.",
         required=False,
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The example is written the way the ombudsman's language writes 12.5.
+        example = millibips_to_percent(millibips=1_250_000)
+        field = self.fields["entries"]
+        field.help_text = str(field.help_text).replace("12.5", example)
     field_order = ["owner_key", "entries", "reason"]
 
 

@@ -75,9 +75,7 @@ class ExploreQuery:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(
-            self.q or self.ecosystem or self.verified or self.received or self.funded_by
-        )
+        return bool(self.q or self.ecosystem or self.verified or self.received or self.funded_by)
 
     def url_params(self, **changes: object) -> str:
         """This query as URL parameters (defaults left out), with ``changes`` applied."""

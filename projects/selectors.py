@@ -126,9 +126,7 @@ def project_explore(*, query: ExploreQuery) -> ExplorePage:
         )
     if query.sort != "received":
         projects = projects.order_by(Lower("name"), "slug")  # index projects_project_name_slug
-    found = list(
-        projects.prefetch_related("purls")[query.offset : query.offset + PAGE_SIZE + 1]
-    )
+    found = list(projects.prefetch_related("purls")[query.offset : query.offset + PAGE_SIZE + 1])
     shown = found[:PAGE_SIZE]
     received = explore_received_of.fn([p.pk for p in shown]) if shown else {}
     return ExplorePage(

@@ -43,13 +43,23 @@ def _reason(reason: object) -> str:
     return _text(reason, field="reason", label="the reason for this action", limit=MAX_REASON)
 
 
-def _amount(value: object, *, field: str = "amount", allow_zero: bool = False) -> int:
+def _amount(
+    value: object, *, field: str = "amount", allow_zero: bool = False, currency: str = ""
+) -> int:
+    """``value`` (int minor units, as the forms' money fields give it) within
+    ``0 or 1..MAX_AMOUNT``. Its refusals reach the ombudsman's and the parties' forms, so
+    they speak money of ``currency`` (a cleaned code, or empty when not known yet)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError({field: "Give a whole number of minor units (cents), e.g. 2500."})
+        raise ValidationError({field: "Give an amount of money, e.g. 25.00."})
     low = 0 if allow_zero else 1
     if not low <= value <= MAX_AMOUNT:
+        if not currency:
+            raise ValidationError(
+                {field: "Give an amount above zero." if value < low else "The amount is too large."}
+            )
+        lowest = "zero" if allow_zero else _money(low, currency)
         raise ValidationError(
-            {field: f"The amount must be from {low} to {MAX_AMOUNT:,} minor units."}
+            {field: f"The amount must be from {lowest} to {_money(MAX_AMOUNT, currency)}."}
         )
     return value
 

@@ -101,8 +101,8 @@ def dispute_stake_set(
     """Set the money at stake (the most the dispute's holds may freeze); never below what
     its active holds already hold."""
     dispute, reason = _acting(dispute, actor, reason)
-    amount = _amount(amount)
     currency = _currency(currency)
+    amount = _amount(amount, currency=currency)
     other = Hold.objects.filter(dispute=dispute, status=Hold.Status.ACTIVE).exclude(
         currency=currency
     )

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from companies.models import Company
 from faiross.kernel.recipients import project_key
+from faiross.kernel.shares import millibips_to_percent, percent_to_millibips
 from projects.models import Membership, Project, TableVersion
 from projects.notifications import DISPUTE_UPDATE
 from projects.services.tables import EntryInput, table_propose
@@ -37,20 +38,28 @@ def _notify_owners(
 
 
 def entries_parse(*, text: str) -> list[EntryInput]:
-    """Rows ``<recipient> <millibips> [note]``, one per line (blank lines and # ignored)."""
+    """Rows ``<recipient> <share in percent> [note]``, one per line (blank lines and #
+    ignored); the share is read in the active language (``12.5``; ``12,5`` in German) into
+    millibips, exactly. Every bad line is named."""
     entries: list[EntryInput] = []
     errors: list[str] = []
+    example = millibips_to_percent(millibips=2_500_000)
     for i, line in enumerate((text or "").splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split(None, 2)
-        if len(parts) < 2 or not parts[1].replace("_", "").replace(",", "").isdigit():
+        if len(parts) < 2:
             errors.append(
-                f"line {i}: write '<recipient> <millibips> [note]', e.g. 'user:bob 2500000'."
+                f"line {i}: write '<recipient> <share in %> [note]', e.g. 'user:bob {example}' "
+                f"for {example}%."
             )
             continue
-        millibips = int(parts[1].replace("_", "").replace(",", ""))
+        try:
+            millibips = percent_to_millibips(text=parts[1], field="entries")
+        except ValidationError as exc:
+            errors.extend(f"line {i}: {m}" for m in exc.message_dict["entries"])
+            continue
         entries.append(EntryInput(parts[0], millibips, parts[2] if len(parts) > 2 else ""))
     if errors:
         raise ValidationError({"entries": errors})

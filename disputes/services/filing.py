@@ -153,8 +153,10 @@ def dispute_file(
     stake: int | None = None
     stake_currency = ""
     if amount_at_stake not in (None, ""):
-        stake = errors.check(lambda: _amount(amount_at_stake, field="amount_at_stake"))
         stake_currency = errors.check(lambda: _currency(currency)) or ""
+        stake = errors.check(
+            lambda: _amount(amount_at_stake, field="amount_at_stake", currency=stake_currency)
+        )
     elif about is not None and about.amount:
         stake, stake_currency = about.amount, about.currency
     errors.raise_any()

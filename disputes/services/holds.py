@@ -152,7 +152,7 @@ def hold_place(
     dispute, reason = _acting(dispute, actor, reason)
     recipient = _money_recipient(recipient or dispute.recipient, field="recipient")
     currency = _currency(currency)
-    amount = _amount(amount, allow_zero=True)
+    amount = _amount(amount, allow_zero=True, currency=currency)
     source = source or default_source(recipient)
     if source not in HOLD_SOURCES:
         raise ValidationError({"source": f"Hold from one of: {', '.join(HOLD_SOURCES)}."})
@@ -297,7 +297,7 @@ def hold_redirect(
         )
     if hold.remaining == 0:
         raise ValidationError({"amount": "This hold is a freeze; it holds no money to redirect."})
-    amount = hold.remaining if amount in (None, "") else _amount(amount)
+    amount = hold.remaining if amount in (None, "") else _amount(amount, currency=hold.currency)
     if amount > hold.remaining:
         raise ValidationError(
             {"amount": f"The hold holds only {_money(hold.remaining, hold.currency)}."}

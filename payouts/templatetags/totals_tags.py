@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django import template
 
-from payouts.totals import SiteTotals, site_totals as site_totals_read
+from payouts.totals import SiteTotals
+from payouts.totals import site_totals as site_totals_read
 
 register = template.Library()
 

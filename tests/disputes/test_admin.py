@@ -113,18 +113,18 @@ def test_hold_redirect_correct_resolve_through_admin(client, world, dispute):
     client.force_login(world.dana)
     r = client.post(
         act(dispute.pk, "hold"),
-        {"recipient": "user:bob", "amount": "20001", "currency": "usd", "reason": "r"},
+        {"recipient": "user:bob", "amount": "200.01", "currency": "usd", "reason": "r"},
     )
     assert r.status_code == 400 and "money at stake" in r.content.decode()
     r = client.post(
         act(dispute.pk, "hold"),
-        {"recipient": "user:bob", "amount": "20000", "currency": "usd", "reason": ""},
+        {"recipient": "user:bob", "amount": "200.00", "currency": "usd", "reason": ""},
     )
     assert r.status_code == 400
     assert Hold.objects.count() == 0
     r = client.post(
         act(dispute.pk, "hold"),
-        {"recipient": "user:bob", "amount": "20000", "currency": "usd", "reason": "At stake"},
+        {"recipient": "user:bob", "amount": "200", "currency": "usd", "reason": "At stake"},
     )
     assert r.status_code == 302
     hold = Hold.objects.get()
@@ -137,7 +137,7 @@ def test_hold_redirect_correct_resolve_through_admin(client, world, dispute):
         act(dispute.pk, "correct"),
         {
             "owner_key": "project:numpy",
-            "entries": "user:carol 3000000\ngithub:octocat 1000000",
+            "entries": "user:carol 30\ngithub:octocat 10",
             "reason": "carol's work",
         },
     )
@@ -193,7 +193,7 @@ def test_correct_refuses_unknown_table_owner(client, world, dispute, owner):
     client.force_login(world.dana)
     r = client.post(
         act(dispute.pk, "correct"),
-        {"owner_key": owner, "entries": "user:carol 1000", "reason": "r"},
+        {"owner_key": owner, "entries": "user:carol 0.01", "reason": "r"},
     )
     assert r.status_code == 400
     assert TableVersion.objects.count() == 1
@@ -206,7 +206,7 @@ def test_correct_refuses_unknown_table_owner(client, world, dispute, owner):
         ("hold", {"recipient": "user:bob", "amount": "10", "currency": "zzz", "reason": "r"}),
         (
             "hold",
-            {"recipient": "user:bob", "amount": str(10**15), "currency": "usd", "reason": "r"},
+            {"recipient": "user:bob", "amount": "10,000,000,001", "currency": "usd", "reason": "r"},
         ),
         ("deadline", {"deadline": "not-a-date", "reason": "r"}),
         ("assign", {"assignee": "999999", "reason": "r"}),

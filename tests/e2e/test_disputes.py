@@ -77,7 +77,7 @@ def test_dispute_about_a_table_entry_from_filing_to_resolution(page, settings, t
     page.wait_for_url(lambda url: f"/admin/disputes/dispute/{dispute.pk}/change/" in url)
 
     msg = admin_action(
-        page, "Hold money", {"#id_amount": "20000", "#id_reason": "The 30% share is disputed"}
+        page, "Hold money", {"#id_amount": "200.00", "#id_reason": "The 30% share is disputed"}
     )
     assert "$200.00 of user:bob is on hold" in msg
     hold = Hold.objects.get()
@@ -89,7 +89,7 @@ def test_dispute_about_a_table_entry_from_filing_to_resolution(page, settings, t
         page,
         "Correct the share table",
         {
-            "#id_entries": "user:carol 3000000 parser\ngithub:octocat 1000000",
+            "#id_entries": "user:carol 30 parser\ngithub:octocat 10",
             "#id_reason": "PR 12 shows carol wrote the parser",
         },
     )

@@ -3,7 +3,10 @@ with it arrive at the same time; a different amount under a used reference is a 
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
@@ -17,7 +20,8 @@ from tests.thread_helpers import run_at_once
 
 def staff_client() -> APIClient:
     client = APIClient()
-    client.force_authenticate(StaffFactory(username="sam"))
+    staff = cast(User, StaffFactory(username="sam"))
+    client.force_authenticate(staff)
     return client
 
 

@@ -28,9 +28,9 @@ def as_user(user) -> APIClient:
 
 
 def create_company(client: APIClient, key: str | None, **body):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+    headers = {"Idempotency-Key": key} if key is not None else {}
     data = {"name": "ACME Corp", "slug": "acme"} | body
-    return client.post(COMPANIES, data, format="json", **headers)
+    return client.post(COMPANIES, data, format="json", headers=headers)
 
 
 def test_a_retry_with_the_same_key_and_body_replays_the_first_answer(user):
