@@ -76,8 +76,8 @@ def run_credited_notify(*, run: DistributionRun) -> int:
     drafts = []
     for user in User.objects.filter(username__in=list(amounts)).order_by("pk"):
         lines = []
-        for currency, (total, held) in sorted(amounts[user.username].items()):
-            line = f"- {money_format(amount=total, currency=currency)}"
+        for currency, (credited, held) in sorted(amounts[user.username].items()):
+            line = f"- {money_format(amount=credited, currency=currency)}"
             if held:
                 line += (
                     f" ({money_format(amount=held, currency=currency)} of it is held while a "

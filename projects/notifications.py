@@ -17,7 +17,8 @@ Rules every function keeps:
   default (``KINDS``); inactive people and people without an address get nothing.
 
 Kinds: ``KINDS`` below (who gets each, and its default, in ``docs/notifications.md``).
-Channels: only ``email`` now; a preference row names its channel, so another channel (e.g. in-app) is a new choice and a new sender, not a new model.
+Channels: only ``email`` now; a preference row names its channel, so another channel (e.g.
+in-app) is a new choice and a new sender, not a new model.
 """
 
 from __future__ import annotations
@@ -426,7 +427,7 @@ MAX_ATTEMPTS = 10
 def notifications_unsent() -> list[int]:
     """Messages still unsent a few minutes after they were recorded (a lost task, a mail
     server that was down), oldest first, except those that failed ``MAX_ATTEMPTS`` times."""
-    before = timezone.now() - timezone.timedelta(minutes=SWEEP_AFTER_MINUTES)
+    before = timezone.now() - dt.timedelta(minutes=SWEEP_AFTER_MINUTES)
     return list(
         UserNotification.objects.filter(
             sent_at__isnull=True, created_at__lt=before, attempts__lt=MAX_ATTEMPTS
@@ -547,8 +548,8 @@ def table_activation_notify(
                 user,
                 f"You are named in the share table of {name}",
                 f"Version {version.number} of the share table of {name} gives you "
-                f"{format_percent(millibips=people[user.username])}. Money that reaches {name} flows "
-                "on to the people and projects its table names.",
+                f"{format_percent(millibips=people[user.username])}. Money that reaches "
+                f"{name} flows on to the people and projects its table names.",
                 path,
                 f"table:{version.pk}:named:{user.pk}",
             )

@@ -9,6 +9,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from faiross.kernel.shares import format_percent
+
 from ..models import Agreement, Company, CompanyMember
 from ..selectors import MONEY_ROLES, company_role, mfa_required_message, user_mfa_verified
 
@@ -21,6 +23,21 @@ def _int_clean(value: object, *, field: str, low: int, high: int, what: str) -> 
     if not low <= value <= high:
         raise ValidationError(
             {field: f"{what[0].upper()}{what[1:]} must be from {low:,} to {high:,}."}
+        )
+    return value
+
+
+def _share_clean(value: object, *, field: str, low: int, high: int, what: str) -> int:
+    """A share in millibips from ``low`` to ``high``. The API sends millibips; the forms send
+    what a person typed in percent, and both read the range in percent."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(
+            {field: f"Give {what} as a whole number of millibips (100,000 = 1%)."}
+        )
+    if not low <= value <= high:
+        low_shown, high_shown = (format_percent(millibips=v) for v in (low, high))
+        raise ValidationError(
+            {field: f"{what[0].upper()}{what[1:]} must be from {low_shown} to {high_shown}."}
         )
     return value
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean
+from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean, money_format
 from faiross.kernel.shares import FULL_SHARE, format_percent
 
 from ..models import Agreement, Company
-from ._common import _date_clean, _int_clean, _text_clean
+from ._common import _date_clean, _int_clean, _share_clean, _text_clean
 
 MAX_SHARE_MILLIBIPS = 5_000_000  # 50%: a larger share of a company's dividends, equity or
 # carry is refused as absurd (README, Limits)
@@ -95,14 +95,15 @@ def agreement_terms_clean(
     values: dict[str, Any] = {"kind": kind, **_common_terms(data, errors)}
     milestones: list[tuple[str, int]] = []
     if kind == Agreement.Kind.PLEDGE:
-        values.update(_pledge_terms(data, errors))
+        values.update(_pledge_terms(data, errors, currency=values.get("currency")))
     else:
-        values["share_millibips"] = errors.integer(
-            data,
-            "share_millibips",
+        values["share_millibips"] = errors.check(
+            _share_clean,
+            data.get("share_millibips"),
+            field="share_millibips",
             low=1,
             high=MAX_SHARE_MILLIBIPS,
-            what="the share in millibips (100,000 = 1%)",
+            what="the share",
         )
     if kind == Agreement.Kind.CARRY:
         if company.kind != Company.Kind.VC_FUND:
@@ -140,16 +141,19 @@ def _common_terms(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
     return values
 
 
-def _pledge_terms(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
+def _pledge_terms(
+    data: Mapping[str, Any], errors: _Errors, *, currency: str | None
+) -> dict[str, Any]:
     amount = errors.check(amount_clean, amount=data.get("amount"))
     developers = errors.integer(
         data, "developers", low=1, high=MAX_DEVELOPERS, what="the number of developers", default=1
     )
     if amount and developers and amount * developers > MAX_AMOUNT:
+        # Read on the pledge form too, so in money (of the agreement's currency, when valid).
+        limit = money_format(amount=MAX_AMOUNT, currency=currency or "usd", symbol=bool(currency))
         errors.add(
             "amount",
-            f"The pledge per period (amount x developers) must be at most {MAX_AMOUNT:,} "
-            "minor units.",
+            f"The pledge per period (amount x developers) must be at most {limit}.",
         )
     period = data.get("period")
     if period not in Agreement.Period.values:
@@ -186,13 +190,13 @@ def _equity_terms(
             f"The cliff ({cliff} months) cannot be longer than the vesting period "
             f"({months} months).",
         )
-    time_part = errors.integer(
-        data,
-        "time_vesting_millibips",
+    time_part = errors.check(
+        _share_clean,
+        data.get("time_vesting_millibips", FULL_SHARE),
+        field="time_vesting_millibips",
         low=0,
         high=FULL_SHARE,
-        what="the part vesting over time, in millibips",
-        default=FULL_SHARE,
+        what="the part vesting over time",
     )
     milestones = _milestones_clean(data.get("milestones") or [], errors)
     if time_part is not None and not errors.by_field.get("milestones"):
@@ -229,8 +233,8 @@ def _milestones_clean(raw: object, errors: _Errors) -> list[tuple[str, int]]:
         if isinstance(part, bool) or not isinstance(part, int) or not 0 < part <= FULL_SHARE:
             errors.add(
                 "milestones",
-                f"milestone {i} ({title.strip()}): its part must be from 1 to 10,000,000 "
-                "millibips.",
+                f"milestone {i} ({title.strip()}): its part must be from "
+                f"{format_percent(millibips=1)} to 100%.",
             )
             continue
         milestones.append((title.strip(), part))

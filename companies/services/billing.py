@@ -25,7 +25,7 @@ from .. import terms
 from ..models import Agreement, CarryDistribution, DividendDeclaration, Invoice, LiquidityEvent
 from ..notifications import invoice_issued_notify
 from ..webhook_events import invoice_issued_emit
-from ._common import _agreement_ended, _date_clean, _int_clean, require_money_actor
+from ._common import _agreement_ended, _date_clean, _share_clean, require_money_actor
 from .vesting import equity_vested_millibips
 
 MAX_PROCEEDS = 10**15  # minor units: proceeds of a liquidity event, dividends, carry
@@ -96,7 +96,9 @@ def _event_values(
     if isinstance(amount, bool) or not isinstance(amount, int):
         errors[field] = ["Give a whole number of minor units (cents)."]
     elif not 0 < amount <= MAX_PROCEEDS:
-        errors[field] = [f"The amount must be from 1 to {MAX_PROCEEDS:,} minor units."]
+        # The record forms reach this too: the range is said in the agreement's money.
+        low, high = (money_format(amount=a, currency=agreement.currency) for a in (1, MAX_PROCEEDS))
+        errors[field] = [f"The amount must be from {low} to {high}."]
     else:
         value = amount
     if not isinstance(currency, str) or currency.lower() != agreement.currency:
@@ -135,12 +137,13 @@ def _duplicate_refuse(
         )
 
 
-def _due_clean(due: int, field: str) -> None:
+def _due_clean(due: int, field: str, currency: str) -> None:
     if due > MAX_AMOUNT:
+        part, limit = (money_format(amount=a, currency=currency) for a in (due, MAX_AMOUNT))
         raise ValidationError(
             {
-                field: f"FairOSS's part ({due:,}) is above the invoice limit of {MAX_AMOUNT:,} "
-                "minor units; record it in parts."
+                field: f"FairOSS's part ({part}) is above the invoice limit of {limit}; "
+                "record it in parts."
             }
         )
 
@@ -206,7 +209,7 @@ def _shared_in_record(
             day=day,
         )
     due = terms.share_of(amount=amount, millibips=agreement.share_millibips or 0)
-    _due_clean(due, "amount")
+    _due_clean(due, "amount", agreement.currency)
     record = model.objects.create(
         agreement=agreement,
         amount=amount,
@@ -313,12 +316,12 @@ def liquidity_event_record(
     if portion_millibips is None or portion_millibips == "":
         portion = available
     else:
-        portion = _int_clean(
+        portion = _share_clean(
             portion_millibips,
             field="portion_millibips",
             low=1,
             high=FULL_SHARE,
-            what="the part of the stake sold, in millibips",
+            what="the part of the stake sold",
         )
     if portion > available or portion == 0:
         raise ValidationError(
@@ -332,7 +335,7 @@ def liquidity_event_record(
     due = terms.share_of_share(
         amount=proceeds, millibips=agreement.share_millibips or 0, portion_millibips=portion
     )
-    _due_clean(due, "proceeds")
+    _due_clean(due, "proceeds", agreement.currency)
     event = LiquidityEvent.objects.create(
         agreement=agreement,
         kind=kind,

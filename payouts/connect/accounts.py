@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from faiross.kernel.money import MAX_AMOUNT
+from faiross.kernel.money import MAX_AMOUNT, money_format
 from payouts.connect._common import _get, _stripe
 from payouts.models import ConnectedAccount
 
@@ -115,14 +115,16 @@ def connected_account_link(*, account: ConnectedAccount, return_url: str, refres
 
 
 def payout_threshold_set(*, account: ConnectedAccount, amount: object) -> ConnectedAccount:
-    """Set the person's payout threshold (minor units, at least the configured minimum)."""
+    """Set the person's payout threshold (minor units, at least the configured minimum).
+
+    Its refusals reach the get-paid form, so they speak money: the threshold is one number
+    for every currency, written as the page writes it (in dollars)."""
     if isinstance(amount, bool) or not isinstance(amount, int):
-        raise ValidationError({"threshold": "Give a whole number of minor units (cents)."})
+        raise ValidationError({"threshold": "Give an amount of money, e.g. 25.00."})
     minimum = settings.FAIROSS_PAYOUT_THRESHOLD_MIN
     if not minimum <= amount <= MAX_AMOUNT:
-        raise ValidationError(
-            {"threshold": f"The threshold must be from {minimum:,} to {MAX_AMOUNT:,} minor units."}
-        )
+        low, high = (money_format(amount=a, currency="usd") for a in (minimum, MAX_AMOUNT))
+        raise ValidationError({"threshold": f"The threshold must be from {low} to {high}."})
     account.payout_threshold = amount
     account.save(update_fields=["payout_threshold"])
     return account

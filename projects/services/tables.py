@@ -296,13 +296,15 @@ def _resolve_entries(
         label = f"row {i} ({entry.recipient})"
         m = entry.millibips
         if isinstance(m, bool) or not isinstance(m, int):
-            errors.append(f"{label}: millibips must be a whole number.")
+            # Only the API can send a share that is not an int; its field is in millibips.
+            errors.append(f"{label}: millibips must be a whole number (10,000,000 = 100%).")
             continue
         if m <= 0:
-            errors.append(f"{label}: millibips must be positive; remove the row instead of 0.")
+            # The editor, the imports and the API all reach these: said in percent.
+            errors.append(f"{label}: the share must be positive (above 0%); remove the row instead.")
             continue
         if m > FULL_SHARE:
-            errors.append(f"{label}: {m:,} millibips is more than 100% (10,000,000).")
+            errors.append(f"{label}: {format_percent(millibips=m)} is more than 100%.")
             continue
         if len(entry.note) > 200:
             errors.append(f"{label}: a note may be at most 200 characters.")
@@ -354,8 +356,7 @@ def _resolve_entries(
         resolved.append(ResolvedEntry(recipient, m, project, entry.note))
     if total > FULL_SHARE:
         errors.append(
-            f"The rows add up to {total:,} millibips ({format_percent(millibips=total)}), "
-            "more than 10,000,000 (100%)."
+            f"The rows add up to {format_percent(millibips=total)}, more than 100%."
         )
     if errors:
         raise TableError({"entries": errors})
@@ -658,7 +659,12 @@ def manifest_dependency_rows(
         or not isinstance(share_millibips, int)
         or not (0 <= share_millibips <= FULL_SHARE)
     ):
-        raise ValidationError({"share_millibips": "Give a whole number from 0 to 10,000,000."})
+        raise ValidationError(
+            {
+                "share_millibips": "Give the dependencies' share as a whole number of millibips "
+                "from 0 to 10,000,000 (0% to 100%)."
+            }
+        )
     try:
         result = parse_dependency_file(filename=filename, content=content)
     except ImportFileError as exc:

@@ -1,22 +1,40 @@
 // Share-table editor: rows of recipient + percent; live totals, reserve and a split bar.
-// Percentages are turned into integer millibips with string arithmetic, never floats.
+// Percentages are read the way the page's language writes them (the server puts its decimal
+// and group signs on the table) and turned into integer millibips with string arithmetic,
+// never floats. The totals are only a preview: the server reads the rows again and decides.
 (function () {
   "use strict";
-  const body = document.querySelector("#rows tbody");
+  const table = document.getElementById("rows");
+  const body = table.querySelector("tbody");
   const totals = document.getElementById("totals");
   const bar = document.getElementById("split-bar");
   const options = document.getElementById("project-options");
   const TOTAL = 10000000;
+  const DECIMAL = table.dataset.decimal || ".";
+  const GROUP = table.dataset.group || ",";
+  const PERCENT = table.dataset.percent || "%";
+
+  function escaped(sign) { return sign.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+  // Whole percent (grouped by threes or not), the language's decimal sign and up to five
+  // decimals, an optional percent sign: "12.5", "12.5%" in English; "12,5", "12,5 %" in German.
+  const SHARE = new RegExp(
+    "^\\s*(\\d{1,3}(?:" + escaped(GROUP) + "\\d{3})*|\\d+)(?:" + escaped(DECIMAL) +
+    "(\\d{0,5}))?\\s*%?\\s*$"
+  );
 
   function toMillibips(text) {
-    const m = /^\s*(\d{1,3})(?:\.(\d{0,5}))?\s*%?\s*$/.exec(text || "");
+    const m = SHARE.exec(text || "");
     if (!m) return null;
-    return parseInt(m[1], 10) * 100000 + parseInt(((m[2] || "") + "00000").slice(0, 5), 10);
+    const whole = parseInt(m[1].split(GROUP).join(""), 10);
+    return whole * 100000 + parseInt(((m[2] || "") + "00000").slice(0, 5), 10);
+  }
+  function grouped(whole) {
+    return String(whole).replace(/\B(?=(\d{3})+(?!\d))/g, GROUP);
   }
   function fmt(millibips) {
     const whole = Math.floor(millibips / 100000);
     const rest = String(millibips % 100000).padStart(5, "0").replace(/0+$/, "");
-    return rest ? whole + "." + rest + "%" : whole + "%";
+    return grouped(whole) + (rest ? DECIMAL + rest : "") + PERCENT;
   }
   // A row with a ref names an email address the user may not read (money rule 9): it is
   // shown masked and read-only, and the server keeps the address of the entry it refers to.
@@ -24,7 +42,7 @@
     const tr = document.createElement("tr");
     tr.innerHTML =
       '<td><input type="text" name="recipient" list="project-options" autocomplete="off" aria-label="Recipient"></td>' +
-      '<td><input type="text" name="percent" inputmode="decimal" aria-label="Share in percent"><div class="small muted pct-mb"></div></td>' +
+      '<td><input type="text" name="percent" inputmode="decimal" aria-label="Share in percent"><div class="small muted pct-hint"></div></td>' +
       '<td><input type="text" name="note" maxlength="200" aria-label="Note"></td>' +
       '<td><button type="button" class="link small" aria-label="Remove row">remove</button></td>';
     tr.querySelector("[name=recipient]").value = recipient || "";
@@ -46,9 +64,13 @@
     body.querySelectorAll("tr").forEach(function (tr) {
       const rec = tr.querySelector("[name=recipient]").value.trim();
       const mb = toMillibips(tr.querySelector("[name=percent]").value);
-      const hint = tr.querySelector(".pct-mb");
-      if (mb === null) { hint.textContent = rec ? "enter a percentage" : ""; bad += rec ? 1 : 0; return; }
-      hint.textContent = mb.toLocaleString("en-US") + " millibips";
+      const hint = tr.querySelector(".pct-hint");
+      if (mb === null) {
+        hint.textContent = rec ? "enter a percentage, e.g. " + fmt(1250000) : "";
+        bad += rec ? 1 : 0;
+        return;
+      }
+      hint.textContent = "";
       sum += mb;
       if (rec.startsWith("project:") || rec.startsWith("purl:")) deps += mb; else people += mb;
     });

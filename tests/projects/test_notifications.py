@@ -54,7 +54,7 @@ def ticked(page: str, kind: str) -> bool:
 
 
 def subjects_to(address: str) -> list[str]:
-    return [m.subject for m in mails_to(address)]
+    return [str(m.subject) for m in mails_to(address)]
 
 
 @pytest.fixture
@@ -103,9 +103,7 @@ def test_a_proposal_is_mailed_to_the_approvers_who_have_not_approved_only(
 def test_activation_tells_the_proposer_and_the_newly_named_with_their_own_share(
     team, django_capture_on_commit_callbacks
 ):
-    version = propose(
-        team, team.carol, [("user:dave", 2_500_000), ("project:scipy", 1_000_000)]
-    )
+    version = propose(team, team.carol, [("user:dave", 2_500_000), ("project:scipy", 1_000_000)])
     table_version_approve(version=version, actor=team.alice)
     notification_preferences_set(user=team.erin, enabled={TABLE_NAMED_PROJECT: True})
     with django_capture_on_commit_callbacks(execute=True):
@@ -242,10 +240,13 @@ def test_an_unknown_kind_is_refused_and_nothing_is_stored(db):
 def test_nothing_is_sent_or_kept_when_the_transaction_rolls_back(
     team, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            propose(team, team.carol, [("user:dave", 1_000_000)])
-            raise RuntimeError("the request failed after the proposal")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        propose(team, team.carol, [("user:dave", 1_000_000)])
+        raise RuntimeError("the request failed after the proposal")
     assert mail.outbox == []
     assert not UserNotification.objects.exists()
     assert not TableVersion.objects.filter(table__owner_key="project:numpy").exists()
@@ -325,7 +326,9 @@ def test_sent_after_a_real_commit_and_not_after_a_real_rollback():
 def test_a_run_tells_each_person_credited_their_own_amount_only(
     db, django_capture_on_commit_callbacks
 ):
-    zoe, yan, xia = (UserFactory(username=n) for n in ("zoe", "yan", "xia"))
+    yan = UserFactory(username="yan")
+    for name in ("zoe", "xia"):
+        UserFactory(username=name)
     company = CompanyFactory(slug="acme", owner=UserFactory(username="olga"))
     TableVersionFactory(
         owner_key="company:acme",

@@ -123,7 +123,7 @@ def test_a_new_address_typed_by_a_steward_is_stored_as_typed(client, user, table
     ("change", "message"),
     [
         ({"percent": "0"}, "must be positive"),
-        ({"percent": "95"}, "more than 10,000,000"),
+        ({"percent": "95"}, "more than 100%"),
         ({"recipient": "email:z***@example.com"}, "is a hidden address"),
         ({"ref": "999999"}, "is a hidden address"),
     ],

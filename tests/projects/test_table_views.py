@@ -71,7 +71,7 @@ def test_editor_errors_name_the_row_and_keep_input(client, user, project):
     )
     assert r.status_code == 200
     body = r.content.decode()
-    assert "row 2 (project:ghost)" in body and "more than 10,000,000" in body
+    assert "row 2 (project:ghost)" in body and "more than 100%" in body
     assert "project:ghost" in body  # the user's rows are kept in the form
     assert not TableVersion.objects.exists()
     r = client.post(

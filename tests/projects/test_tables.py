@@ -75,7 +75,7 @@ def test_maintainer_proposes_but_cannot_approve_strangers_do_nothing(project, us
 @pytest.mark.parametrize(
     ("entries", "words"),
     [
-        ([E("project:python", 6_000_000), E("github:x", 4_000_001)], "more than 10,000,000"),
+        ([E("project:python", 6_000_000), E("github:x", 4_000_001)], "more than 100%"),
         ([E("project:python", 0)], "must be positive"),
         ([E("project:python", -5)], "must be positive"),
         ([E("project:numpy", 5)], "own owner"),

@@ -1,0 +1,131 @@
+"""People never read cents, minor units or millibips (issue 11): every admin list and detail
+page, every ombudsman action form and the main pages, rendered for staff with one row of
+each model, speak money and percent. Only what a person reads counts (text, not the
+HTML's class names or scripts, nor API pages, whose fields are in those units)."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from tests.test_factories import FACTORIES
+
+pytestmark = pytest.mark.django_db
+
+UNITS = re.compile(r"millibip|\bcents?\b|minor units?", re.IGNORECASE)
+
+
+class _Text(HTMLParser):
+    """The text a person reads: element text, outside <script> and <style>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("script", "style"):
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def read_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def units_said(html: str) -> list[str]:
+    """Each place the page's text names a unit, with some words around it."""
+    text = read_text(html)
+    return [text[max(0, m.start() - 60) : m.end() + 40] for m in UNITS.finditer(text)]
+
+
+@pytest.fixture
+def one_of_each(db):
+    """A row of every model of the four apps (the factories' defaults)."""
+    return [factory() for factory in FACTORIES]
+
+
+@pytest.fixture
+def root(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+def _admin_pages(rows: list) -> list[str]:
+    pages = [reverse("admin:index")]
+    for model, model_admin in admin.site._registry.items():
+        info = model._meta.app_label, model._meta.model_name
+        pages.append(reverse("admin:{}_{}_changelist".format(*info)))
+        obj = next((r for r in rows if isinstance(r, model)), None) or model.objects.first()
+        if obj is not None:
+            pages.append(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
+    return pages
+
+
+def test_admin_lists_and_detail_pages_never_name_the_units(client, root, one_of_each):
+    client.force_login(root)
+    found = {}
+    for url in _admin_pages(one_of_each):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        if said := units_said(r.content.decode()):
+            found[url] = said
+    assert found == {}
+
+
+def test_ombudsman_action_forms_never_name_the_units(client, root):
+    from disputes.admin import ACTIONS
+    from tests.factories import DisputeFactory, HoldFactory
+
+    dispute = DisputeFactory(target="user:bob", amount_at_stake=20_000, currency="usd")
+    hold = HoldFactory(dispute=dispute, recipient="user:bob", amount=10_000)
+    client.force_login(root)
+    found = {}
+    for action, (_, _, _, needs_hold) in ACTIONS.items():
+        if needs_hold:
+            url = reverse("admin:disputes_dispute_hold_act", args=[dispute.pk, hold.pk, action])
+        else:
+            url = reverse("admin:disputes_dispute_act", args=[dispute.pk, action])
+        page = client.get(url).content.decode()
+        if said := units_said(page):
+            found[action] = said
+    assert found == {}
+
+
+MAIN_PAGES = [
+    "/",
+    "/projects/",
+    "/projects/numpy/",
+    "/projects/numpy/table/edit/",
+    "/projects/numpy/table/history/",
+    "/payouts/get-paid/",
+    "/payouts/earnings/",
+    "/disputes/new/?about=project:numpy",
+]
+
+
+@pytest.mark.parametrize("url", MAIN_PAGES)
+def test_main_pages_never_name_the_units(client, root, url):
+    from tests.factories import ProjectFactory, TableVersionFactory, credit
+
+    project = ProjectFactory(slug="numpy", name="NumPy", steward=root)
+    TableVersionFactory(project=project, actor=root, entries=[("user:root", 1_250_000)])
+    credit("user:root", 200_050)
+    client.force_login(root)
+    r = client.get(url, follow=True)
+    assert r.status_code == 200
+    assert units_said(r.content.decode()) == []
