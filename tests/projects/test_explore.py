@@ -155,3 +155,21 @@ def test_companies_list_queries_do_not_grow(client, db, django_assert_max_num_qu
         AgreementFactory(company=CompanyFactory())
     with django_assert_max_num_queries(6):
         assert client.get("/companies/").status_code == 200
+
+
+def test_rebuild_command_counts_runs_done_before_the_totals_existed(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    before = sorted(
+        ProjectReceived.objects.values_list("project__slug", "funder", "currency", "amount")
+    )
+    ProjectReceived.objects.all().delete()
+    out = StringIO()
+    call_command("project_received_rebuild", stdout=out)
+    assert "runs counted: 1" in out.getvalue()
+    assert (
+        sorted(ProjectReceived.objects.values_list("project__slug", "funder", "currency", "amount"))
+        == before
+    )
