@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
-from babel.numbers import format_compact_currency
+from babel.numbers import format_compact_currency, format_currency
 from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 
@@ -297,10 +298,16 @@ def _funders(
 
 
 def money_compact(*, amount: int, currency: str, locale: str = "en") -> str:
-    """A short money figure for a badge: ``$1.2K``, ``€350``, ``$12M``."""
+    """A short money figure for a badge: ``$1.2K``, ``$741``, ``$12M``, ``$7.50``."""
     code = currency.upper()
-    value = amount / 10 ** minor_units(code)
-    return format_compact_currency(value, code, locale=locale, fraction_digits=1)
+    value = Decimal(amount) / 10 ** minor_units(code)
+    if value >= 1000:
+        return format_compact_currency(value, code, locale=locale, fraction_digits=1)
+    if value >= 10:  # whole units: cents would only make a badge longer
+        return format_currency(
+            value.quantize(Decimal(1)), code, locale=locale, format="¤#,##0", currency_digits=False
+        )
+    return format_currency(value, code, locale=locale)
 
 
 def _done_run_ids() -> list[int]:

@@ -39,7 +39,7 @@ def funded(db):
 
 def test_project_badge_shows_what_it_received(funded, client):
     response, title = _badge(client, "/badge/project/numpy.svg")
-    assert title == "FairOSS: $740.7 received"  # 60% of $1,234.56, in short form
+    assert title == "FairOSS: $741 received"  # 60% of $1,234.56, in short form
     assert response["Cache-Control"] == "public, max-age=300"
 
 
@@ -70,3 +70,11 @@ def test_badges_are_cached_until_they_expire(client, db, django_assert_num_queri
         assert _badge(client, "/badge/project/numpy.svg")[1] == "FairOSS: not yet funded"
     cache.clear()  # what the TTL does
     assert _badge(client, "/badge/project/numpy.svg")[1] == "FairOSS: $15K received"
+
+
+def test_short_money_on_badges():
+    from payouts.project_money import money_compact
+
+    assert money_compact(amount=123_456, currency="usd") == "$1.2K"
+    assert money_compact(amount=750, currency="usd") == "$7.50"
+    assert money_compact(amount=1_200_000_000, currency="eur") == "€12M"
