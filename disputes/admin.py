@@ -159,7 +159,7 @@ def audit_data_shown(data: Any) -> str:
         if key in _MONEY_KEYS and isinstance(value, int) and currency:
             return money_format(amount=value, currency=currency)
         if key == "before" and "amount_at_stake" in data and isinstance(value, list):
-            amount, before_currency = (value + [None, None])[:2]
+            amount, before_currency = [*value, None, None][:2]
             if isinstance(amount, int) and before_currency:
                 return money_format(amount=amount, currency=before_currency)
             return "—"
@@ -348,6 +348,7 @@ _do_deadline = _on_dispute(
 def _do_stake(request: HttpRequest, d: Dispute, hold: Any, f: Any) -> str:
     d = _call(services.dispute_stake_set, request, f, "amount", "currency", "reason", dispute=d)
     return f"Money at stake set: {money(d.amount_at_stake, d.currency)}."
+
 
 _do_note = _on_dispute(services.dispute_note_add, "body", done="Internal note added.")
 _do_resolve = _on_dispute(

@@ -227,9 +227,7 @@ class HoldForm(MoneyForm, CurrencyMixin, ReasonForm):
         required=False,
         help_text="Default: available for user:, escrow for github:/email:, reserve for project:.",
     )
-    amount = MoneyField(
-        help_text="In the currency below; 0 freezes payouts without moving money."
-    )
+    amount = MoneyField(help_text="In the currency below; 0 freezes payouts without moving money.")
     field_order = ["recipient", "source", "amount", "currency", "reason"]
 
     def clean(self) -> dict[str, Any]:
@@ -255,9 +253,7 @@ class RedirectForm(MoneyForm, ReasonForm):
         max_length=300,
         help_text="e.g. user:carol, github:octocat, project:numpy.",
     )
-    amount = MoneyField(
-        required=False, help_text="Empty redirects all that the hold still holds."
-    )
+    amount = MoneyField(required=False, help_text="Empty redirects all that the hold still holds.")
     field_order = ["to_recipient", "amount", "reason"]
 
     def __init__(self, *args: Any, currency: str = "usd", **kwargs: Any) -> None:
@@ -288,6 +284,7 @@ class CorrectTableForm(ReasonForm):
         example = millibips_to_percent(millibips=1_250_000)
         field = self.fields["entries"]
         field.help_text = str(field.help_text).replace("12.5", example)
+
     field_order = ["owner_key", "entries", "reason"]
 
 

@@ -268,7 +268,8 @@ def _funders(
             if origin is not None:
                 acc[(period, currency, origin)]["" if origin != UNTRACED else source] += amount
                 continue
-            weights = [max(int(round(w * _WEIGHT_SCALE)), 0) for w in shares[node_index[source]]]
+            row = shares[node_index[source]]
+            weights = [max(int(np.rint(w * _WEIGHT_SCALE)), 0) for w in row]
             if not any(weights):
                 acc[(period, currency, UNTRACED)][source] += amount
                 continue

@@ -81,7 +81,9 @@ def project_dependency_links(*, project: Project, table: TableView) -> Dependenc
         field_name="slug",
     )
     dependents = [
-        DependencyRow(k, by_slug.get(recipient_split(k)[1]) if k.startswith("project:") else None, m)
+        DependencyRow(
+            k, by_slug.get(recipient_split(k)[1]) if k.startswith("project:") else None, m
+        )
         for k, m in entries
     ]
 

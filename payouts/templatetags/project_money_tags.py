@@ -35,6 +35,7 @@ LEFT = 4
 TOP = 8
 FUNDER_LINES_PER_PERIOD = 10
 PERIODS_SHOWN = 6
+MIN_GROUPS = 8
 
 
 def _origin_label(origin: str) -> str:
@@ -111,8 +112,7 @@ def _chart(points: list[pm.RunMoney]) -> dict[str, object]:
                     "y": round(TOP + CHART_HEIGHT - height, 1),
                     "h": height,
                     "css": css,
-                    "title": f"{label}: "
-                    + money_format(amount=value, currency=point.currency),
+                    "title": f"{label}: " + money_format(amount=value, currency=point.currency),
                 }
             )
         groups.append(
@@ -125,7 +125,8 @@ def _chart(points: list[pm.RunMoney]) -> dict[str, object]:
         )
     return {
         "groups": groups,
-        "width": LEFT * 2 + group * len(points),
+        # At least MIN_GROUPS wide, so one run draws slim bars rather than a wall.
+        "width": LEFT * 2 + group * max(len(points), MIN_GROUPS),
         "height": TOP + CHART_HEIGHT + 18,
         "baseline": TOP + CHART_HEIGHT,
         "label_y": TOP + CHART_HEIGHT + 13,
@@ -149,7 +150,6 @@ def project_money_chart(project: Project) -> dict[str, object]:
                 "currency": currency,
                 "chart": _chart(points),
                 "rows": list(reversed(points)),
-                "top": points and max(p.money_in for p in points),
             }
         )
     return {

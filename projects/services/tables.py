@@ -301,7 +301,9 @@ def _resolve_entries(
             continue
         if m <= 0:
             # The editor, the imports and the API all reach these: said in percent.
-            errors.append(f"{label}: the share must be positive (above 0%); remove the row instead.")
+            errors.append(
+                f"{label}: the share must be positive (above 0%); remove the row instead."
+            )
             continue
         if m > FULL_SHARE:
             errors.append(f"{label}: {format_percent(millibips=m)} is more than 100%.")
@@ -355,9 +357,7 @@ def _resolve_entries(
         total += m
         resolved.append(ResolvedEntry(recipient, m, project, entry.note))
     if total > FULL_SHARE:
-        errors.append(
-            f"The rows add up to {format_percent(millibips=total)}, more than 100%."
-        )
+        errors.append(f"The rows add up to {format_percent(millibips=total)}, more than 100%.")
     if errors:
         raise TableError({"entries": errors})
     return resolved

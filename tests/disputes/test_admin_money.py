@@ -63,7 +63,7 @@ def test_stake_is_typed_in_currency_units_and_confirmed_as_money(ombudsman, disp
         act(dispute, "stake"), {"amount": "2,000.50", "currency": "eur", "reason": "More."}
     )
     assert r.status_code == 302
-    assert said(r) == ["Money at stake set: €2,000.50."]
+    assert said(r)[-1:] == ["Money at stake set: €2,000.50."]
     dispute.refresh_from_db()
     assert (dispute.amount_at_stake, dispute.currency) == (200_050, "eur")
 
@@ -85,7 +85,7 @@ def test_german_ombudsman_types_and_reads_german_money(german, dispute):
     r = german.post(
         act(dispute, "stake"), {"amount": "2.000,50", "currency": "usd", "reason": "Mehr."}
     )
-    assert said(r) == ["Money at stake set: 2.000,50\xa0$."]
+    assert said(r)[-1:] == ["Money at stake set: 2.000,50\xa0$."]
     r = german.post(
         act(dispute, "stake"), {"amount": "2000.50", "currency": "usd", "reason": "Mehr."}
     )
@@ -94,9 +94,7 @@ def test_german_ombudsman_types_and_reads_german_money(german, dispute):
     assert dispute.amount_at_stake == 200_050
 
 
-def test_hold_in_currency_units_a_zero_freezes_and_refusals_speak_money(
-    ombudsman, world, dispute
-):
+def test_hold_in_currency_units_a_zero_freezes_and_refusals_speak_money(ombudsman, world, dispute):
     form = ombudsman.get(act(dispute, "hold"))
     assert 'value="200.00"' in form.content.decode()
     r = ombudsman.post(
@@ -110,13 +108,13 @@ def test_hold_in_currency_units_a_zero_freezes_and_refusals_speak_money(
         act(dispute, "hold"),
         {"recipient": "user:bob", "amount": "150", "currency": "usd", "reason": "r"},
     )
-    assert said(r) == ["$150.00 of user:bob is on hold."]
+    assert said(r)[-1:] == ["$150.00 of user:bob is on hold."]
     assert account_balance(owner="user:bob", purpose="held", currency="usd") == 15_000
     r = ombudsman.post(
         act(dispute, "hold"),
         {"recipient": "user:bob", "amount": "0,00", "currency": "usd", "reason": "freeze"},
     )
-    assert said(r) == ["Payouts to user:bob are frozen."]
+    assert said(r)[-1:] == ["Payouts to user:bob are frozen."]
     assert Hold.objects.filter(amount=0).count() == 1
 
 
@@ -134,14 +132,16 @@ def test_redirect_is_read_in_the_holds_currency(german, world):
     form = page_text(german.get(act(euro, "redirect", hold)))
     assert "In EUR." in form
     r = german.post(
-        act(euro, "redirect", hold), {"to_recipient": "user:carol", "amount": "1.000", "reason": "r"}
+        act(euro, "redirect", hold),
+        {"to_recipient": "user:carol", "amount": "1.000", "reason": "r"},
     )
     assert r.status_code == 400
     assert "300,00\xa0€" in page_text(r)  # all the hold holds, in the hold's money
     r = german.post(
-        act(euro, "redirect", hold), {"to_recipient": "user:carol", "amount": "120,5", "reason": "r"}
+        act(euro, "redirect", hold),
+        {"to_recipient": "user:carol", "amount": "120,5", "reason": "r"},
     )
-    assert said(r) == ["Redirected 120,50\xa0€ to user:carol."]
+    assert said(r)[-1:] == ["Redirected 120,50\xa0€ to user:carol."]
     assert account_balance(owner="user:carol", purpose="available", currency="eur") == 12_050
 
 
@@ -190,9 +190,7 @@ def test_case_page_and_trail_show_money_and_percent(ombudsman, world, dispute):
 
 def test_service_refusals_on_the_forms_speak_money(ombudsman, world, dispute):
     # bob has $500.00 available; the stake allows more than that.
-    ombudsman.post(
-        act(dispute, "stake"), {"amount": "900", "currency": "usd", "reason": "More."}
-    )
+    ombudsman.post(act(dispute, "stake"), {"amount": "900", "currency": "usd", "reason": "More."})
     r = ombudsman.post(
         act(dispute, "hold"),
         {"recipient": "user:bob", "amount": "600", "currency": "usd", "reason": "r"},

@@ -1,12 +1,11 @@
 import datetime as dt
 
 import pytest
-from django.utils import translation
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from disputes import selectors, services
 from disputes.models import Appeal, AuditEvent, Dispute, DisputeParty, Evidence, Hold

@@ -44,7 +44,8 @@ class _Text(HTMLParser):
 def read_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
-    return " ".join(" ".join(parser.parts).split())
+    # Only ASCII spaces are collapsed: a no-break space belongs to "12,5\xa0%" and "2,00\xa0€".
+    return re.sub(r"[ \t\r\n\f\v]+", " ", " ".join(parser.parts)).strip()
 
 
 def units_said(html: str) -> list[str]:
@@ -68,7 +69,7 @@ def root(db):
 
 def _admin_pages(rows: list) -> list[str]:
     pages = [reverse("admin:index")]
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         info = model._meta.app_label, model._meta.model_name
         pages.append(reverse("admin:{}_{}_changelist".format(*info)))
         obj = next((r for r in rows if isinstance(r, model)), None) or model.objects.first()

@@ -21,7 +21,9 @@ def _badge(client, path: str):
     assert response["Content-Type"].startswith("image/svg+xml")
     svg = response.content.decode()
     xml.dom.minidom.parseString(svg)  # well-formed SVG
-    return response, re.search(r"<title>(.*?)</title>", svg).group(1)
+    title = re.search(r"<title>(.*?)</title>", svg)
+    assert title is not None, svg
+    return response, title.group(1)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from payouts.distribution.runs import distribution_run_create, distribution_run_execute
-from payouts.project_money import project_money
 from payouts.models import RunFlow
+from payouts.project_money import project_money
 from projects.models import Project
 from tests.factories import (
     CompanyFactory,
@@ -151,7 +151,10 @@ def test_badge_snippets_point_at_the_badge_and_the_page(funded, client):
     html = _page(client, "numpy")
     box = html[html.index('id="badge-snippets"') :]
     assert '<img src="/badge/project/numpy.svg"' in box
-    assert "[![FairOSS](http://testserver/badge/project/numpy.svg)](http://testserver/projects/numpy/)" in box
+    assert (
+        "[![FairOSS](http://testserver/badge/project/numpy.svg)](http://testserver/projects/numpy/)"
+        in box
+    )
     assert '&lt;img src="http://testserver/badge/project/numpy.svg"' in box
     assert client.get("/badge/project/numpy.svg").status_code == 200
 
@@ -164,19 +167,18 @@ def _grow(*, rows: int, runs: int, start: int) -> None:
     numpy = Project.objects.get(slug="numpy")
     TableVersionFactory(
         owner_key="project:numpy",
-        actor=numpy.memberships.first().user,
+        actor=numpy.memberships.get().user,
         entries=[("project:scipy", 1_000_000)]
-        + [(f"user:{UserFactory(username=f'dev-{start}-{i}').username}", 10_000) for i in range(rows)],
+        + [
+            (f"user:{UserFactory(username=f'dev-{start}-{i}').username}", 10_000)
+            for i in range(rows)
+        ],
     )
     for i in range(rows):
-        dependent = ProjectFactory(
-            slug=f"dep-{start}-{i}", table=[("project:numpy", 1_000_000)]
-        )
+        dependent = ProjectFactory(slug=f"dep-{start}-{i}", table=[("project:numpy", 1_000_000)])
         KnownDependencyFactory(project=dependent, dependency=numpy)
     for i in range(runs):
-        company = CompanyFactory(
-            slug=f"funder-{start}-{i}", table=[("project:numpy", 5_000_000)]
-        )
+        company = CompanyFactory(slug=f"funder-{start}-{i}", table=[("project:numpy", 5_000_000)])
         InflowFactory(company=company, amount=1_000 + i, currency="usd")
         _run()
 
@@ -196,3 +198,32 @@ def test_queries_do_not_grow_with_rows_and_runs(funded, client, django_assert_ma
     with CaptureQueriesContext(connection) as cached:
         _page(client, "numpy")
     assert len(cached.captured_queries) < len(few.captured_queries)
+
+
+def test_funders_add_up_through_a_cycle(client, db):
+    """numpy and scipy name each other: every cent reaching scipy is still traced back to
+    the two companies that paid, and the lines add up to what came in."""
+    steward = UserFactory(username="steward")
+    ProjectFactory(slug="numpy", name="NumPy", steward=steward)
+    ProjectFactory(slug="scipy", name="SciPy", table=[("project:numpy", 2_500_000)])
+    TableVersionFactory(
+        owner_key="project:numpy",
+        actor=steward,
+        entries=[("project:scipy", 5_000_000)],
+    )
+    for slug, share in (("acme", 10_000_000), ("globex", 10_000_000)):
+        target = "project:numpy" if slug == "acme" else "project:scipy"
+        company = CompanyFactory(slug=slug, table=[(target, share)])
+        InflowFactory(company=company, amount=100_001, currency="usd")
+    run = _run()
+    money = project_money(owner_key="project:scipy")
+    [period] = money.periods
+    money_in = sum(
+        RunFlow.objects.filter(run=run, target="project:scipy").values_list("amount", flat=True)
+    )
+    assert sum(line.total for line in period.lines) == money_in
+    assert {line.origin for line in period.lines} == {"company:acme", "company:globex"}
+    acme = next(line for line in period.lines if line.origin == "company:acme")
+    assert acme.direct == 0 and [k for k, _ in acme.via] == ["project:numpy"]
+    text = _text(_page(client, "scipy"))
+    assert "through NumPy" in text
