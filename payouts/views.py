@@ -293,6 +293,7 @@ def statement(request: HttpRequest, year: int, fmt: str) -> HttpResponse:
                 "name": signed_in_user(request).get_full_name() or username,
                 "username": username,
                 "recipient": recipient,
+                "user": request.user,
                 "year": year,
                 "lines": lines,
                 "totals": [(cur, rec, paid) for cur, (rec, paid) in sorted(totals.items())],

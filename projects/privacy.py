@@ -10,7 +10,7 @@ from __future__ import annotations
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import AnonymousUser, User
 
-from faiross.kernel.recipients import email_mask, recipient_display
+from faiross.kernel.recipients import email_mask, recipient_display, recipient_label
 
 from .models import UserProfile
 
@@ -57,6 +57,11 @@ def recipient_revealed_to(*, key: str, user: User | AnonymousUser | None) -> boo
 def recipient_shown(*, key: str, user: User | AnonymousUser | None) -> str:
     """``key`` as ``user`` may see it (``email:z***@example.org`` for everyone else)."""
     return recipient_display(key, reveal=recipient_revealed_to(key=key, user=user))
+
+
+def recipient_label_shown(*, key: str, user: User | AnonymousUser | None) -> str:
+    """``key`` named for a page as ``user`` may see it (see ``recipient_label``)."""
+    return recipient_label(key, reveal=recipient_revealed_to(key=key, user=user))
 
 
 def email_shown(*, address: str, user: User | AnonymousUser | None) -> str:

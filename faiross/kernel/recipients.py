@@ -301,6 +301,23 @@ def recipient_display(key: str, *, reveal: bool) -> str:
     return email_key(email_mask(identifier))
 
 
+def recipient_label(key: str, *, reveal: bool) -> str:
+    """How a page names ``key`` to a person (keys are for the API and the database):
+    ``user:bob`` → ``bob``, ``github:octocat`` → ``octocat (GitHub)``, ``email:…`` → the address
+    (masked unless ``reveal``), ``purl:pkg:pypi/x`` → ``pkg:pypi/x``, ``project:``/``company:``
+    → the slug. Anything else is returned as it is."""
+    kind, colon, identifier = key.partition(":")
+    if not colon or not identifier:
+        return key
+    if kind == "email":
+        return identifier if reveal else email_mask(identifier)
+    if kind == "github":
+        return f"{identifier} (GitHub)"
+    if kind in ("user", "project", "company", "purl"):
+        return identifier
+    return key
+
+
 PERSON_KINDS = ("user", "github", "email")
 
 

@@ -7,7 +7,7 @@ from django import template
 
 from faiross.kernel.money import money_format
 from faiross.kernel.shares import format_percent
-from projects.privacy import email_shown, recipient_shown
+from projects.privacy import email_shown, recipient_label_shown
 
 register = template.Library()
 
@@ -39,12 +39,13 @@ def money_input(amount: int | None, currency: str = "usd") -> str:
 
 @register.filter
 def recipient(key: object, viewer: Any = None) -> str:
-    """A recipient key as ``viewer`` may see it: ``{{ e.recipient|recipient:request.user }}``.
-    Email addresses are masked (``email:z***@example.org``) unless the viewer is staff or owns
-    the address; without a viewer they are always masked."""
+    """A recipient named for a page as ``viewer`` may see it:
+    ``{{ e.recipient|recipient:request.user }}`` gives ``bob``, ``octocat (GitHub)``,
+    ``z***@example.org`` (addresses masked unless the viewer is staff or owns the address;
+    without a viewer always masked), never the raw key."""
     if key is None:
         return ""
-    return recipient_shown(key=str(key), user=viewer or None)
+    return recipient_label_shown(key=str(key), user=viewer or None)
 
 
 @register.filter

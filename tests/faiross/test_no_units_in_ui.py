@@ -72,7 +72,9 @@ def _admin_pages(rows: list) -> list[str]:
     for model in admin.site._registry:
         info = model._meta.app_label, model._meta.model_name
         pages.append(reverse("admin:{}_{}_changelist".format(*info)))
-        obj = next((r for r in rows if isinstance(r, model)), None) or model.objects.first()
+        obj = (
+            next((r for r in rows if isinstance(r, model)), None) or model._default_manager.first()
+        )
         if obj is not None:
             pages.append(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
     return pages
@@ -108,20 +110,21 @@ def test_ombudsman_action_forms_never_name_the_units(client, root):
     assert found == {}
 
 
+# Each page, and what it shows instead: the share as a percentage, the money as money.
 MAIN_PAGES = [
-    "/",
-    "/projects/",
-    "/projects/numpy/",
-    "/projects/numpy/table/edit/",
-    "/projects/numpy/table/history/",
-    "/payouts/get-paid/",
-    "/payouts/earnings/",
-    "/disputes/new/?about=project:numpy",
+    ("/", ""),
+    ("/projects/", ""),
+    ("/projects/numpy/", "12.5%"),
+    ("/projects/numpy/table/edit/", "0.00001%"),
+    ("/projects/numpy/table/history/", "87.5%"),
+    ("/payouts/get-paid/", "$"),
+    ("/payouts/earnings/", "$2,000.50"),
+    ("/disputes/new/?about=project:numpy", "Typed as in English"),
 ]
 
 
-@pytest.mark.parametrize("url", MAIN_PAGES)
-def test_main_pages_never_name_the_units(client, root, url):
+@pytest.mark.parametrize(("url", "shown"), MAIN_PAGES)
+def test_main_pages_never_name_the_units(client, root, url, shown):
     from tests.factories import ProjectFactory, TableVersionFactory, credit
 
     project = ProjectFactory(slug="numpy", name="NumPy", steward=root)
@@ -130,4 +133,5 @@ def test_main_pages_never_name_the_units(client, root, url):
     client.force_login(root)
     r = client.get(url, follow=True)
     assert r.status_code == 200
+    assert shown in read_text(r.content.decode())
     assert units_said(r.content.decode()) == []

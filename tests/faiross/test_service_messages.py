@@ -52,7 +52,8 @@ def test_payout_threshold_out_of_range_is_said_in_money():
     assert not UNITS.search(text)
 
 
-def _terms(kind: str, **data):
+def _terms(kind, **data):
+    """A call of ``agreement_terms_clean`` for a new company's ``kind`` agreement."""
     company = CompanyFactory(kind="vc_fund" if kind == "carry" else "startup")
     base = {"currency": "usd", "start_date": dt.date.today().isoformat()}
     return lambda: agreement_terms_clean(kind=kind, company=company, data={**base, **data})
