@@ -26,6 +26,17 @@ def project(db, user):
 
 
 @pytest.fixture(autouse=True)
+def english_by_default():
+    """Each test starts in English: a test-client request leaves its language active in the
+    thread, and a later test calling a service directly would then read numbers in German."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def fresh_rate_limits():
     """Each test starts with empty rate-limit counters (sign-in, API tokens) and no used TOTP
     codes: they live in the process's local-memory cache, and the suite signs in many times."""

@@ -40,7 +40,7 @@ def test_file_a_dispute_with_evidence(client, world, media):
     r = client.get(url)
     assert r.status_code == 200
     page = r.content.decode()
-    assert "user:bob" in page and "alice" in page  # target and parties shown
+    assert "bob" in page and "alice" in page  # target and parties shown
     r = client.post(
         url,
         {

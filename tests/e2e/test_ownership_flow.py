@@ -61,9 +61,10 @@ def test_unverified_money_waits_then_flows_after_verification(
     assert api_client.get("/api/v1/balances/user:bob/").json()["balances"] == {}
 
     # only staff verify by hand; then the next run moves the waiting money on by the table
-    assert api_client.post(
-        "/api/v1/projects/newlib/verify/", {"note": "x"}, format="json"
-    ).status_code == 403
+    assert (
+        api_client.post("/api/v1/projects/newlib/verify/", {"note": "x"}, format="json").status_code
+        == 403
+    )
     api_client.force_authenticate(staff)
     verified = api_client.post(
         "/api/v1/projects/newlib/verify/",

@@ -153,7 +153,7 @@ def test_unclaimed_escrow_returns_to_the_reserve_of_the_table_that_named_it(tabl
     html = Template('{% load payouts_tags %}{% escrow_notice "project:numpy" %}').render(
         Context({})
     )
-    assert "github:Octocat" in html and "returns to the reserve" in html
+    assert "Octocat (GitHub)" in html and "returns to the reserve" in html
     # Ada claims; the rest returns after 30 days, once.
     ada_user = UserFactory(username="ada")
     EmailAddress.objects.create(user=ada_user, email="ada@example.org", verified=True)
