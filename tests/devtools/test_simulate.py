@@ -121,6 +121,7 @@ def test_jobs_run_seeds_in_processes_with_the_same_results():
     assert hashes == sorted(
         line.rsplit("=", 1)[1] for line in parallel.splitlines() if line.startswith("seed=")
     )
+    copies = f"{connection.settings_dict['NAME']}_job"  # other databases' copies are not ours
     with connection.cursor() as cursor:
         cursor.execute("SELECT datname FROM pg_database")
-        assert not [name for (name,) in cursor.fetchall() if "_job" in name]
+        assert not [name for (name,) in cursor.fetchall() if name.startswith(copies)]
