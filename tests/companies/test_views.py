@@ -207,7 +207,7 @@ def test_preview_on_the_dashboard(client, company, owner, dependency):
     )
     client.force_login(owner)
     page = client.get("/companies/acme/?amount=1000&currency=usd").content.decode()
-    assert "$600.00" in page and "$400.00" in page and "github:octocat" in page
+    assert "$600.00" in page and "$400.00" in page and "octocat (GitHub)" in page
     page = client.get("/companies/acme/?amount=-1&currency=usd").content.decode()
     assert "is negative; enter an amount in USD" in page
 

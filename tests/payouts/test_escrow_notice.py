@@ -52,8 +52,8 @@ def test_a_project_page_shows_only_the_money_its_own_table_sent(two_tables, clie
     alpha = notice_of(client, "alpha")
     beta = notice_of(client, "beta")
     # Before the fix alpha's page said all $200.00 would return to alpha's reserve.
-    assert "github:dana" in alpha and "$50.00" in alpha and "$200.00" not in alpha
-    assert "github:dana" in beta and "$150.00" in beta and "$200.00" not in beta
+    assert "dana (GitHub)" in alpha and "$50.00" in alpha and "$200.00" not in alpha
+    assert "dana (GitHub)" in beta and "$150.00" in beta and "$200.00" not in beta
     notices = escrow.escrow_notices_for_owner(owner_key="project:alpha")["identities"]
     assert [(n["identity"], n["amount"]) for n in notices] == [("github:dana", 5_000)]
     # And what the notice promised is what returns: each reserve gets its own table's part.
