@@ -43,6 +43,11 @@ def escrow_notice(context: dict[str, Any], owner_key: str) -> dict[str, object]:
     return out
 
 
-@register.inclusion_tag("payouts/_received.html")
-def received_box(recipient: str, title: str = "Received") -> dict[str, object]:
-    return {"received": received_lines(recipient=str(recipient), limit=5), "received_title": title}
+@register.inclusion_tag("payouts/_received.html", takes_context=True)
+def received_box(context: Any, recipient: str, title: str = "Received") -> dict[str, object]:
+    # The request names the route's hops as the viewer may see them (masked addresses).
+    return {
+        "received": received_lines(recipient=str(recipient), limit=5),
+        "received_title": title,
+        "request": context.get("request"),
+    }

@@ -1,10 +1,13 @@
-"""What the dispute tests start from (the ``world`` fixture, and the browser test)."""
+"""What the dispute tests start from (the ``world`` fixture, the browser test, a filed dispute)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any, cast
 
+from disputes.models import Dispute
 from tests.factories import (
+    DisputeFactory,
     OmbudsmanFactory,
     ProjectFactory,
     TableVersionFactory,
@@ -30,3 +33,18 @@ def disputed_table(ombudsmen: tuple[str, ...]) -> SimpleNamespace:
     world.entry = world.version.entries.get(recipient="user:bob")
     credit("user:bob", 50_000)
     return world
+
+
+def file_dispute(w: SimpleNamespace, **kw: Any) -> Dispute:
+    """carol's dispute (in ``disputed_table`` ``w``): bob's entry credits her parser work to
+    him; ``kw`` overrides any field."""
+    args: dict[str, Any] = dict(
+        filer=w.carol,
+        target=f"table_entry:{w.entry.pk}",
+        kind=Dispute.Kind.MISSING_CREDIT,
+        title="My parser work is credited to bob",
+        description="I wrote the parser (PR 12); bob's 30% should be mine.",
+        links=["https://github.com/numpy/numpy/pull/12"],
+    )
+    args.update(kw)
+    return cast(Dispute, DisputeFactory(**args))

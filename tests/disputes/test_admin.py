@@ -9,19 +9,6 @@ from tests.factories import DisputeFactory, MembershipFactory, OmbudsmanFactory,
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def dispute(world):
-    return DisputeFactory(
-        filer=world.carol,
-        target=f"table_entry:{world.entry.pk}",
-        kind="missing_credit",
-        title="Credit me",
-        description="I wrote it",
-        amount_at_stake=20_000,
-        currency="usd",
-    )
-
-
 def act(pk, action, hold=None):
     if hold is not None:
         return reverse("admin:disputes_dispute_hold_act", args=[pk, hold, action])

@@ -20,19 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def dispute(world):
-    return DisputeFactory(
-        filer=world.carol,
-        target=f"table_entry:{world.entry.pk}",
-        kind="missing_credit",
-        title="Credit me",
-        description="I wrote it",
-        amount_at_stake=20_000,
-        currency="usd",
-    )
-
-
-@pytest.fixture
 def ombudsman(client, world):
     client.force_login(world.dana)
     return client

@@ -6,22 +6,11 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from disputes.models import Dispute
 from projects.notifications import DISPUTE_UPDATE
-from tests.factories import DisputeFactory, NotificationPreferenceFactory
+from tests.disputes.helpers import file_dispute
+from tests.factories import NotificationPreferenceFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def file_dispute(w):
-    return DisputeFactory(
-        filer=w.carol,
-        target=f"table_entry:{w.entry.pk}",
-        kind=Dispute.Kind.MISSING_CREDIT,
-        title="My parser work is credited to bob",
-        description="I wrote the parser (PR 12); bob's 30% should be mine.",
-        links=["https://github.com/numpy/numpy/pull/12"],
-    )
 
 
 def test_a_party_who_turned_dispute_steps_off_is_not_mailed(

@@ -13,8 +13,8 @@ from payouts.models import LedgerTransaction, Posting
 from payouts.selectors import account_balance
 from projects.models import Membership, TableVersion
 from projects.services.tables import EntryInput
+from tests.disputes.helpers import file_dispute
 from tests.factories import (
-    DisputeFactory,
     MembershipFactory,
     OmbudsmanFactory,
     ProjectFactory,
@@ -27,19 +27,6 @@ pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 20
-
-
-def file_dispute(w, **kw):
-    args = dict(
-        filer=w.carol,
-        target=f"table_entry:{w.entry.pk}",
-        kind=Dispute.Kind.MISSING_CREDIT,
-        title="My parser work is credited to bob",
-        description="I wrote the parser (PR 12); bob's 30% should be mine.",
-        links=["https://github.com/numpy/numpy/pull/12"],
-    )
-    args.update(kw)
-    return DisputeFactory(**args)
 
 
 def ledger_sums_to_zero():

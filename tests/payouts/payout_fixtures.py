@@ -32,6 +32,16 @@ def payer(db):
 
 
 @pytest.fixture
+def alice(db, stripe_settings, ledger_checked):
+    """alice's connected account, onboarded on the local server, with 123.45 USD available."""
+    from tests.payouts.payout_helpers import credit, onboarded
+
+    account = onboarded("alice", stripe_settings)
+    credit("user:alice", 12_345)
+    return account
+
+
+@pytest.fixture
 def ledger_checked(db):
     """``ledger_check`` must pass after the test."""
     yield

@@ -3,7 +3,6 @@ server, as in test_payouts.py)."""
 
 from __future__ import annotations
 
-import pytest
 from django.core import mail
 
 from payouts.connect import transfers
@@ -11,16 +10,8 @@ from payouts.models import Payout
 from projects.models import UserNotification
 from projects.notifications import PAYOUT_FAILED, PAYOUT_SENT
 from tests.factories import NotificationPreferenceFactory
-from tests.payouts.payout_helpers import credit, onboarded
 
 pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
-
-
-@pytest.fixture
-def alice(db, stripe_settings, ledger_checked):
-    account = onboarded("alice", stripe_settings)
-    credit("user:alice", 12_345)
-    return account
 
 
 def pay(capture, account):

@@ -21,13 +21,6 @@ from tests.thread_helpers import run_at_once
 pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
 
 
-@pytest.fixture
-def alice(db, stripe_settings, ledger_checked):
-    account = onboarded("alice", stripe_settings)
-    credit("user:alice", 12_345)
-    return account
-
-
 def run_payouts(capture) -> PayoutRun:
     with capture(execute=True):
         run = transfers.payout_run_create()

@@ -225,7 +225,7 @@ def test_report_page_and_received_lines(graph, client):
     client.force_login(UserFactory(username="alice"))
     earnings = client.get("/payouts/earnings/").content.decode()
     assert f"run {run.pk}" in earnings
-    assert 'company:acme</span> → <span class="mono">project:numpy' in earnings
+    assert 'acme</span> → <span class="hop">numpy' in earnings
     routes = explain.run_explain(run=run, recipient="user:alice")
     assert routes[0]["hops"][0] == "company:acme" and routes[0]["hops"][-1] == "user:alice"
 
@@ -253,4 +253,4 @@ def test_project_page_shows_what_it_received_and_the_route(graph, client):
     page = client.get("/projects/numpy/").content.decode()
     assert "Received from distribution runs" in page
     assert f"run {run.pk}" in page
-    assert 'company:acme</span> → <span class="mono">project:numpy' in page
+    assert 'acme</span> → <span class="hop">numpy' in page

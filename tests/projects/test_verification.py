@@ -36,7 +36,6 @@ from tests.factories import (
     UserFactory,
 )
 from tests.fake_hosts import (
-    FakeHosts,
     drip,
     huge_body,
     npm_document,
@@ -46,28 +45,6 @@ from tests.fake_hosts import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def hosts(settings):
-    with FakeHosts() as fake:
-        for name, value in fake.settings.items():
-            setattr(settings, name, value)
-        yield fake
-
-
-@pytest.fixture
-def numpy(user):
-    """NumPy, unverified, alice its steward, with its GitHub repository and PyPI package."""
-    project = ProjectFactory(
-        slug="numpy",
-        name="NumPy",
-        repo_url="https://github.com/numpy/numpy",
-        unverified=True,
-        steward=user,
-    )
-    ProjectPurl.objects.create(project=project, purl="pkg:pypi/numpy")
-    return project
 
 
 def closed_port() -> int:

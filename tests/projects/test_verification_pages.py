@@ -6,34 +6,13 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from projects.models import Project, ProjectPurl
+from projects.models import Project
 from projects.services import placeholder_project_for_purl
 from projects.verification import project_verify_by_staff, verification_token
 from tests.factories import ProjectFactory, ProjectVerificationFactory, StaffFactory, UserFactory
-from tests.fake_hosts import FakeHosts, pypi_document
+from tests.fake_hosts import pypi_document
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def hosts(settings):
-    with FakeHosts() as fake:
-        for name, value in fake.settings.items():
-            setattr(settings, name, value)
-        yield fake
-
-
-@pytest.fixture
-def numpy(user):
-    project = ProjectFactory(
-        slug="numpy",
-        name="NumPy",
-        repo_url="https://github.com/numpy/numpy",
-        unverified=True,
-        steward=user,
-    )
-    ProjectPurl.objects.create(project=project, purl="pkg:pypi/numpy")
-    return project
 
 
 # --- API ------------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from payouts.distribution.publish import run_publish
-from payouts.models import DistributionRun
+from payouts.management.runs import done_run_get
 
 
 class Command(BaseCommand):
@@ -21,11 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--run", type=int, required=True, help="the run's id")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run = DistributionRun.objects.filter(pk=options["run"]).first()
-        if run is None:
-            raise CommandError(f"There is no run {options['run']}.")
-        if run.status != DistributionRun.Status.DONE:
-            raise CommandError(f"Run {run.pk} is {run.status}: only a done run is published.")
+        run = done_run_get(run_id=options["run"])
         publication = run_publish(run=run)
         self.stdout.write(f"run {run.pk}: snapshot_sha256 {publication.snapshot_sha256}")
         for currency, root in sorted(publication.merkle_roots.items()):

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from payouts.distribution.publish import proof_check, run_verify
+from payouts.management.runs import done_run_get
 from payouts.models import DistributionRun, RunPublication
 
 
@@ -23,11 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--proof", type=Path, help="a proof JSON file to check as well")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run = DistributionRun.objects.filter(pk=options["run"]).first()
-        if run is None:
-            raise CommandError(f"There is no run {options['run']}.")
-        if run.status != DistributionRun.Status.DONE:
-            raise CommandError(f"Run {run.pk} is {run.status}: only a done run is published.")
+        run = done_run_get(run_id=options["run"])
         problems = run_verify(run=run)
         proof_path: Path | None = options.get("proof")
         if proof_path is not None:
