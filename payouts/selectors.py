@@ -207,6 +207,19 @@ def claimable_escrow(*, user: object) -> list[dict[str, object]]:
     return out
 
 
+def table_named_identities(*, owner_key: str) -> list[str]:
+    """The identities (neither ``project:`` nor ``user:`` keys) that ``owner_key``'s active
+    table names, sorted, each once: who escrow may be waiting for on that owner's page."""
+    return sorted(
+        set(
+            TableEntry.objects.filter(version__table__owner_key=owner_key, version__status="active")
+            .exclude(recipient__startswith="project:")
+            .exclude(recipient__startswith="user:")
+            .values_list("recipient", flat=True)
+        )
+    )
+
+
 def escrow_notices(*, owner_key: str) -> list[dict[str, object]]:
     """Money waiting in escrow for identities named by ``owner_key``'s active table, with the
     date each part returns to that table owner's reserve unless claimed (money rule 6)."""
@@ -217,14 +230,7 @@ def escrow_notices(*, owner_key: str) -> list[dict[str, object]]:
 
     from .models import ClaimedIdentity
 
-    identities = sorted(
-        set(
-            TableEntry.objects.filter(version__table__owner_key=owner_key, version__status="active")
-            .exclude(recipient__startswith="project:")
-            .exclude(recipient__startswith="user:")
-            .values_list("recipient", flat=True)
-        )
-    )
+    identities = table_named_identities(owner_key=owner_key)
     if not identities:
         return []
     claimed = set(

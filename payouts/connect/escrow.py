@@ -27,6 +27,7 @@ from payouts.models import (
     RunAllocation,
 )
 from payouts.notifications import _notify
+from payouts.selectors import table_named_identities
 from projects.models import Project, TableEntry
 
 
@@ -268,14 +269,7 @@ def escrow_notices_for_owner(*, owner_key: str) -> dict[str, list[dict[str, obje
                         "verified": bool(project and project.is_verified),
                     }
                 )
-    named = sorted(
-        set(
-            TableEntry.objects.filter(version__table__owner_key=owner_key, version__status="active")
-            .exclude(recipient__startswith="project:")
-            .exclude(recipient__startswith="user:")
-            .values_list("recipient", flat=True)
-        )
-    )
+    named = table_named_identities(owner_key=owner_key)
     claimed = set(
         ClaimedIdentity.objects.filter(identity__in=named).values_list("identity", flat=True)
     )

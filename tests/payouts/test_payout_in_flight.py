@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from types import SimpleNamespace
+from typing import cast
 from unittest import mock
 
 import pytest
@@ -29,7 +30,7 @@ def _client_raising(exc: Exception) -> SimpleNamespace:
 
 
 def _old_pending_payout() -> Payout:
-    payout = PayoutFactory()
+    payout = cast(Payout, PayoutFactory())
     Payout.objects.filter(pk=payout.pk).update(
         created_at=timezone.now() - transfers.FAIL_UNREACHABLE_AFTER - dt.timedelta(hours=1)
     )
