@@ -116,18 +116,13 @@ def project_member_add(world: World) -> str:
     if slug is None:
         return project_create(world)
     project = Project.objects.get(slug=slug)
-    steward = (
-        Membership.objects.filter(project=project, role=Membership.Role.STEWARD)
-        .order_by("user__username")
-        .select_related("user")
-        .first()
-    )
+    steward = _steward_of(slug)
     if steward is None:
         return f"{slug} has no steward"
     target = _actor(world)
     role = world.pick(["steward", "maintainer"])
     invitation = project_services.project_invite(
-        project=project, actor=steward.user, target=target.username, role=role
+        project=project, actor=steward, target=target.username, role=role
     )
     project_services.invitation_accept(invitation=invitation, user=target)
     return f"{target.username} joins {slug} as {role}"
@@ -231,18 +226,13 @@ def table_closed_cycle(world: World) -> str:
     a, b = world.rng.sample(sorted(world.projects), 2)
     results = []
     for src, dst in ((a, b), (b, a)):
-        steward = (
-            Membership.objects.filter(project__slug=src, role=Membership.Role.STEWARD)
-            .order_by("user__username")
-            .select_related("user")
-            .first()
-        )
+        steward = _steward_of(src)
         if steward is None:
             return f"{src} has no steward"
         try:
             v = tables.table_propose(
                 owner_key=project_key(src),
-                actor=steward.user,
+                actor=steward,
                 entries=[tables.EntryInput(recipient=project_key(dst), millibips=FULL_SHARE)],
             )
             results.append(v.status)
@@ -985,6 +975,7 @@ def table_import(world: World) -> str:
 
 
 def _steward_of(slug: str) -> Any:
+    """The first steward (by username) of project ``slug``, or None."""
     m = (
         Membership.objects.filter(project__slug=slug, role=Membership.Role.STEWARD)
         .order_by("user__username")

@@ -102,6 +102,16 @@ def _base(setting: str) -> str:
     return str(getattr(settings, setting)).rstrip("/")
 
 
+def _json(response: OutboundResponse, *, host: str, not_found: str) -> Any:
+    """The decoded body of a host's answer; raises ``HostError`` saying ``not_found`` for a 404
+    and asking to try later for any other failure."""
+    if response.status == 404:
+        raise HostError(not_found)
+    if not response.ok:
+        raise HostError(f"{host} answered {response.status}; try again later.")
+    return response.json()
+
+
 # --- GitHub ---------------------------------------------------------------------------------
 
 
@@ -133,14 +143,12 @@ def github_permissions(*, repo: GitHubRepo, token: str) -> dict[str, bool]:
             "GitHub no longer accepts FairOSS's sign-in of your account: sign in with GitHub "
             "again, then check again."
         )
-    if response.status == 404:
-        raise HostError(
-            f"GitHub says the repository {repo} does not exist or your GitHub account cannot "
-            "see it."
-        )
-    if not response.ok:
-        raise HostError(f"GitHub answered {response.status}; try again later.")
-    data = response.json()
+    data = _json(
+        response,
+        host="GitHub",
+        not_found=f"GitHub says the repository {repo} does not exist or your GitHub account "
+        "cannot see it.",
+    )
     permissions = data.get("permissions") if isinstance(data, dict) else None
     if not isinstance(permissions, dict):
         raise HostError(f"GitHub did not say what your account may do on {repo}.")
@@ -208,11 +216,7 @@ def _repos(*values: object) -> set[str]:
 def _pypi(name: str) -> RegistryPackage:
     url = f"{_base('FAIROSS_PYPI_URL')}/pypi/{quote(name, safe='')}/json"
     response = _get(url)
-    if response.status == 404:
-        raise HostError(f"PyPI has no package '{name}'.")
-    if not response.ok:
-        raise HostError(f"PyPI answered {response.status}; try again later.")
-    data = response.json()
+    data = _json(response, host="PyPI", not_found=f"PyPI has no package '{name}'.")
     info = data.get("info") if isinstance(data, dict) else None
     if not isinstance(info, dict):
         raise HostError(f"PyPI's answer about '{name}' has no 'info'.")
@@ -237,11 +241,7 @@ def _pypi(name: str) -> RegistryPackage:
 def _npm(name: str) -> RegistryPackage:
     url = f"{_base('FAIROSS_NPM_URL')}/{quote(name, safe='@')}"
     response = _get(url, max_bytes=int(settings.FAIROSS_NPM_MAX_BYTES))
-    if response.status == 404:
-        raise HostError(f"npm has no package '{name}'.")
-    if not response.ok:
-        raise HostError(f"npm answered {response.status}; try again later.")
-    data = response.json()
+    data = _json(response, host="npm", not_found=f"npm has no package '{name}'.")
     if not isinstance(data, dict):
         raise HostError(f"npm's answer about '{name}' is not a package document.")
     emails: set[str] = set()

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from companies.models import Agreement, Invoice
 from payouts.models import Inflow, RunAllocation
+from tests.api_helpers import as_user
 from tests.factories import (
     AGREEMENT_TERMS,
     AgreementFactory,
@@ -50,12 +51,6 @@ EVENTS = {
         500_000,
     ),
 }
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.parametrize("kind", ["pledge", "dividend", "equity", "carry"])

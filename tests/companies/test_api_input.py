@@ -8,7 +8,6 @@ dates out of range and bad recipients never reach a service and never become a 5
 import datetime as dt
 
 import pytest
-from rest_framework.test import APIClient
 
 from companies.models import (
     Agreement,
@@ -21,18 +20,13 @@ from companies.models import (
 )
 from payouts.models import Inflow
 from projects.models import TableVersion
+from tests.api_helpers import as_user
 from tests.factories import AGREEMENT_TERMS, AgreementFactory, InvoiceFactory
 
 pytest_plugins = ["tests.payouts.stripe_fixtures", "tests.payouts.payout_fixtures"]
 pytestmark = pytest.mark.django_db
 
 NUL = "a\x00b"
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def assert_400_naming(response, field):

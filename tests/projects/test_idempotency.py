@@ -13,18 +13,13 @@ from companies.models import Company
 from payouts.models import Inflow
 from projects.idempotency import STALE_AFTER
 from projects.models import IdempotencyRecord, Project, TableVersion
+from tests.api_helpers import as_user
 from tests.factories import CompanyFactory, IdempotencyRecordFactory, StaffFactory, UserFactory
 from tests.thread_helpers import run_at_once
 
 pytestmark = pytest.mark.django_db
 
 COMPANIES = "/api/v1/companies/"
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def create_company(client: APIClient, key: str | None, **body):

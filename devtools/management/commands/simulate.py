@@ -113,13 +113,9 @@ class Command(BaseCommand):
                 if not options["soak"] and not options["log"] and len(seeds) == 1:
                     for key, count in sorted(result.outcomes.items()):
                         self.stdout.write(f"  {key} {count}")
-        self.stdout.write(f"elapsed={time.perf_counter() - started:.1f}s")
-        self.stdout.write(
-            f"seeds={len(seeds)} steps={total_steps} violations={violations} "
-            f"ledger_hash={combined_hash(hashes)}"
+        self._summary(
+            started=started, seeds=seeds, steps=total_steps, violations=violations, hashes=hashes
         )
-        if violations:
-            raise CommandError(f"{violations} seed(s) broke an invariant")
 
     def _parallel(self, seeds: list[int], steps: int, jobs: int, options: Any) -> None:
         started = time.perf_counter()
@@ -131,11 +127,22 @@ class Command(BaseCommand):
             results = run_parallel(seeds=seeds, jobs=jobs, args=args, echo=self.stdout.write)
         except RuntimeError as exc:
             raise CommandError(str(exc)) from None
-        violations = sum(1 for r in results if r.violation)
+        self._summary(
+            started=started,
+            seeds=seeds,
+            steps=sum(r.steps for r in results),
+            violations=sum(1 for r in results if r.violation),
+            hashes=[r.ledger_hash for r in results],
+        )
+
+    def _summary(
+        self, *, started: float, seeds: list[int], steps: int, violations: int, hashes: list[str]
+    ) -> None:
+        """The closing lines, alike in one process and in several; fails on any violation."""
         self.stdout.write(f"elapsed={time.perf_counter() - started:.1f}s")
         self.stdout.write(
-            f"seeds={len(seeds)} steps={sum(r.steps for r in results)} "
-            f"violations={violations} ledger_hash={combined_hash([r.ledger_hash for r in results])}"
+            f"seeds={len(seeds)} steps={steps} violations={violations} "
+            f"ledger_hash={combined_hash(hashes)}"
         )
         if violations:
             raise CommandError(f"{violations} seed(s) broke an invariant")
