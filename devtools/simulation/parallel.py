@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote
 
 import psycopg
 from django.conf import settings
@@ -51,8 +51,15 @@ def _admin_connection() -> Any:
 
 
 def _url_with_db(name: str) -> str:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    """A ``DATABASE_URL`` for database ``name`` on the current server, built from the
+    settings (the environment may not name the database: the test settings have a default)."""
+    db = settings.DATABASES["default"]
+    user = quote(str(db.get("USER") or ""), safe="")
+    password = quote(str(db.get("PASSWORD") or ""), safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = str(db.get("HOST") or "")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{credentials}{host}{port}/{quote(name, safe='')}"
 
 
 def clone_databases(jobs: int) -> list[str]:
