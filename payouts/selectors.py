@@ -220,63 +220,6 @@ def table_named_identities(*, owner_key: str) -> list[str]:
     )
 
 
-def escrow_notices(*, owner_key: str) -> list[dict[str, object]]:
-    """Money waiting in escrow for identities named by ``owner_key``'s active table, with the
-    date each part returns to that table owner's reserve unless claimed (money rule 6)."""
-    import datetime as dt
-
-    from django.conf import settings
-    from django.utils import timezone
-
-    from .models import ClaimedIdentity
-
-    identities = table_named_identities(owner_key=owner_key)
-    if not identities:
-        return []
-    claimed = set(
-        ClaimedIdentity.objects.filter(identity__in=identities).values_list("identity", flat=True)
-    )
-    days = settings.FAIROSS_ESCROW_RETURN_DAYS
-    notices = []
-    for account in Account.objects.filter(purpose="escrow", owner__in=identities).order_by(
-        "owner", "currency"
-    ):
-        if account.owner in claimed:
-            continue
-        postings = list(
-            account.postings.order_by("id").values_list("amount", "transaction__created_at")
-        )
-        balance = sum(a for a, _ in postings)
-        if balance <= 0:
-            continue
-        debits = -sum(a for a, _ in postings if a < 0)
-        first_open = None
-        for amount, created in postings:
-            if amount <= 0:
-                continue
-            if debits >= amount:
-                debits -= amount
-                continue
-            first_open = created
-            break
-        returns_on = first_open + dt.timedelta(days=days) if first_open else None
-        notices.append(
-            {
-                "identity": account.owner,
-                "currency": account.currency,
-                "amount": balance,
-                "since": first_open,
-                "returns_on": returns_on,
-                "soon": bool(
-                    returns_on
-                    and returns_on - dt.timedelta(days=settings.FAIROSS_ESCROW_NOTICE_DAYS)
-                    <= timezone.now()
-                ),
-            }
-        )
-    return notices
-
-
 def payouts_of_user(*, user: User, limit: int = 50) -> list[Payout]:
     from .models import Payout
 

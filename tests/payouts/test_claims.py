@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from payouts import tasks
 from payouts.connect import claims, escrow
+from payouts.connect.escrow import escrow_notices_for_owner
 from payouts.distribution import runs
 from payouts.inflows import inflow_record
 from payouts.models import ClaimedIdentity, LedgerTransaction
-from payouts.selectors import account_balance, claimable_escrow, escrow_notices
+from payouts.selectors import account_balance, claimable_escrow
 from tests.factories import CompanyFactory, ProjectFactory, SocialAccountFactory, UserFactory
 from tests.payouts.payout_helpers import credit
 from tests.pdf_helpers import pdf_text
@@ -144,7 +145,9 @@ def test_unclaimed_escrow_returns_to_the_reserve_of_the_table_that_named_it(tabl
     reserve = bal("project:numpy", "reserve")
     # Not yet due: nothing moves, and the public notice shows the date.
     assert escrow.escrow_return_expired() == []
-    notices = {n["identity"]: n for n in escrow_notices(owner_key="project:numpy")}
+    notices = {
+        n["identity"]: n for n in escrow_notices_for_owner(owner_key="project:numpy")["identities"]
+    }
     assert notices["github:Octocat"]["amount"] == octo
     assert (
         notices["github:Octocat"]["returns_on"].date()
@@ -165,7 +168,7 @@ def test_unclaimed_escrow_returns_to_the_reserve_of_the_table_that_named_it(tabl
     assert bal("project:numpy", "reserve") == reserve + octo
     assert bal("user:ada", "available") == ada
     assert escrow.escrow_return_expired(now=later) == []
-    assert escrow_notices(owner_key="project:numpy") == []
+    assert escrow_notices_for_owner(owner_key="project:numpy")["identities"] == []
 
 
 def test_escrow_return_splits_between_the_tables_that_named_the_identity(
