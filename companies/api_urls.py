@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from . import api
+from . import api, forecast_api
 
 C = "companies/<str:slug>/"
 A = C + "agreements/<int:pk>/"
 
 urlpatterns = [
     path("inflows/", api.InflowsView.as_view(), name="api-inflows"),
+    path("forecast/", forecast_api.ForecastView.as_view(), name="api-forecast"),
     path("companies/", api.CompanyListView.as_view()),
     path(C, api.CompanyDetailView.as_view()),
     path(C + "invitations/", api.CompanyInvitationsView.as_view()),

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import agreement_views as av
-from . import views
+from . import impact_views, views
 
 app_name = "companies"
 
@@ -25,6 +25,9 @@ urlpatterns = [
     path(G + "<str:slug>/badge.svg", views.company_badge, name="badge"),
     path(C, views.dashboard, name="dashboard"),
     path(C + "export.csv", views.export_csv, name="export_csv"),
+    path(C + "impact/", impact_views.impact_page, name="impact"),
+    path(C + "impact/<int:year>.pdf", impact_views.impact_pdf, name="impact_pdf"),
+    path(C + "impact/pledge.json", impact_views.impact_pledge_json, name="impact_pledge"),
     path(C + "settings/", views.company_settings, name="settings"),
     path(C + "invite/", views.company_invite, name="invite"),
     path(C + "members/<str:username>/", views.member_change, name="member_change"),

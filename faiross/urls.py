@@ -8,7 +8,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import DefaultRouter
 
-from companies import badge_views
+from companies import badge_views, forecast_views
 from projects import account_views, notification_views, privacy_views, table_api
 from projects import views as project_views
 from projects.account_api import ApiTokenView
@@ -40,6 +40,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("companies.api_urls")),
     path("", include("payouts.api_urls")),
     path("", include("disputes.api_urls")),
+    path("", include("asks.api_urls")),
+    path("", include("market.api_urls")),
 ]
 
 urlpatterns = [
@@ -53,12 +55,15 @@ urlpatterns = [
         name="notifications",
     ),
     path("people/<str:username>/", privacy_views.public_profile, name="profile"),
+    path("forecast/", forecast_views.forecast_page, name="forecast"),
     path("badge/project/<str:slug>.svg", badge_views.project_badge, name="badge_project"),
     path("badge/company/<str:slug>.svg", badge_views.company_badge, name="badge_company"),
     path("projects/", include("projects.urls")),
     path("companies/", include("companies.urls")),
     path("payouts/", include("payouts.urls")),
     path("disputes/", include("disputes.urls")),
+    path("asks/", include("asks.urls")),
+    path("market/", include("market.urls")),
     # Before allauth's own: without a configured GitHub app these answer a 404 page, not 500.
     path("accounts/github/login/", account_views.github_login),
     path("accounts/github/login/callback/", account_views.github_callback),

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from . import api, open_data_api
+from . import api, changes_api, open_data_api
+from .trace_api import TraceView
 
 urlpatterns = [
     path("distributions/", api.DistributionsView.as_view(), name="api-distributions"),
@@ -27,6 +28,8 @@ urlpatterns = [
         open_data_api.RunProofView.as_view(),
         name="api-distribution-proof",
     ),
+    path("changes/", changes_api.ChangesView.as_view(), name="api-changes"),
+    path("trace/", TraceView.as_view(), name="api-trace"),
     path("payout-runs/", api.PayoutRunsView.as_view(), name="api-payout-runs"),
     path("payout-runs/<int:pk>/", api.PayoutRunDetailView.as_view(), name="api-payout-run"),
     path("balances/<path:recipient>/", api.BalancesView.as_view(), name="api-balances"),

@@ -25,6 +25,7 @@ class Account(models.Model):
         HELD = "held", "Held by the ombudsman"
         IN_TRANSIT = "in_transit", "Payout in transit"
         PAID_OUT = "paid_out", "Paid out"
+        BOUNTY = "bounty", "Bounty held for a feature request"
 
     owner = models.CharField(
         max_length=300,
@@ -65,6 +66,7 @@ class LedgerTransaction(models.Model):
         REDIRECT = "redirect", "Held money redirected"
         REVERSAL = "reversal", "Reversal"
         RESERVE_GRANT = "reserve_grant", "Grant from a project reserve"
+        BOUNTY = "bounty", "Feature-request bounty"
 
     idempotency_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -533,7 +535,11 @@ class RunFlow(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="runflow_positive"),
         ]
-        indexes = [models.Index(fields=["run", "target"], name="runflow_run_target")]
+        indexes = [
+            models.Index(fields=["run", "target"], name="runflow_run_target"),
+            # A project page asks for the flows out of the project too (payouts/project_money.py).
+            models.Index(fields=["run", "source"], name="runflow_run_source"),
+        ]
 
     def __str__(self) -> str:
         money = money_format(amount=self.amount, currency=self.currency)
@@ -590,3 +596,44 @@ class ProjectReceivedRun(models.Model):
 
     def __str__(self) -> str:
         return f"received totals of run {self.run_id}"
+
+
+class TraceEdge(models.Model):
+    """What one node of a done run paid one person, in one currency: the exact flow on the
+    node's entries naming the person (or identities the person claimed), in integer minor
+    units. A person's edges add up exactly to their allocation in the run. Node-to-node hops
+    are the run's :class:`RunFlow` rows; together they give the trace of any credit
+    (:mod:`payouts.distribution.trace`). Private: shown only as a person's own trace."""
+
+    run = models.ForeignKey(
+        DistributionRun, on_delete=models.CASCADE, related_name="trace_edges", db_index=False
+    )
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=320)
+    recipient = models.CharField(max_length=320)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="traceedge_positive")
+        ]
+        indexes = [
+            models.Index(fields=["run", "recipient"], name="traceedge_run_recipient"),
+            models.Index(fields=["run", "source"], name="traceedge_run_source"),
+        ]
+
+    def __str__(self) -> str:
+        money = money_format(amount=self.amount, currency=self.currency)
+        return f"run {self.run_id}: {self.source} → {self.recipient}: {money}"
+
+
+class GraphCache(models.Model):
+    """Which file on the computing host holds the last compiled run graph, and its SHA-256
+    (see :mod:`payouts.distribution.graph_cache`). At most one row; a speed-up only."""
+
+    token = models.CharField(max_length=32, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"graph cache {self.token}"

@@ -11,11 +11,19 @@ every web and worker process, so together they stay at ``STRIPE_RATE_LIMIT``. Wi
 embedded default, one process) the bucket is in-process. When Redis cannot be reached, a
 call is not let through unlimited: it logs a warning (at most once a minute) and takes its
 token from the process's own bucket, so while Redis is down each process keeps to the limit.
+
+The bucket holds ``STRIPE_RATE_BURST`` tokens (0: as many as one second's rate): in any one
+second at most burst + rate calls go out, so burst + rate must stay within Stripe's limit.
+A 429 (Stripe's rate limit or a lock timeout: Stripe did nothing) is retried here at once, with
+a short backoff and a fresh token, up to ``RATE_LIMITED_RETRIES`` times (the library retries a
+429 only when Stripe adds ``Stripe-Should-Retry: true``); one still limited after that reaches
+the caller as ``stripe.RateLimitError`` (a payout then retries as a task, with its backoff).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from typing import Any
@@ -27,12 +35,17 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 
-class RateLimiter:
-    """A thread-safe token bucket: at most ``rate`` acquisitions per second (burst ``rate``)."""
+def _capacity(rate: float, burst: float) -> float:
+    return max(1.0, float(burst) if burst > 0 else float(rate))
 
-    def __init__(self, rate: float) -> None:
+
+class RateLimiter:
+    """A thread-safe token bucket: at most ``rate`` acquisitions per second after a burst of
+    ``burst`` (0: ``rate``)."""
+
+    def __init__(self, rate: float, burst: float = 0) -> None:
         self.rate = float(rate)
-        self.capacity = max(1.0, self.rate)
+        self.capacity = _capacity(rate, burst)
         self._tokens = self.capacity
         self._last = time.monotonic()
         self._lock = threading.Lock()
@@ -84,16 +97,23 @@ _WARN_EVERY_SECONDS = 60.0
 
 class RedisRateLimiter:
     """A token bucket shared through Redis by every process using ``key``: together they make
-    at most ``rate`` acquisitions per second (burst ``rate``). When Redis fails, the call logs
-    a warning (at most once a minute) and uses ``fallback``, this process's own bucket."""
+    at most ``rate`` acquisitions per second after a burst of ``burst`` (0: ``rate``). When
+    Redis fails, the call logs a warning (at most once a minute) and uses ``fallback``, this
+    process's own bucket."""
 
     def __init__(
-        self, rate: float, *, url: str, name: str = "api", fallback: RateLimiter | None = None
+        self,
+        rate: float,
+        *,
+        url: str,
+        name: str = "api",
+        burst: float = 0,
+        fallback: RateLimiter | None = None,
     ) -> None:
         self.rate = float(rate)
-        self.capacity = max(1.0, self.rate)
+        self.capacity = _capacity(rate, burst)
         self.key = f"{KEY_PREFIX}:{name}"
-        self.fallback = fallback or RateLimiter(rate)
+        self.fallback = fallback or RateLimiter(rate, burst)
         # Short timeouts: an unreachable Redis must not hold up a Stripe call for long.
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         self._take = self._redis.register_script(_TAKE_TOKEN)
@@ -121,12 +141,29 @@ class RedisRateLimiter:
         return wait
 
 
+RATE_LIMITED_RETRIES = 2
+_BACKOFF_FIRST_SECONDS = 0.05
+_BACKOFF_MAX_SECONDS = 2.0
+# Its own generator: seeded runs (the simulation) keep their sequence of the global one.
+_jitter = random.Random()
+
+
+def rate_limited_backoff(retry: int) -> float:
+    """Seconds to wait before the ``retry``-th (1, 2, ...) retry of a 429: exponential from
+    50 ms, capped at 2 s, with jitter (half to all of it) so processes do not retry in step."""
+    bound = min(_BACKOFF_FIRST_SECONDS * 2 ** (retry - 1), _BACKOFF_MAX_SECONDS)
+    return bound * _jitter.uniform(0.5, 1.0)
+
+
 class RateLimitedRequestsClient(stripe.RequestsClient):
-    """The library's default HTTP client, taking a token before every request (and retry)."""
+    """The library's default HTTP client, taking a token before every request (and retry) and
+    retrying 429s (``retried_429`` counts them, for this process)."""
 
     def __init__(self, *, limiter: RateLimiter | RedisRateLimiter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limiter = limiter
+        self.retried_429 = 0
+        self._count_lock = threading.Lock()
 
     def request(
         self,
@@ -137,33 +174,47 @@ class RateLimitedRequestsClient(stripe.RequestsClient):
         *,
         _usage: list[str] | None = None,  # in the base class's signature; unused there too
     ) -> Any:
-        self.limiter.acquire()
-        return super().request(method, url, headers, post_data)
+        retry = 0
+        while True:
+            self.limiter.acquire()
+            response = super().request(method, url, headers, post_data)
+            _, status, response_headers = response
+            if (
+                status != 429
+                or retry >= RATE_LIMITED_RETRIES
+                or (response_headers or {}).get("stripe-should-retry") == "false"
+            ):
+                return response
+            retry += 1
+            with self._count_lock:
+                self.retried_429 += 1
+            time.sleep(rate_limited_backoff(retry))
 
 
-_http: dict[tuple[float, int, str], RateLimitedRequestsClient] = {}
+_http: dict[tuple[float, float, str, int, str], RateLimitedRequestsClient] = {}
 _http_lock = threading.Lock()
 
 
-def rate_limiter(rate: float, redis_url: str = "") -> RateLimiter | RedisRateLimiter:
-    """The bucket for ``rate``: shared through Redis when ``redis_url`` is set."""
+def rate_limiter(
+    rate: float, redis_url: str = "", *, burst: float = 0, name: str = "api"
+) -> RateLimiter | RedisRateLimiter:
+    """The bucket for ``rate``: shared through Redis (key ``name``) when ``redis_url`` is set."""
     if redis_url and rate > 0:
-        return RedisRateLimiter(rate, url=redis_url)
-    return RateLimiter(rate)
+        return RedisRateLimiter(rate, url=redis_url, name=name, burst=burst)
+    return RateLimiter(rate, burst)
 
 
 def stripe_http_client() -> RateLimitedRequestsClient:
-    """The process-wide HTTP client (one per configured rate, timeout and Redis)."""
-    key = (
-        float(settings.STRIPE_RATE_LIMIT),
-        int(settings.STRIPE_TIMEOUT_SECONDS),
-        str(settings.REDIS_URL or ""),
-    )
+    """The process-wide HTTP client (one per configured rate, burst, bucket, timeout, Redis)."""
+    rate, burst = float(settings.STRIPE_RATE_LIMIT), float(settings.STRIPE_RATE_BURST)
+    name, timeout = str(settings.STRIPE_RATE_BUCKET), int(settings.STRIPE_TIMEOUT_SECONDS)
+    redis_url = str(settings.REDIS_URL or "")
+    key = (rate, burst, name, timeout, redis_url)
     with _http_lock:
         client = _http.get(key)
         if client is None:
             client = _http[key] = RateLimitedRequestsClient(
-                limiter=rate_limiter(key[0], key[2]), timeout=key[1]
+                limiter=rate_limiter(rate, redis_url, burst=burst, name=name), timeout=timeout
             )
         return client
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import reserve_views, tax_views, views
+from . import changes_views, reserve_views, tax_views, views
+from .trace_views import run_trace_page
 
 app_name = "payouts"
 
@@ -8,6 +9,8 @@ urlpatterns = [
     path("earnings/", views.earnings, name="earnings"),
     path("runs/", views.run_list, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/trace/", run_trace_page, name="trace"),
+    path("changes/", changes_views.changes_page, name="changes"),
     path("get-paid/", views.get_paid, name="get_paid"),
     path("get-paid/connect/", views.connect_start, name="connect_start"),
     path("get-paid/return/", views.connect_return, name="connect_return"),

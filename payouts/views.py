@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -20,12 +21,14 @@ from django.views.decorators.http import require_POST
 
 from faiross.kernel.forms import CHANGE, CONFIRM, form_step
 from faiross.kernel.money import amount_parse, minor_to_decimal_str, money_format
+from faiross.kernel.page_cache import public_page
 from faiross.kernel.pdf import pdf_render
-from faiross.kernel.recipients import user_key
+from faiross.kernel.recipients import recipient_label, recipient_split, user_key
 from payouts.connect import accounts, claims, webhooks
 from payouts.distribution.explain import received_lines
 from payouts.distribution.report import sankey_svg
 from projects.auth import signed_in_user
+from projects.models import Project
 from projects.privacy import viewer_is_staff
 
 from . import selectors
@@ -55,26 +58,83 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(request, "payouts/run_list.html", {"page": page})
 
 
+@public_page
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A run's report: in full for staff; for everyone else project-level aggregates only
     (people are counted and summed, never named: money rule 9)."""
-    run = get_object_or_404(DistributionRun, pk=pk)
+    # The snapshot (every table of the run: megabytes at 100,000 projects) is not shown.
+    run = get_object_or_404(DistributionRun.objects.defer("snapshot"), pk=pk)
     full = viewer_is_staff(user=request.user)
-    report = (run.report or {}) if full else selectors.run_report_public(run=run)
+    report = (run.report or {}) if full else _run_report_public(run)
+    names = _sankey_names(report, reveal=full)
     currencies = []
     for currency, data in sorted(report.items()):
+        svg = sankey_svg(
+            flows=data.get("flows", []),
+            currency=currency,
+            names=names,
+            through={str(n["node"]): int(n["pass_through"]) for n in data.get("nodes", [])},
+        )
         currencies.append(
-            {
-                "currency": currency,
-                "data": data,
-                "sankey": mark_safe(sankey_svg(flows=data.get("flows", []), currency=currency)),  # noqa: S308
-            }
+            {"currency": currency, "data": data, "sankey": mark_safe(svg)}  # noqa: S308
         )
     return render(
         request,
         "payouts/run_detail.html",
-        {"run": run, "currencies": currencies, "full_report": full},
+        {
+            "run": run,
+            "currencies": currencies,
+            "full_report": full,
+            "inflow_count": run.inflows.count(),
+        },
     )
+
+
+RUN_REPORT_PUBLIC_SECONDS = 24 * 3600
+
+
+def _run_report_public(run: DistributionRun) -> dict[str, dict[str, object]]:
+    """The public report, computed once per done run (a done run's allocations never change;
+    computing it reads all of them, a million rows for a large run)."""
+    if run.status != DistributionRun.Status.DONE:
+        return selectors.run_report_public(run=run)
+    return cache.get_or_set(  # type: ignore[no-any-return]
+        f"run-report-public:{run.pk}",
+        lambda: selectors.run_report_public(run=run),
+        RUN_REPORT_PUBLIC_SECONDS,
+    )
+
+
+def _sankey_names(report: dict[str, Any], *, reveal: bool) -> dict[str, str]:
+    """What the Sankey calls each key of the report's flows: projects by name (one query),
+    others by :func:`recipient_label`, "people of X" as "People paid by <X's name>"."""
+    keys = {
+        str(f[end])
+        for data in report.values()
+        for f in data.get("flows", [])
+        for end in ("source", "target")
+    }
+    keys |= {str(n["node"]) for data in report.values() for n in data.get("nodes", [])}
+    bases = {
+        k.removeprefix(f"{selectors.PEOPLE_LABEL} of ").removesuffix(" (reserve)") for k in keys
+    }
+    slugs = [recipient_split(k)[1] for k in bases if k.startswith("project:")]
+    projects = dict(Project.objects.filter(slug__in=slugs).values_list("slug", "name"))
+
+    def name(key: str) -> str:
+        if key.startswith("project:") and (found := projects.get(key.removeprefix("project:"))):
+            return found
+        return recipient_label(key, reveal=reveal)
+
+    names = {}
+    for key in keys:
+        if key.startswith(f"{selectors.PEOPLE_LABEL} of "):
+            names[key] = f"People paid by {name(key.removeprefix(f'{selectors.PEOPLE_LABEL} of '))}"
+        elif key.endswith(" (reserve)"):
+            names[key] = f"{name(key.removesuffix(' (reserve)'))} (reserve)"
+        else:
+            names[key] = name(key)
+    return names
 
 
 # --- payouts (issue 6): Get paid, claiming, statements, Stripe webhooks ------------------------

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from faiross.kernel.page_cache import public_page
 
 from . import services
 from .auth import signed_in_user
@@ -20,6 +23,7 @@ from .serializers import (
 from .verification import project_verify_by_staff
 
 
+@method_decorator(public_page, name="dispatch")
 class ProjectViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

@@ -68,6 +68,8 @@ RUN_CREDITED = "run_credited"
 PAYOUT_SENT = "payout_sent"
 PAYOUT_FAILED = "payout_failed"
 DISPUTE_UPDATE = "dispute_update"
+ASK_UPDATE = "ask_update"
+CONTACT_REQUEST = "contact_request"
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,20 @@ KINDS: tuple[NotificationKind, ...] = (
         "Dispute steps",
         "A dispute you are part of, or about a table you steward, moved on: a new message, "
         "a hold, a decision, an appeal.",
+    ),
+    NotificationKind(
+        ASK_UPDATE,
+        "Company asks",
+        "Feature requests",
+        "A feature request of your company, or one to a project you steward, moved on: "
+        "filed, accepted, declined, changes proposed, delivered, confirmed, disputed.",
+    ),
+    NotificationKind(
+        CONTACT_REQUEST,
+        "Company asks",
+        "Contact requests",
+        "A company asked to contact you through your contributor profile, or a person "
+        "answered your company's request.",
     ),
 )
 KINDS_BY_KEY: dict[str, NotificationKind] = {k.key: k for k in KINDS}

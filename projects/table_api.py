@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiTypes, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -16,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from faiross.kernel.page_cache import public_page
 from faiross.kernel.recipients import project_key
 
 from . import selectors, services
@@ -96,6 +98,7 @@ class OwnerMixin:
         return project_key(self.kwargs["slug"])
 
 
+@method_decorator(public_page, name="dispatch")
 class TableView(OwnerMixin, APIView):
     permission_classes: Sequence[_PermissionClass] = [IsAuthenticatedOrReadOnly]
 

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from faiross.kernel.forms import form_add_service_errors, form_initial, form_service_saved
+from faiross.kernel.page_cache import public_page
 from faiross.kernel.recipients import project_key
 
 from . import explore, selectors, services
@@ -36,12 +37,14 @@ WIZARD_STEPS = [
 WIZARD_SESSION_KEY = "project_wizard"
 
 
+@public_page
 def home(request: HttpRequest) -> HttpResponse:
     # Newest first by primary key: an index read, whatever the number of projects.
     projects = selectors.project_list().order_by("-pk")[:8]
     return render(request, "home.html", {"projects": projects})
 
 
+@public_page
 def project_list(request: HttpRequest) -> HttpResponse:
     """Explore: search, filters and a bounded, uncounted page (see projects/explore.py)."""
     funders = explore.explore_funders.fn()
@@ -158,6 +161,7 @@ def _wizard_page(request: HttpRequest, index: int, title: str, form) -> HttpResp
     )
 
 
+@public_page
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     members = project.memberships.select_related("user").order_by("role", "user__username")

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from tests import factories as f
 
-APPS = ("projects", "payouts", "companies", "disputes")
+APPS = ("projects", "payouts", "companies", "disputes", "asks")
 
 FACTORIES = [
     # projects
@@ -74,6 +74,12 @@ FACTORIES = [
     f.HoldMovementFactory,
     f.AppealFactory,
     f.AuditEventFactory,
+    # asks
+    f.FeatureRequestFactory,
+    f.RequestEventFactory,
+    f.ContributorProfileFactory,
+    f.ContactRequestFactory,
+    f.ContactReportFactory,
 ]
 
 

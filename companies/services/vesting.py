@@ -1,5 +1,6 @@
-"""Equity vesting: staff mark milestones met; the part of FairOSS's stake vested on a day
-(over time after the cliff, plus the milestones met by then)."""
+"""Equity vesting: staff (or a confirmed feature request, ``asks``) mark milestones met; the
+part of FairOSS's stake vested on a day (over time after the cliff, plus the milestones met by
+then)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,23 @@ from ..models import Agreement, Milestone
 from ._common import _date_clean, _require_staff
 
 
-@transaction.atomic
 def milestone_mark_met(
     *, milestone: Milestone, staff: User, met_on: dt.date | None = None
 ) -> Milestone:
     """Staff mark an equity milestone met (once)."""
     _require_staff(staff)
+    return milestone_meet(milestone=milestone, actor=staff, met_on=met_on)
+
+
+@transaction.atomic
+def milestone_meet(
+    *, milestone: Milestone, actor: User, met_on: dt.date | None = None
+) -> Milestone:
+    """Record an equity milestone met (once) by ``actor``, so its part vests from ``met_on``.
+
+    Precondition: the caller checked that ``actor`` may (staff here; the company confirming a
+    delivered feature request in the ``asks`` app). The rules of a milestone being met are
+    the same for both: once, on a signed or active agreement, not before it starts."""
     milestone = (
         Milestone.objects.select_for_update().select_related("agreement").get(pk=milestone.pk)
     )
@@ -41,7 +53,7 @@ def milestone_mark_met(
     if met_on < milestone.agreement.start_date:
         raise ValidationError({"met_on": "A milestone cannot be met before the agreement starts."})
     milestone.met_on = met_on
-    milestone.met_by = staff
+    milestone.met_by = actor
     milestone.save(update_fields=["met_on", "met_by"])
     return milestone
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name
 
-RECIPIENT_KINDS = ("project", "user", "github", "email", "purl")
+RECIPIENT_KINDS = ("project", "user", "github", "email", "purl", "market")
 MAX_RECIPIENT_LENGTH = 300
 MAX_PURL_LENGTH = 255
 MAX_EMAIL_LENGTH = 254
@@ -34,6 +34,7 @@ SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,49}")
 USERNAME_RE = re.compile(r"[\w.@+-]+")
 MAX_USERNAME_LENGTH = 150
 GITHUB_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+TICKER_RE = re.compile(r"[A-Z]{2,8}")
 
 # Characters allowed unquoted in an email's local part (RFC 5322 atext), plus any
 # non-ASCII letter, digit, mark or symbol (RFC 6531 internationalised addresses).
@@ -164,6 +165,7 @@ _IDENTIFIER_RULES: dict[str, tuple[Callable[[str], object], str]] = {
         "is not a GitHub login: 1-39 letters, digits and hyphens, not starting with a hyphen",
     ),
     "email": (is_valid_email, "is not a valid email address"),
+    "market": (TICKER_RE.fullmatch, "is not a ticker: use 2-8 capital letters"),
 }
 
 
@@ -249,6 +251,7 @@ company_key = _key_builder(
 github_key = _key_builder("github", "login", "a GitHub account not yet on FairOSS")
 email_key = _key_builder("email", "address", "a person known by email, not yet on FairOSS")
 purl_key = _key_builder("purl", "package-url", "a package not yet claimed as a FairOSS project")
+market_key = _key_builder("market", "TICKER", "the investors holding a listed project's units")
 
 
 def recipient_split(key: str) -> tuple[str, str]:
@@ -313,7 +316,7 @@ def recipient_label(key: str, *, reveal: bool) -> str:
         return identifier if reveal else email_mask(identifier)
     if kind == "github":
         return f"{identifier} (GitHub)"
-    if kind in ("user", "project", "company", "purl"):
+    if kind in ("user", "project", "company", "purl", "market"):
         return identifier
     return key
 

@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "payouts",
     "companies",
     "disputes",
+    "market",
+    "asks",
     "devtools",
     # Last: verifies at start-up that every registry a lower app declared was filled.
     "faiross.apps.FairossConfig",
@@ -112,6 +114,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # with several web processes set FAIROSS_CACHE_URL (e.g. redis://host:6379/2, a Redis database
 # of its own) so that they count together.
 CACHES = {"default": env.cache("FAIROSS_CACHE_URL", default="locmemcache://")}
+# Public pages for anonymous visitors are cached this long at most (faiross/kernel/page_cache.py).
+FAIROSS_PAGE_CACHE_SECONDS = env.int("FAIROSS_PAGE_CACHE_SECONDS", default=60)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -312,6 +316,11 @@ STRIPE_CONNECT_COUNTRY = env("STRIPE_CONNECT_COUNTRY", default="US")
 # Client-side limit on Stripe API calls per second (Stripe allows 100 live, 25 test): shared by
 # all processes through Redis when REDIS_URL is set, else per process (payouts/stripe_client.py).
 STRIPE_RATE_LIMIT = env.float("STRIPE_RATE_LIMIT", default=20.0)
+# Calls let through at once before the rate applies (0: one second's worth); burst + rate per
+# second is the most that goes out in any one second. The Redis key's name (faiross:stripe-rate:
+# <bucket>): processes calling one Stripe account share one bucket.
+STRIPE_RATE_BURST = env.float("STRIPE_RATE_BURST", default=0.0)
+STRIPE_RATE_BUCKET = env("STRIPE_RATE_BUCKET", default="api")
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=30)
 FAIROSS_PAYOUT_THRESHOLD_MIN = env.int("FAIROSS_PAYOUT_THRESHOLD_MIN", default=500)
 FAIROSS_PAYOUT_THRESHOLD_DEFAULT = env.int("FAIROSS_PAYOUT_THRESHOLD_DEFAULT", default=2500)

@@ -15,6 +15,8 @@ CELERY_BROKER_URL = REDIS_URL
 # Most tests call tasks in-process; the tests marked "celery" start a real worker on Redis.
 CELERY_TASK_ALWAYS_EAGER = True
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+# Tests see every change at once; tests/faiross/test_page_cache.py turns the page cache on.
+FAIROSS_PAGE_CACHE_SECONDS = 0
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -8,13 +8,15 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.cache import cache as django_cache
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from faiross.kernel.allocation import allocate
 from faiross.kernel.recipients import project_key, recipient_split
 from payouts.distribution.explain import EXPLAIN_MAX_TABLES
+from payouts.distribution.report import run_table_count
 from payouts.distribution.runs import run_compute
 from payouts.holds import recipient_is_held
 from payouts.ledger import Leg, ledger_post
@@ -62,19 +64,45 @@ def _run_sources(
     return dict(weights)
 
 
+def _snapshot_owners(run_id: int, owners: list[str]) -> dict[str, tuple[str | None, bool]]:
+    """{owner: (its version id in run ``run_id``'s snapshot as text or None, unverified)}: read
+    in the database, not by loading the snapshot, and kept in the cache for good (a taken
+    snapshot never changes)."""
+    keys = {o: f"run-owner:{run_id}:{o}" for o in owners}
+    found = django_cache.get_many(list(keys.values()))
+    out = {o: tuple(found[k]) for o, k in keys.items() if k in found}
+    missing = [o for o in owners if o not in out]
+    if missing:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT o, r.snapshot -> 'versions' ->> o, "
+                "COALESCE(r.snapshot -> 'unverified', '[]'::jsonb) ? o "
+                "FROM payouts_distributionrun r, unnest(%s::text[]) AS o "
+                "WHERE r.id = %s AND r.snapshot IS NOT NULL",
+                [missing, run_id],
+            )
+            fresh = {o: (v, bool(u)) for o, v, u in cursor.fetchall()}
+        django_cache.set_many({keys[o]: list(v) for o, v in fresh.items()}, timeout=None)
+        out.update(fresh)
+    return out  # type: ignore[return-value]
+
+
 def _run_namers(run_id: int, identity: str, cache: dict[tuple[int, str], list[str]]) -> list[str]:
     """The table owners whose version in the run named ``identity`` and routed money (an
     unverified owner's table routes nothing), without recomputing the run."""
     key = (run_id, identity)
     if key not in cache:
-        run = DistributionRun.objects.filter(pk=run_id).only("snapshot").first()
-        snapshot = (run.snapshot if run else None) or {}
-        versions = snapshot.get("versions", {})
-        unverified = set(snapshot.get("unverified", ()))
-        rows = TableEntry.objects.filter(recipient=identity).values_list(
-            "version_id", "version__table__owner_key"
+        # By the indexed recipient key; only the snapshot's lines for these owners are read
+        # (the whole snapshot is megabytes at 100,000 projects).
+        rows = list(
+            TableEntry.objects.filter(recipient_key__key=identity).values_list(
+                "version_id", "version__table__owner_key"
+            )
         )
-        cache[key] = sorted({o for v, o in rows if versions.get(o) == v and o not in unverified})
+        in_run = _snapshot_owners(run_id, sorted({o for _, o in rows}))
+        cache[key] = sorted(
+            {o for v, o in rows if o in in_run and in_run[o][0] == str(v) and not in_run[o][1]}
+        )
     return cache[key]
 
 
@@ -97,10 +125,8 @@ def escrow_part_sources(
     namers = _run_namers(run_id, identity, cache.setdefault("namers", {}))
     if len(namers) == 1:
         return {namers[0]: amount}
-    if recompute_limit is not None:
-        run = DistributionRun.objects.filter(pk=run_id).only("snapshot").first()
-        if run and len((run.snapshot or {}).get("versions", {})) > recompute_limit:
-            return None
+    if recompute_limit is not None and run_table_count(run_id=run_id) > recompute_limit:
+        return None
     sources = _run_sources(run_id, identity, currency, cache.setdefault("runs", {}))
     if not sources:
         return {}

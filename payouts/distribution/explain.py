@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from faiross.kernel.recipients import user_key
 from payouts.distribution.paths import explain_paths
+from payouts.distribution.report import run_table_count
 from payouts.distribution.runs import _snapshot_at, run_compute
 from payouts.models import DistributionRun, RunAllocation
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def run_recompute(*, run: DistributionRun) -> dict[tuple[str, str, str], int]:
     """Compute a finished run again from its snapshot (for audits); must equal its postings."""
-    return run_compute(run.snapshot).allocations  # type: ignore[arg-type]
+    return dict(run_compute(run.snapshot).allocations)  # type: ignore[arg-type]
 
 
 def distribution_preview(
@@ -75,12 +76,12 @@ def received_lines(*, recipient: str, limit: int = 10) -> list[dict[str, object]
     allocations = (
         RunAllocation.objects.filter(recipient=recipient, run__status=DistributionRun.Status.DONE)
         .select_related("run")
+        .defer("run__snapshot", "run__report")  # megabytes per run at 100,000 projects
         .order_by("-run_id", "currency")[:limit]
     )
     for allocation in allocations:
         routes: list[dict[str, object]] = []
-        snapshot = allocation.run.snapshot or {}
-        if len(snapshot.get("versions", {})) <= EXPLAIN_MAX_TABLES:
+        if run_table_count(run_id=allocation.run_id) <= EXPLAIN_MAX_TABLES:
             try:
                 routes = [
                     r

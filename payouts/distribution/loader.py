@@ -4,9 +4,16 @@ Two paths build the *same* graph (same node and terminal order, same entry order
 engine gives bit-identical results either way):
 
 * :func:`tables_from_snapshot` + ``FlowGraph.from_tables``: plain Python, any database;
-* :func:`load_flow_graph_pg`: PostgreSQL only, for large graphs: the ids go to the server in
-  temporary tables by COPY, the server joins entries to integer indices, and the rows come back
-  as binary COPY parsed by numpy, without a Python object per entry.
+* :func:`load_flow_graph_pg`: PostgreSQL only, for large graphs: the version ids go to the
+  server in a temporary table, the server joins entries to integer recipient-key ids, and the
+  rows come back by binary COPY parsed by numpy, without a Python object per entry.
+
+The PostgreSQL path keeps the last compiled graph (:mod:`payouts.distribution.graph_cache`):
+a later load whose nodes are the same takes every unchanged node's entries from it and
+fetches only the tables whose version changed (table versions are immutable: a change is a
+new version with a new id), then splices them in. The spliced graph equals a fresh load
+field by field (tests/payouts/test_incremental_run.py); when the nodes differ, or the cache
+is missing or does not match its digest, the load is a full one.
 
 Order rules (those of ``FlowGraph.from_tables``): nodes are the sorted owner ids, terminals the
 sorted ids of every non-node recipient plus every node (its reserve), and each node's entries
@@ -15,18 +22,26 @@ are ordered by recipient id.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from django.db import connection, transaction
 
+from payouts.distribution import graph_cache
 from payouts.distribution.graph import FlowGraph
 from projects.models import TableEntry
 
 log = logging.getLogger(__name__)
 PG_MIN_VERSIONS = 5_000  # below this the plain path is as fast and simpler
+SPLICE_MAX_CHANGED = 0.25  # beyond this share of changed nodes a full load is as fast
+
+NO_TABLE = 0
+DEFAULT_TABLE = -1
+"""Node signatures: the version id of the node's table, or one of these (a default table is
+part of the snapshot itself and is always taken from there, never from the cache)."""
 
 
 def tables_from_versions(versions: Mapping[str, int]) -> dict[str, dict[str, int]]:
@@ -104,11 +119,103 @@ class _ById:
         return self.values[np.searchsorted(self.ids, query)]
 
 
+# --- binary COPY ---------------------------------------------------------------------------
+
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def copy_binary_ints(
+    cursor, sql: str, params: Sequence[object], fields: Sequence[tuple[str, str]]
+) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The rows of ``COPY (query) TO STDOUT (FORMAT binary)`` as a numpy record array.
+
+    ``fields`` names the columns and their big-endian numpy types (``">i8"``, ``">i4"``):
+    every column must be a non-null fixed-width integer, so every row has the same size and
+    the whole answer is one ``frombuffer`` (checked: field counts and widths, else an error).
+    """
+    buffer = bytearray()
+    with cursor.copy(sql, params) as copy:
+        for chunk in copy:
+            buffer += chunk
+    if not buffer.startswith(COPY_SIGNATURE):
+        raise RuntimeError("not a binary COPY stream")
+    start = 19 + int.from_bytes(buffer[15:19], "big")  # header, then its extension area
+    layout: list[tuple[str, str]] = [("n_fields", ">i2")]
+    for name, kind in fields:
+        layout += [(f"{name}_width", ">i4"), (name, kind)]
+    dtype = np.dtype(layout)
+    body = len(buffer) - start - 2  # the trailer is one int16 -1
+    if body < 0 or body % dtype.itemsize:
+        raise RuntimeError("binary COPY rows are not all of the expected width (a NULL?)")
+    rows = np.frombuffer(buffer, dtype=dtype, count=body // dtype.itemsize, offset=start)
+    if rows.size and np.any(rows["n_fields"] != len(fields)):
+        raise RuntimeError("binary COPY rows have an unexpected number of fields")
+    for name, kind in fields:
+        if rows.size and np.any(rows[f"{name}_width"] != np.dtype(kind).itemsize):
+            raise RuntimeError(f"binary COPY field {name} is not {kind} in every row")
+    return rows
+
+
+# --- the PostgreSQL path ---------------------------------------------------------------------
+
+
+def node_signature(
+    *,
+    node_ids: Sequence[str],
+    versions: Mapping[str, int],
+    defaults: Mapping[str, Mapping[str, int]],
+) -> np.ndarray:
+    """Per node (in ``node_ids`` order) the id of its table version, ``DEFAULT_TABLE`` or
+    ``NO_TABLE``: what the cache compares to know which nodes changed."""
+    return np.fromiter(
+        (versions.get(o, DEFAULT_TABLE if o in defaults else NO_TABLE) for o in node_ids),
+        dtype=np.int64,
+        count=len(node_ids),
+    )
+
+
 def load_flow_graph_pg(
     *,
     versions: Mapping[str, int],
     defaults: Mapping[str, Mapping[str, int]],
     extra_owners: Iterable[str],
+    use_cache: bool = True,
+) -> FlowGraph:
+    """The graph of these tables (see the module docstring); the same graph whether it came
+    from the cache (spliced) or from a full load."""
+    started = time.perf_counter()
+    node_ids = sorted(set(versions) | set(defaults) | set(extra_owners))
+    signature = node_signature(node_ids=node_ids, versions=versions, defaults=defaults)
+    graph: FlowGraph | None = None
+    how = "full"
+    if use_cache:
+        cached = graph_cache.graph_cache_read()
+        if cached is not None:
+            graph = _splice(
+                cached=cached[0],
+                cached_signature=cached[1],
+                node_ids=node_ids,
+                signature=signature,
+                defaults=defaults,
+            )
+            how = "spliced" if graph is not None else "full (cache did not fit)"
+    if graph is None:
+        graph = _load_full(node_ids=node_ids, versions=versions, defaults=defaults)
+    graph_cache.graph_cache_offer(graph=graph, signature=signature)
+    log.info(
+        "load_flow_graph_pg: %s load of %d nodes in %.2f s",
+        how,
+        len(node_ids),
+        time.perf_counter() - started,
+    )
+    return graph
+
+
+def _load_full(
+    *,
+    node_ids: list[str],
+    versions: Mapping[str, int],
+    defaults: Mapping[str, Mapping[str, int]],
 ) -> FlowGraph:
     started = [time.perf_counter()]
 
@@ -117,38 +224,36 @@ def load_flow_graph_pg(
         log.debug("load_flow_graph_pg: %s in %.2f s", label, now - started[0])
         started[0] = now
 
-    node_ids = sorted(set(versions) | set(defaults) | set(extra_owners))
     node_index = {owner: i for i, owner in enumerate(node_ids)}
-    _lap("nodes")
+    version_ids = np.fromiter(versions.values(), dtype=np.int64, count=len(versions))
     # The temporary table lives until the end of this transaction.
     with transaction.atomic(), connection.cursor() as django_cursor:
         cursor = django_cursor.cursor
         # One process reads each aggregate's rows in one order (the key ids and texts below
         # must line up), and results never depend on how work was split.
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # the hash join of a million versions
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute("DROP TABLE IF EXISTS run_versions")
         cursor.execute("CREATE TEMP TABLE run_versions (id bigint) ON COMMIT DROP")
         with cursor.copy("COPY run_versions (id) FROM STDIN") as copy:
-            copy.write("".join(f"{pk}\n" for pk in versions.values()))
+            copy.write("\n".join(map(str, version_ids.tolist())) + "\n" if version_ids.size else "")
         # Row counts let the planner choose a hash join over a million index lookups.
         cursor.execute("ANALYZE run_versions")
-        # All entries of the run's versions as one bytea of big-endian (int8 version, int8
-        # recipient key, int4 millibips): one round trip, no Python object per entry.
-        cursor.execute(
-            "SELECT string_agg(int8send(version_id) || int8send(recipient_key_id) || "
-            "int4send(millibips), ''::bytea) FROM projects_tableentry "
-            "JOIN run_versions v ON v.id = version_id"
+        rows = copy_binary_ints(
+            cursor,
+            "COPY (SELECT e.version_id, e.recipient_key_id, e.millibips::int4 "
+            "FROM projects_tableentry e JOIN run_versions v ON v.id = e.version_id) "
+            "TO STDOUT (FORMAT binary)",
+            [],
+            [("version", ">i8"), ("key", ">i8"), ("millibips", ">i4")],
         )
-        packed = cursor.fetchone()[0] or b""
         _lap("entries fetched")
-        rows = np.frombuffer(
-            packed, dtype=np.dtype([("version", ">i8"), ("key", ">i8"), ("millibips", ">i4")])
-        )
         # Native, contiguous arrays: sorting and searching big-endian strided fields is slow.
         entry_versions = rows["version"].astype(np.int64)
         entry_keys = rows["key"].astype(np.int64)
         millibips = rows["millibips"].astype(np.int64)
-        del rows, packed
+        del rows
         key_ids = _unique_ids(entry_keys)
         _lap("keys counted")
         # The key texts come back as one newline-joined text (recipient strings never hold a
@@ -167,11 +272,10 @@ def load_flow_graph_pg(
         raise RuntimeError("recipient keys and their ids did not line up")
     by_id = np.argsort(all_ids, kind="stable")
     wanted = by_id[np.searchsorted(all_ids[by_id], key_ids)]
-    key_text = {
-        int(k): all_texts[i] for k, i in zip(key_ids.tolist(), wanted.tolist(), strict=True)
-    }
+    texts_by_key = [all_texts[i] for i in wanted.tolist()]
+    del all_texts
     # Terminals: every node (its reserve) and every other recipient, in id order.
-    others = {k for k in key_text.values() if k not in node_index}
+    others = {k for k in texts_by_key if k not in node_index}
     for entries in defaults.values():
         others |= {r for r in entries if r not in node_index}
     terminal_ids = sorted(others | set(node_ids))
@@ -179,7 +283,6 @@ def load_flow_graph_pg(
     _lap("terminals numbered")
     # Lookup tables indexed by database id (ids are dense), so mapping ten million entries
     # is a gather, not a search.
-    texts_by_key = [key_text[k] for k in key_ids.tolist()]
     key_node = _ById(
         key_ids, np.asarray([node_index.get(t, -1) for t in texts_by_key], dtype=np.int64)
     )
@@ -189,7 +292,6 @@ def load_flow_graph_pg(
             [-1 if t in node_index else terminal_index[t] for t in texts_by_key], dtype=np.int64
         ),
     )
-    version_ids = np.fromiter(versions.values(), dtype=np.int64, count=len(versions))
     version_nodes = np.fromiter(
         (node_index[o] for o in versions), dtype=np.int64, count=len(versions)
     )
@@ -234,3 +336,149 @@ def load_flow_graph_pg(
     )
     _lap("graph built")
     return graph
+
+
+def _changed_entries(
+    *,
+    node_ids: list[str],
+    signature: np.ndarray,
+    changed: np.ndarray,
+    defaults: Mapping[str, Mapping[str, int]],
+) -> list[tuple[int, str, int]]:
+    """(node index, recipient, millibips) of every entry of the changed nodes."""
+    rows: list[tuple[int, str, int]] = []
+    by_version = {int(signature[i]): int(i) for i in changed.tolist() if signature[i] > 0}
+    if by_version:
+        entries = TableEntry.objects.filter(version_id__in=list(by_version)).values_list(
+            "version_id", "recipient_key__key", "millibips"
+        )
+        rows += [(by_version[v], r, m) for v, r, m in entries.iterator(chunk_size=20000)]
+    for i in changed.tolist():
+        if signature[i] == DEFAULT_TABLE:
+            rows += [(i, r, m) for r, m in defaults[node_ids[i]].items()]
+    return rows
+
+
+def _splice(
+    *,
+    cached: FlowGraph,
+    cached_signature: np.ndarray,
+    node_ids: list[str],
+    signature: np.ndarray,
+    defaults: Mapping[str, Mapping[str, int]],
+) -> FlowGraph | None:
+    """The graph for ``signature`` built from ``cached`` (the graph of ``cached_signature``)
+    and the entries of the nodes whose table changed; None when the node sets differ (then
+    terminals could turn into nodes, and a full load is simpler) or too much changed.
+
+    Invariant: the result equals ``_load_full`` of the same inputs field by field: kept
+    entries keep their order (node indices are unchanged and the terminal renumbering is
+    monotonic), new entries are merged in by the same (owner, index) key."""
+    if cached.node_ids != tuple(node_ids) or cached.terminal_ids is None:
+        return None
+    n = len(node_ids)
+    changed_mask = (cached_signature != signature) | (signature == DEFAULT_TABLE)
+    changed = np.flatnonzero(changed_mask)
+    if changed.size > SPLICE_MAX_CHANGED * max(n, 1):
+        return None
+    rows = _changed_entries(
+        node_ids=node_ids, signature=signature, changed=changed, defaults=defaults
+    )
+    old_terms = cached.terminal_ids
+    n_old = len(old_terms)
+    # New entries: to a node (its index) or to a terminal (its recipient id for now).
+    new_node: list[tuple[int, int, int]] = []
+    new_term: list[tuple[int, str, int]] = []
+    for owner, recipient, millibips in rows:
+        j = bisect.bisect_left(node_ids, recipient)
+        if j < n and node_ids[j] == recipient:
+            new_node.append((owner, j, millibips))
+        else:
+            new_term.append((owner, recipient, millibips))
+    # Terminals after the change: nodes, what kept entries pay, what new entries pay.
+    term_owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(cached.terminal_indptr))
+    kept_term = ~changed_mask[term_owner]
+    keep = np.bincount(cached.terminal_targets[kept_term], minlength=n_old) > 0
+    keep[cached.reserve_terminals] = True
+    added: list[str] = []
+    added_at: list[int] = []
+    for recipient in sorted({r for _, r, _ in new_term}):
+        j = bisect.bisect_left(old_terms, recipient)
+        if j < n_old and old_terms[j] == recipient:
+            keep[j] = True
+        else:
+            added.append(recipient)
+            added_at.append(j)
+    if keep.all() and not added:
+        remap = np.arange(n_old, dtype=np.int64)
+        terminal_ids = old_terms
+        added_index = np.zeros(0, dtype=np.int64)
+    else:
+        # Old terminal i moves to (kept terminals before it) + (added ids sorting before it).
+        kept_before = np.concatenate([[0], np.cumsum(keep)])
+        at = np.asarray(added_at, dtype=np.int64)
+        remap = kept_before[:-1] + np.searchsorted(at, np.arange(n_old), side="right")
+        remap[~keep] = -1
+        added_index = np.arange(len(added), dtype=np.int64) + kept_before[at]
+        labels = np.empty(int(kept_before[-1]) + len(added), dtype=object)
+        labels[remap[keep]] = np.asarray(old_terms, dtype=object)[keep]
+        labels[added_index] = added
+        terminal_ids = tuple(labels.tolist())
+    added_lookup = dict(zip(added, added_index.tolist(), strict=True))
+
+    def target_of(recipient: str) -> int:
+        if recipient in added_lookup:
+            return added_lookup[recipient]
+        return int(remap[bisect.bisect_left(old_terms, recipient)])
+
+    node_owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(cached.node_indptr))
+    kept_node = ~changed_mask[node_owner]
+    node_part = _merge(
+        owners=node_owner[kept_node],
+        targets=cached.node_targets[kept_node].astype(np.int64),
+        millibips=cached.node_millibips[kept_node].astype(np.int64),
+        new=new_node,
+        span=n + 1,
+        n=n,
+    )
+    term_part = _merge(
+        owners=term_owner[kept_term],
+        targets=remap[cached.terminal_targets[kept_term]],
+        millibips=cached.terminal_millibips[kept_term].astype(np.int64),
+        new=[(o, target_of(r), m) for o, r, m in new_term],
+        span=len(terminal_ids) + 1,
+        n=n,
+    )
+    return FlowGraph(
+        node_indptr=node_part[0],
+        node_targets=node_part[1],
+        node_millibips=node_part[2],
+        terminal_indptr=term_part[0],
+        terminal_targets=term_part[1],
+        terminal_millibips=term_part[2],
+        reserve_terminals=remap[cached.reserve_terminals],
+        n_terminals=len(terminal_ids),
+        node_ids=cached.node_ids,
+        terminal_ids=terminal_ids,
+    )
+
+
+def _merge(
+    *,
+    owners: np.ndarray,
+    targets: np.ndarray,
+    millibips: np.ndarray,
+    new: list[tuple[int, int, int]],
+    span: int,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR (indptr, targets, millibips) of kept entries (already in (owner, target) order)
+    with ``new`` entries (owners disjoint from the kept ones) merged in by that order."""
+    if new:
+        extra = np.asarray(sorted(new), dtype=np.int64).reshape(-1, 3)
+        at = np.searchsorted(owners * span + targets, extra[:, 0] * span + extra[:, 1])
+        owners = np.insert(owners, at, extra[:, 0])
+        targets = np.insert(targets, at, extra[:, 1])
+        millibips = np.insert(millibips, at, extra[:, 2])
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(owners, minlength=n))]).astype(np.int64)
+    return indptr, targets, millibips

@@ -22,9 +22,10 @@ its escrow until the hold ends. A failed run reverses its releases (pool → esc
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
-from collections import defaultdict
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ from django.utils import timezone
 from faiross.kernel.recipients import company_key, project_key, recipient_split, user_key
 from payouts import queue
 from payouts.distribution.graph import FlowGraph, Inflow
+from payouts.distribution.graph_cache import graph_cache_writing
 from payouts.distribution.loader import copy_text, load_flow_graph
 from payouts.distribution.report import run_report
 from payouts.distribution.solve import Distribution, compute_distribution
@@ -52,10 +54,11 @@ from payouts.models import (
 )
 from payouts.models import Inflow as InflowRecord
 from payouts.notifications import run_credited_notify
+from payouts.run_followups import run_followups_call
 from payouts.totals import project_received_add
 from payouts.webhook_events import run_done_emit
 from projects.cycles import ClosedCycleError
-from projects.models import Project, TableVersion
+from projects.models import Project
 from projects.services.tables import default_table_entries
 
 log = logging.getLogger(__name__)
@@ -106,12 +109,6 @@ def distribution_run_start(
 # --- stage 1: snapshot ------------------------------------------------------------------
 
 
-def _versions_at_qs(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
-    return TableVersion.objects.filter(activated_at__lte=cutoff).filter(
-        Q(superseded_at__isnull=True) | Q(superseded_at__gt=cutoff)
-    )
-
-
 def _snapshot(run: DistributionRun, released: list[list[object]]) -> dict[str, Any]:
     inflows: list[list[object]] = [
         [pk, company_key(slug), currency, amount]
@@ -130,23 +127,49 @@ def _snapshot_at(*, cutoff: dt.datetime, inflows: list[list[object]]) -> dict[st
 
     ``unverified`` lists the projects (among those the run can reach) not verified at the
     cutoff: :func:`run_compute` lets their tables route nothing (money rule 8)."""
-    versions_qs = _versions_at_qs(cutoff)
-    versions = dict(versions_qs.values_list("table__owner_key", "pk"))
-    # Projects named by these tables that have no table of their own at the cutoff: they
-    # use their default table. Hash joins only, so memory stays flat with a million tables.
+    # Read with a plain cursor: a million (owner, version) pairs as ORM rows cost seconds.
+    active = (
+        "SELECT v.id, v.table_id, v.number FROM projects_tableversion v "
+        "WHERE v.activated_at <= %s AND (v.superseded_at IS NULL OR v.superseded_at > %s)"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            "WITH v AS (SELECT id, table_id FROM projects_tableversion WHERE activated_at <= %s "
-            "AND (superseded_at IS NULL OR superseded_at > %s)), "
-            "named AS (SELECT DISTINCT e.project_id FROM projects_tableentry e "
-            "JOIN v ON v.id = e.version_id WHERE e.project_id IS NOT NULL), "
-            "owned AS (SELECT st.owner_key FROM projects_sharetable st "
-            "JOIN v ON v.table_id = st.id) "
-            "SELECT p.slug FROM named JOIN projects_project p ON p.id = named.project_id "
-            "LEFT JOIN owned o ON o.owner_key = %s || p.slug WHERE o.owner_key IS NULL",
+            f"SELECT st.owner_key, a.id, a.number FROM ({active}) a "  # noqa: S608 (constant)
+            "JOIN projects_sharetable st ON st.id = a.table_id",
+            [cutoff, cutoff],
+        )
+        rows = cursor.fetchall()
+        versions = {owner: pk for owner, pk, _ in rows}
+        if len(versions) != len(rows):  # two versions of one table active at once
+            lowest: dict[str, tuple[int, int]] = {}
+            for owner, pk, number in rows:
+                if owner not in lowest or number < lowest[owner][0]:
+                    lowest[owner] = (number, pk)
+            versions = {owner: pk for owner, (_, pk) in lowest.items()}  # as the ORM ordered
+        del rows
+        # Projects named by these tables that have no table of their own at the cutoff: they
+        # use their default table. First the projects without an active table (an anti-join
+        # of two hash tables; few when most projects have a table), then which of them an
+        # active entry names (by the entries' project index). One query doing both lets the
+        # planner scan all ten million entries first (26 s at a million projects).
+        cursor.execute(
+            f"SELECT p.id, p.slug FROM projects_project p WHERE NOT EXISTS ("  # noqa: S608
+            f"SELECT 1 FROM ({active}) a JOIN projects_sharetable st ON st.id = a.table_id "
+            "WHERE st.owner_key = %s || p.slug)",
             [cutoff, cutoff, project_key("")],  # the key's prefix, "project:"
         )
-        named = {project_key(row[0]) for row in cursor.fetchall()}
+        lacking = dict(cursor.fetchall())
+        named: set[str] = set()
+        ids = sorted(lacking)
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            cursor.execute(
+                "SELECT DISTINCT e.project_id FROM projects_tableentry e "  # noqa: S608
+                f"JOIN ({active}) a ON a.id = e.version_id "
+                f"WHERE e.project_id IN ({', '.join(['%s'] * len(chunk))})",
+                [cutoff, cutoff, *chunk],
+            )
+            named |= {project_key(lacking[row[0]]) for row in cursor.fetchall()}
     owners = {str(row[1]) for row in inflows}
     # Every project named anywhere becomes a node; one without a version uses its default
     # table (which may name further projects).
@@ -260,14 +283,33 @@ def snapshot_released(snapshot: Mapping[str, Any]) -> list[tuple[int, str, str, 
     ]
 
 
+def _bulk_settings() -> None:
+    """PostgreSQL settings for a stage's transaction (``SET LOCAL``: nothing else sees them):
+    memory for hash joins and sorts of millions of rows, and no JIT compilation, which costs
+    about a second per large query here and saves nothing on these plans. Durable commits
+    stay on."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL jit = off")
+
+
 @transaction.atomic
 def _stage_snapshot(run_id: int) -> None:
     run = DistributionRun.objects.select_for_update().get(pk=run_id)
     if run.status != DistributionRun.Status.PENDING:
         return
+    _bulk_settings()
     released = _escrow_release(run)
     snapshot = _snapshot(run, released)
-    InflowRecord.objects.filter(pk__in=snapshot_inflow_ids(snapshot)).update(run=run)
+    if connection.vendor == "postgresql":  # one array parameter, not 100,000 placeholders
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE payouts_inflow SET run_id = %s WHERE id = ANY(%s)",
+                [run.pk, snapshot_inflow_ids(snapshot)],
+            )
+    else:
+        InflowRecord.objects.filter(pk__in=snapshot_inflow_ids(snapshot)).update(run=run)
     run.snapshot = snapshot
     run.status = DistributionRun.Status.SNAPSHOT
     run.progress = (
@@ -284,7 +326,7 @@ def _stage_snapshot(run_id: int) -> None:
 class Computed:
     graph: FlowGraph
     distribution: Distribution
-    allocations: dict[tuple[str, str, str], int]
+    allocations: Mapping[tuple[str, str, str], int]  # an Allocations from run_compute
 
 
 def _account_for_terminal(
@@ -304,6 +346,121 @@ def _account_for_terminal(
     return terminal, Account.Purpose.ESCROW
 
 
+PURPOSES = (Account.Purpose.AVAILABLE, Account.Purpose.RESERVE, Account.Purpose.ESCROW)
+AVAILABLE, RESERVE, ESCROW = range(3)
+
+
+class Allocations(Mapping[tuple[str, str, str], int]):
+    """A run's allocations ``{(owner, purpose, currency): cents}``, held as arrays: account
+    ``a`` is ``(labels[a], PURPOSES[purposes[a]])``, and per currency ``parts[currency]`` is
+    (account indices, cents), every cent non-zero. Reads like the dict it stands for (built
+    on first lookup); :meth:`rows` walks it without building one."""
+
+    def __init__(
+        self,
+        *,
+        labels: Sequence[str],
+        purposes: np.ndarray,
+        parts: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    ) -> None:
+        self.labels, self.purposes, self.parts = labels, purposes, dict(parts)
+        self._dict: dict[tuple[str, str, str], int] | None = None
+
+    def rows(self) -> Iterator[tuple[str, str, str, int]]:
+        labels, purposes = self.labels, [PURPOSES[p] for p in range(3)]
+        codes = self.purposes
+        for currency, (accounts, cents) in self.parts.items():
+            for a, v in zip(accounts.tolist(), cents.tolist(), strict=True):
+                yield labels[a], purposes[codes[a]], currency, v
+
+    def count(self, currency: str) -> int:
+        """How many accounts receive something in ``currency``."""
+        part = self.parts.get(currency)
+        return 0 if part is None else int(part[0].size)
+
+    def largest(self, currency: str, n: int) -> list[tuple[int, str, str]]:
+        """``heapq.nlargest(n, [(cents, owner, purpose), ...])`` of ``currency``, ties and
+        all, sorting only the candidates at or above the n-th largest amount."""
+        part = self.parts.get(currency)
+        if part is None or n <= 0:
+            return []
+        accounts, cents = part
+        if cents.size > n:
+            cut = np.partition(cents, cents.size - n)[cents.size - n]
+            chosen = np.flatnonzero(cents >= cut)
+        else:
+            chosen = np.arange(cents.size)
+        rows = [
+            (v, self.labels[a], PURPOSES[self.purposes[a]])
+            for a, v in zip(accounts[chosen].tolist(), cents[chosen].tolist(), strict=True)
+        ]
+        return heapq.nlargest(n, rows)
+
+    def _as_dict(self) -> dict[tuple[str, str, str], int]:
+        if self._dict is None:
+            self._dict = {(o, p, c): v for o, p, c, v in self.rows()}
+        return self._dict
+
+    def __getitem__(self, key: tuple[str, str, str]) -> int:
+        return self._as_dict()[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        return iter(self._as_dict())
+
+    def __len__(self) -> int:
+        return sum(int(accounts.size) for accounts, _ in self.parts.values())
+
+    def items(self):  # type: ignore[no-untyped-def, override]
+        return self._as_dict().items()
+
+
+def _terminal_accounts(
+    *, graph: FlowGraph, unclaimed: set[str], claims: Mapping[str, str]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Where each terminal's money is kept, vectorised :func:`_account_for_terminal`:
+    (account labels, account purposes, account index per terminal). Terminal ``t`` is
+    account ``t`` unless a claim sends it to its user's account (shared with the terminal
+    ``user:<name>`` when there is one)."""
+    terminal_ids = graph.terminal_ids or ()
+    n = len(terminal_ids)
+    purposes = np.full(n, ESCROW, dtype=np.int8)
+    lo, hi = bisect_left(terminal_ids, "user:"), bisect_left(terminal_ids, "user;")
+    purposes[lo:hi] = AVAILABLE  # every "user:..." id sorts in [user:, user;)
+    plain = bisect_left(terminal_ids, "user")
+    if plain < n and terminal_ids[plain] == "user":
+        purposes[plain] = AVAILABLE
+    reserves = graph.reserve_terminals.astype(np.int64)
+    purposes[reserves] = RESERVE
+    is_node = np.zeros(n, dtype=bool)
+    is_node[reserves] = True
+    for key in unclaimed:
+        t = bisect_left(terminal_ids, key)
+        if t < n and terminal_ids[t] == key and is_node[t]:
+            purposes[t] = ESCROW
+    account = np.arange(n, dtype=np.int64)
+    labels: list[str] = list(terminal_ids)
+    extra: dict[str, int] = {}
+    extra_purposes: list[int] = []
+    for identity, username in claims.items():
+        t = bisect_left(terminal_ids, identity)
+        if not (t < n and terminal_ids[t] == identity) or is_node[t]:
+            continue
+        if purposes[t] == AVAILABLE:  # a user: id is credited to itself
+            continue
+        owner = user_key(username)
+        u = bisect_left(terminal_ids, owner)
+        if u < n and terminal_ids[u] == owner and not is_node[u]:
+            account[t] = u
+            continue
+        if owner not in extra:
+            extra[owner] = len(labels)
+            labels.append(owner)
+            extra_purposes.append(AVAILABLE)
+        account[t] = extra[owner]
+    all_purposes = np.concatenate([purposes, np.asarray(extra_purposes, dtype=np.int8)])
+    return labels, all_purposes, account
+
+
 def run_compute(snapshot: Mapping[str, Any]) -> Computed:
     """Pure with respect to the snapshot: the same snapshot gives the same result.
 
@@ -320,48 +477,62 @@ def run_compute(snapshot: Mapping[str, Any]) -> Computed:
         },
         extra_owners=[row[1] for row in inflow_rows] + sorted(unverified),
     )
-    index = {node: i for i, node in enumerate(graph.node_ids or ())}
+    node_ids = graph.node_ids or ()
     inflows = [
-        Inflow(node=index[owner], currency=cur, cents=amount)
+        Inflow(node=bisect_left(node_ids, owner), currency=cur, cents=amount)
         for _, owner, cur, amount in inflow_rows
     ]
     distribution = compute_distribution(graph=graph, inflows=inflows)
-    nodes = set(graph.node_ids or ())
-    unclaimed = set(snapshot["unclaimed"]) | unverified
-    claims = snapshot["claims"]
-    terminal_ids = graph.terminal_ids or ()
-    accounts: dict[int, tuple[str, str]] = {}  # terminal index -> (owner, purpose)
-    allocations: dict[tuple[str, str, str], int] = defaultdict(int)
+    labels, purposes, account = _terminal_accounts(
+        graph=graph,
+        unclaimed=set(snapshot["unclaimed"]) | unverified,
+        claims=snapshot["claims"],
+    )
+    n_terminals = account.size
+    moved = np.flatnonzero(account != np.arange(n_terminals))  # claimed identities
+    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for currency, result in distribution.currencies.items():
-        paid = np.flatnonzero(result.amounts)
-        got = 0
-        for t, cents in zip(paid.tolist(), result.amounts[paid].tolist(), strict=True):
-            account = accounts.get(t)
-            if account is None:
-                account = accounts[t] = _account_for_terminal(
-                    terminal_ids[t], nodes=nodes, unclaimed=unclaimed, claims=claims
-                )
-            allocations[(account[0], account[1], currency)] += cents
-            got += cents
+        cents = np.zeros(len(labels), dtype=np.int64)
+        cents[:n_terminals] = result.amounts
+        np.add.at(cents, account[moved], result.amounts[moved])
+        cents[moved] = 0
+        paid = np.flatnonzero(cents)
+        got = int(cents[paid].sum())
         if got != result.total_cents:  # money rule 3, checked, not assumed
             raise ArithmeticError(f"{currency}: allocations {got} != inflows {result.total_cents}")
-    return Computed(graph, distribution, dict(allocations))
+        parts[currency] = (paid, cents[paid])
+    allocations = Allocations(labels=labels, purposes=purposes, parts=parts)
+    return Computed(graph, distribution, allocations)
+
+
+def _copy_lines(run_id: int, rows: Iterable[tuple[str, str, str, int]]) -> Iterator[str]:
+    """COPY text lines in blocks (a write per row costs a round of I/O each)."""
+    block: list[str] = []
+    for o, p, c, v in rows:
+        block.append(f"{run_id}\t{copy_text(o)}\t{p}\t{c}\t{v}\n")
+        if len(block) == 200_000:
+            yield "".join(block)
+            block = []
+    yield "".join(block)
 
 
 def _write_allocations(
     run: DistributionRun, allocations: Mapping[tuple[str, str, str], int]
 ) -> None:
     # Order does not matter to the database; sorting two million keys would cost seconds.
-    rows = [(o, p, c, v) for (o, p, c), v in allocations.items() if v]
+    if isinstance(allocations, Allocations):
+        rows: Iterable[tuple[str, str, str, int]] = allocations.rows()
+    else:
+        rows = [(o, p, c, v) for (o, p, c), v in allocations.items() if v]
     if connection.vendor == "postgresql":
         sql = "COPY payouts_runallocation (run_id, recipient, purpose, currency, amount) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            # Text lines written in large blocks (a write per row costs a round of I/O each).
-            for start in range(0, len(rows), 200_000):
-                block = rows[start : start + 200_000]
-                copy.write(
-                    "".join(f"{run.pk}\t{copy_text(o)}\t{p}\t{c}\t{v}\n" for o, p, c, v in block)
-                )
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(sql) as copy:
+                for block in _copy_lines(run.pk, rows):
+                    copy.write(block)
+            # Fresh row counts, so the post stage joins two million rows by hash, not by
+            # two million index lookups.
+            cursor.execute("ANALYZE payouts_runallocation")
         return
     RunAllocation.objects.bulk_create(
         [
@@ -377,8 +548,13 @@ def _stage_compute(run_id: int) -> None:
     run = DistributionRun.objects.select_for_update().get(pk=run_id)
     if run.status != DistributionRun.Status.SNAPSHOT:
         return
-    computed = run_compute(run.snapshot)  # type: ignore[arg-type]
+    _bulk_settings()
+    with graph_cache_writing():  # this run's graph is the next run's starting point
+        computed = run_compute(run.snapshot)  # type: ignore[arg-type]
     _write_allocations(run, computed.allocations)
+    from payouts.distribution.trace import trace_record  # each person's hops, for traces
+
+    trace_record(run=run, computed=computed)
     run.totals = {c: r.total_cents for c, r in computed.distribution.currencies.items()}
     run.report = run_report(
         graph=computed.graph,
@@ -432,6 +608,7 @@ def distribution_run_execute(*, run_id: int) -> DistributionRun:
 
     run_publication_ensure(run_id=run_id)  # hashes, Merkle roots, flows; never undoes the run
     project_received_add(run_id=run_id)  # explore's per-project totals, counted once
+    run_followups_call(run_id=run_id)  # higher apps' steps (market: pay unit holders)
     return DistributionRun.objects.get(pk=run_id)
 
 

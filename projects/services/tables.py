@@ -491,6 +491,28 @@ def _maybe_activate(*, table: ShareTable, version: TableVersion, approvers: int)
         _activate(table=table, version=version, entries=_resolved_of(version))
 
 
+def _market_entries_unchanged(*, table: ShareTable, entries: Sequence[ResolvedEntry]) -> None:
+    """Investors' units are sold, not edited: refuse a proposal that adds, changes or drops
+    a ``market:`` entry."""
+    active: dict[str, int] = {}
+    if table.active_version_id:
+        active = dict(
+            TableEntry.objects.filter(
+                version_id=table.active_version_id, recipient__startswith="market:"
+            ).values_list("recipient", "millibips")
+        )
+    proposed = {e.recipient: e.millibips for e in entries if e.recipient.startswith("market:")}
+    if proposed != active:
+        raise TableError(
+            {
+                "entries": [
+                    "market: entries are the units investors bought; they change only when an "
+                    "offering closes. Keep them as they are."
+                ]
+            }
+        )
+
+
 @transaction.atomic
 def table_propose(
     *,
@@ -500,8 +522,13 @@ def table_propose(
     source: str = "editor",
     note: str = "",
     ombudsman: bool = False,
+    market_close: bool = False,
 ) -> TableVersion:
     """Store a new version; it is active at once when the proposer's approval meets quorum.
+
+    ``market:<TICKER>`` entries (units sold to investors) are written only by an offering's
+    close (``market_close``, which the market app passes); every other proposal must keep them
+    exactly as the active version has them.
 
     Preconditions: ``actor`` may propose on this table (members of a project), unless
     ``ombudsman`` is set (an ombudsman correction activates directly).
@@ -514,6 +541,8 @@ def table_propose(
     table = table_for_owner(owner_key=owner_key)
     table = ShareTable.objects.select_for_update().get(pk=table.pk)
     resolved = _resolve_entries(owner_key=owner_key, entries=entries, table=table)
+    if not market_close:
+        _market_entries_unchanged(table=table, entries=resolved)
     check_no_closed_cycle(owner_key=owner_key, entries=resolved)
     number = (table.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = TableVersion.objects.create(

@@ -7,6 +7,13 @@ the product's services in the factories' ``_create``; tests/test_factories.py ch
 every concrete model has a factory.
 """
 
+from .asks import (
+    ContactReportFactory,
+    ContactRequestFactory,
+    ContributorProfileFactory,
+    FeatureRequestFactory,
+    RequestEventFactory,
+)
 from .companies import (
     AGREEMENT_TERMS,
     AgreementFactory,
@@ -96,12 +103,16 @@ __all__ = [
     "CompanyInvitationFactory",
     "CompanyMemberFactory",
     "ConnectedAccountFactory",
+    "ContactReportFactory",
+    "ContactRequestFactory",
+    "ContributorProfileFactory",
     "DisputeFactory",
     "DisputeMessageFactory",
     "DisputePartyFactory",
     "DistributionRunFactory",
     "DividendDeclarationFactory",
     "EvidenceFactory",
+    "FeatureRequestFactory",
     "HoldFactory",
     "HoldMovementFactory",
     "IdempotencyRecordFactory",
@@ -126,6 +137,7 @@ __all__ = [
     "ProjectReceivedRunFactory",
     "ProjectVerificationFactory",
     "RecipientKeyFactory",
+    "RequestEventFactory",
     "ReserveGrantApprovalFactory",
     "ReserveGrantFactory",
     "RunAllocationFactory",

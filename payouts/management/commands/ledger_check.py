@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from payouts.distribution.runs import snapshot_released
+from payouts.ledger_checks import ledger_checks
 from payouts.models import (
     Account,
     DistributionRun,
@@ -16,7 +17,7 @@ from payouts.models import (
     RunAllocation,
 )
 
-NON_NEGATIVE = ("available", "escrow", "reserve", "held", "in_transit", "pool")
+NON_NEGATIVE = ("available", "escrow", "reserve", "held", "in_transit", "pool", "bounty")
 
 
 class Command(BaseCommand):
@@ -144,6 +145,9 @@ class Command(BaseCommand):
                 "database triggers guard the ledger",
                 [f"missing trigger {m}" for m in sorted(missing)],
             )
+        for _, extra in ledger_checks.items():  # checks of higher apps (market units)
+            for name, found in extra():
+                check(name, found)
         if problems:
             raise CommandError(f"ledger check failed: {len(problems)} problem(s)")
         self.stdout.write(self.style.SUCCESS("Ledger check passed: every invariant holds."))
