@@ -98,7 +98,7 @@ def _run_report_public(run: DistributionRun) -> dict[str, dict[str, object]]:
     computing it reads all of them, a million rows for a large run)."""
     if run.status != DistributionRun.Status.DONE:
         return selectors.run_report_public(run=run)
-    return cache.get_or_set(  # type: ignore[no-any-return]
+    return cache.get_or_set(  # type: ignore[no-any-return,return-value]
         f"run-report-public:{run.pk}",
         lambda: selectors.run_report_public(run=run),
         RUN_REPORT_PUBLIC_SECONDS,

@@ -41,8 +41,8 @@ def _isolate_xdist_worker() -> None:
         settings.REDIS_URL = settings.CELERY_BROKER_URL = os.environ["REDIS_URL"] = url
         from faiross.celery import app
 
-        if app.configured:
-            app.conf.broker_url = url
+        if app.configured:  # type: ignore[attr-defined]
+            app.conf.broker_url = url  # type: ignore[misc]
 
 
 _isolate_xdist_worker()

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="attr-defined,misc,arg-type"
 """A listed project and its investors, built through the real services (issue 13)."""
 
 from __future__ import annotations

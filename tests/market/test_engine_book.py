@@ -242,6 +242,7 @@ def check_invariants(engine: Engine) -> None:
         for order in book.bids.orders() + book.asks.orders():
             assert order.kind == LIMIT and order.remaining > 0 and order.status == "open"
             if order.side == BUY:
+                assert order.price is not None
                 notional = order.price * order.remaining
                 assert order.reserved >= notional + fee_for(notional, engine.fee_bps)
             else:

@@ -13,7 +13,7 @@ def _table(seed: int) -> tuple[Allocations, dict[tuple[str, str, str], int]]:
     labels = [f"github:p{i:04d}" for i in range(300)]
     purposes = rng.integers(0, 3, size=300).astype(np.int8)
     parts = {}
-    plain = {}
+    plain: dict[tuple[str, str, str], int] = {}
     for currency in ("usd", "eur"):
         accounts = np.sort(rng.choice(300, size=200, replace=False))
         cents = rng.integers(1, 6, size=200)  # few distinct amounts: many ties at the cut
