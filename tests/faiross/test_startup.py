@@ -45,7 +45,7 @@ def test_all_apps_installed_starts():
 
 
 def test_without_the_disputes_app_start_up_fails_naming_the_hold_check():
-    result = _check_without("disputes", "devtools")
+    result = _check_without("disputes", "market", "asks", "devtools")
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "payouts.holds.held_recipients_source" in result.stderr
@@ -53,7 +53,7 @@ def test_without_the_disputes_app_start_up_fails_naming_the_hold_check():
 
 
 def test_without_the_companies_app_start_up_fails_naming_the_payment_handlers():
-    result = _check_without("companies", "disputes", "devtools")
+    result = _check_without("companies", "disputes", "market", "asks", "devtools")
     assert result.returncode != 0
     assert "payouts.stripe_event_handlers['checkout.session.']" in result.stderr
     assert "projects.table_owner_policies['company']" in result.stderr
