@@ -42,6 +42,8 @@ FACTORIES = [
     f.RunAllocationFactory,
     f.RunPublicationFactory,
     f.RunFlowFactory,
+    f.TraceEdgeFactory,
+    f.GraphCacheFactory,
     f.ClaimedIdentityFactory,
     f.ConnectedAccountFactory,
     f.TaxFormFactory,

@@ -44,6 +44,7 @@ from .payouts import (
     ClaimedIdentityFactory,
     ConnectedAccountFactory,
     DistributionRunFactory,
+    GraphCacheFactory,
     InflowFactory,
     LedgerTransactionFactory,
     NotificationFactory,
@@ -59,6 +60,7 @@ from .payouts import (
     RunPublicationFactory,
     StripeEventFactory,
     TaxFormFactory,
+    TraceEdgeFactory,
     credit,
 )
 from .projects import (
@@ -113,6 +115,7 @@ __all__ = [
     "DividendDeclarationFactory",
     "EvidenceFactory",
     "FeatureRequestFactory",
+    "GraphCacheFactory",
     "HoldFactory",
     "HoldMovementFactory",
     "IdempotencyRecordFactory",
@@ -150,6 +153,7 @@ __all__ = [
     "TableEntryFactory",
     "TableVersionFactory",
     "TaxFormFactory",
+    "TraceEdgeFactory",
     "UserFactory",
     "UserNotificationFactory",
     "UserProfileFactory",

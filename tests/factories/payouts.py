@@ -19,6 +19,8 @@ from django.utils import timezone
 from payouts.connect.claims import identity_claim
 from payouts.connect.transfers import payout_create, payout_run_create, payout_run_execute
 from payouts.connect.webhooks import stripe_event_record
+from payouts.distribution.graph_cache import graph_cache_writing
+from payouts.distribution.loader import load_flow_graph_pg
 from payouts.distribution.runs import distribution_run_create, distribution_run_execute
 from payouts.inflows import inflow_record
 from payouts.ledger import PLATFORM, Leg, accounts_get_or_create, ledger_post
@@ -227,6 +229,39 @@ class RunFlowFactory(ServiceFactory):
     def _create(cls, model_class, *, recipient, amount):
         allocation = RunAllocationFactory(recipient=recipient, amount=amount)
         return allocation.run.flows.get(target="people")
+
+
+class TraceEdgeFactory(ServiceFactory):
+    """A person's hop in a real run (written by the run's compute stage): the company's table
+    pays ``recipient`` ``amount``, as in :class:`RunAllocationFactory`."""
+
+    class Meta:
+        model = "payouts.TraceEdge"
+
+    recipient = factory.Sequence(lambda n: f"github:traced-{n}")
+    amount = 10_000
+
+    @classmethod
+    def _create(cls, model_class, *, recipient, amount):
+        allocation = RunAllocationFactory(recipient=recipient, amount=amount)
+        return allocation.run.trace_edges.get(recipient=recipient)
+
+
+class GraphCacheFactory(ServiceFactory):
+    """The compiled graph the bulk loader leaves for the next run (as in a run's compute
+    stage; small runs take the in-memory path, so the loader is called here directly)."""
+
+    class Meta:
+        model = "payouts.GraphCache"
+
+    @classmethod
+    def _create(cls, model_class):
+        version = TableVersionFactory()
+        with graph_cache_writing():
+            load_flow_graph_pg(
+                versions={version.table.owner_key: version.pk}, defaults={}, extra_owners=[]
+            )
+        return model_class.objects.get()
 
 
 class ClaimedIdentityFactory(ServiceFactory):
