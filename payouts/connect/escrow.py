@@ -72,7 +72,21 @@ def _snapshot_owners(run_id: int, owners: list[str]) -> dict[str, tuple[str | No
     found = django_cache.get_many(list(keys.values()))
     out = {o: tuple(found[k]) for o, k in keys.items() if k in found}
     missing = [o for o in owners if o not in out]
-    if missing:
+    if missing and connection.vendor != "postgresql":
+        # The embedded database (SQLite, demo sizes) has no JSON operators for this: read
+        # the snapshot whole.
+        snapshot = (
+            DistributionRun.objects.filter(pk=run_id).values_list("snapshot", flat=True).first()
+            or {}
+        )
+        versions = snapshot.get("versions", {})
+        unverified = set(snapshot.get("unverified", ()))
+        fresh_local = {
+            o: (None if o not in versions else str(versions[o]), o in unverified) for o in missing
+        }
+        django_cache.set_many({keys[o]: list(v) for o, v in fresh_local.items()}, timeout=None)
+        out.update(fresh_local)
+    elif missing:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT o, r.snapshot -> 'versions' ->> o, "
