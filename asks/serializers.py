@@ -5,29 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import serializers
-
 from faiross.kernel.api_fields import (
     AmountField,
     CurrencyField,
     FlatListField,
     NoNulCharField,
+    NoUnknownFieldsSerializer,
     StrictBooleanField,
     StrictIntegerField,
 )
-
-
-class _NoUnknownFields(serializers.Serializer):
-    """Refuses keys the serializer does not know (a typo must not pass silently)."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = self.initial_data if isinstance(self.initial_data, dict) else {}
-        unknown = sorted(str(k) for k in set(initial) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]}
-            )
-        return attrs
 
 
 def _links(**kwargs: Any) -> FlatListField:
@@ -36,7 +22,7 @@ def _links(**kwargs: Any) -> FlatListField:
     )
 
 
-class RequestFileInput(_NoUnknownFields):
+class RequestFileInput(NoUnknownFieldsSerializer):
     """``POST /api/v1/companies/{slug}/requests/``: one request per project."""
 
     projects = FlatListField(
@@ -56,42 +42,42 @@ class RequestFileInput(_NoUnknownFields):
     bounty_currency = CurrencyField(required=False, allow_blank=True)
 
 
-class RequestReviseInput(_NoUnknownFields):
+class RequestReviseInput(NoUnknownFieldsSerializer):
     title = NoNulCharField(max_length=200)
     description = NoNulCharField(max_length=5000)
     links = _links(required=False)
 
 
-class NoteInput(_NoUnknownFields):
+class NoteInput(NoUnknownFieldsSerializer):
     note = NoNulCharField(max_length=2000, required=False, allow_blank=True)
 
 
-class DeliverInput(_NoUnknownFields):
+class DeliverInput(NoUnknownFieldsSerializer):
     evidence = _links(min_length=1, help_text="Merged pull requests or a release.")
     note = NoNulCharField(max_length=2000, required=False, allow_blank=True)
 
 
-class RejectInput(_NoUnknownFields):
+class RejectInput(NoUnknownFieldsSerializer):
     reason = NoNulCharField(max_length=2000)
 
 
-class ProfileInput(_NoUnknownFields):
+class ProfileInput(NoUnknownFieldsSerializer):
     visible = StrictBooleanField()
     headline = NoNulCharField(max_length=200, required=False, allow_blank=True)
     links = _links(required=False)
 
 
-class ContactSendInput(_NoUnknownFields):
+class ContactSendInput(NoUnknownFieldsSerializer):
     company = NoNulCharField(max_length=50, help_text="Slug of the sending company.")
     contributor = NoNulCharField(max_length=150, help_text="Username of an opted-in contributor.")
     message = NoNulCharField(max_length=2000)
 
 
-class ContactReportInput(_NoUnknownFields):
+class ContactReportInput(NoUnknownFieldsSerializer):
     reason = NoNulCharField(max_length=2000)
 
 
-class ContributorQuery(_NoUnknownFields):
+class ContributorQuery(NoUnknownFieldsSerializer):
     project = NoNulCharField(max_length=50, required=False, allow_blank=True)
     ecosystem = NoNulCharField(max_length=30, required=False, allow_blank=True)
     page = StrictIntegerField(required=False)

@@ -21,6 +21,7 @@ from faiross.kernel.api_fields import (
     FlatListField,
     MillibipsField,
     NoNulCharField,
+    NoUnknownFieldsSerializer,
     StrictBooleanField,
     StrictDateField,
     StrictIntegerField,
@@ -37,20 +38,6 @@ from .services.agreement_terms import (
     MAX_VESTING_MONTHS,
 )
 from .services.billing import MAX_PROCEEDS
-
-
-class _NoUnknownFields(serializers.Serializer):
-    """Refuses keys the serializer does not know (a typo must not pass silently)."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = self.initial_data if isinstance(self.initial_data, dict) else {}
-        unknown = sorted(str(k) for k in set(initial) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]}
-            )
-        return attrs
-
 
 # --- companies ----------------------------------------------------------------------------
 
@@ -85,7 +72,7 @@ class CompanyInviteInput(serializers.Serializer):
 # --- agreements ---------------------------------------------------------------------------
 
 
-class _AgreementInput(_NoUnknownFields):
+class _AgreementInput(NoUnknownFieldsSerializer):
     """The terms every kind has; a subclass per kind adds its own."""
 
     kind = serializers.ChoiceField(choices=Agreement.Kind.choices)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
+
+from faiross.kernel.bulk import copy_rows, ids_reserve
 
 from .models import Account, LedgerTransaction, Posting
 
@@ -74,21 +77,7 @@ def ledger_post(
     """
     if not idempotency_key:
         raise LedgerError("an idempotency key is required")
-    totals: dict[str, int] = defaultdict(int)
-    merged: dict[tuple[str, str, str], int] = defaultdict(int)
-    for leg in legs:
-        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int):
-            raise LedgerError(f"amounts are integer minor units, got {leg.amount!r}")
-        if len(leg.currency) != 3 or not leg.currency.islower() or not leg.currency.isalpha():
-            raise LedgerError(f"currency must be a lower-case ISO code, got {leg.currency!r}")
-        totals[leg.currency] += leg.amount
-        merged[(leg.owner, leg.purpose, leg.currency)] += leg.amount
-    unbalanced = {c: t for c, t in totals.items() if t != 0}
-    if unbalanced:
-        raise LedgerError(f"postings must sum to zero per currency; they sum to {unbalanced}")
-    merged = {k: v for k, v in merged.items() if v != 0}
-    if not merged:
-        raise LedgerError("a transaction needs at least one non-zero posting")
+    merged = _legs_merged(legs)
     existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing, False
@@ -133,6 +122,100 @@ def ledger_reverse(*, original: LedgerTransaction, reason: str) -> LedgerTransac
         reverses=original,
     )
     return txn
+
+
+def _legs_merged(legs: Sequence[Leg]) -> dict[tuple[str, str, str], int]:
+    """The non-zero amount per account of one transaction's legs; raises :class:`LedgerError`
+    unless the amounts are integers in lower-case ISO currencies summing to zero per currency."""
+    totals: dict[str, int] = defaultdict(int)
+    merged: dict[tuple[str, str, str], int] = defaultdict(int)
+    for leg in legs:
+        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int):
+            raise LedgerError(f"amounts are integer minor units, got {leg.amount!r}")
+        if len(leg.currency) != 3 or not leg.currency.islower() or not leg.currency.isalpha():
+            raise LedgerError(f"currency must be a lower-case ISO code, got {leg.currency!r}")
+        totals[leg.currency] += leg.amount
+        merged[(leg.owner, leg.purpose, leg.currency)] += leg.amount
+    unbalanced = {c: t for c, t in totals.items() if t != 0}
+    if unbalanced:
+        raise LedgerError(f"postings must sum to zero per currency; they sum to {unbalanced}")
+    nonzero = {k: v for k, v in merged.items() if v != 0}
+    if not nonzero:
+        raise LedgerError("a transaction needs at least one non-zero posting")
+    return nonzero
+
+
+@dataclass(frozen=True)
+class TransactionDraft:
+    """One transaction for :func:`ledger_post_many`."""
+
+    idempotency_key: str
+    kind: str
+    reference: str
+    legs: Sequence[Leg]
+
+
+def ledger_post_many(
+    *,
+    drafts: Sequence[TransactionDraft],
+    created_at: dt.datetime,
+    account_ids: Mapping[tuple[str, str, str], int] | None = None,
+) -> dict[str, int]:
+    """Write many balanced transactions at once (a market batch); returns ``{key: id}``.
+
+    Preconditions: inside the caller's database transaction; no draft's key is in the ledger
+    yet (the caller derives keys from ids it assigned, so a key can exist only if this very
+    batch committed before); ``account_ids``, when given, holds every account the legs name.
+    Invariants: the rules of :func:`ledger_post` per draft (checked before anything is
+    written); on PostgreSQL two COPY statements, the postings' statement checked for balance by
+    the trigger as usual; elsewhere one :func:`ledger_post` per draft.
+    """
+    merged = [_legs_merged(d.legs) for d in drafts]
+    if not drafts:
+        return {}
+    if any(not d.idempotency_key for d in drafts):
+        raise LedgerError("an idempotency key is required")
+    if connection.vendor != "postgresql":
+        out = {}
+        for draft in drafts:
+            txn, _ = ledger_post(
+                idempotency_key=draft.idempotency_key,
+                kind=draft.kind,
+                reference=draft.reference,
+                legs=draft.legs,
+            )
+            out[draft.idempotency_key] = txn.pk
+        return out
+    if account_ids is None:
+        keys = {key for legs in merged for key in legs}
+        account_ids = {k: a.pk for k, a in accounts_get_or_create(keys=keys).items()}
+    with connection.cursor() as cursor:
+        pks = ids_reserve(cursor, "payouts_ledgertransaction", len(drafts))
+        copy_rows(
+            cursor,
+            "payouts_ledgertransaction",
+            ("id", "idempotency_key", "kind", "reference", "memo", "created_at"),
+            [
+                pks,
+                [d.idempotency_key for d in drafts],
+                [d.kind for d in drafts],
+                [d.reference[:200] for d in drafts],
+                [""] * len(drafts),
+                [created_at] * len(drafts),
+            ],
+        )
+        postings = [
+            (pk, account_ids[key], amount, key[2])
+            for pk, legs in zip(pks, merged, strict=True)
+            for key, amount in sorted(legs.items())
+        ]
+        copy_rows(
+            cursor,
+            "payouts_posting",
+            ("transaction_id", "account_id", "amount", "currency"),
+            [list(column) for column in zip(*postings, strict=True)],
+        )
+    return {d.idempotency_key: pk for d, pk in zip(drafts, pks, strict=True)}
 
 
 def ledger_post_run(

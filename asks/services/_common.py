@@ -1,10 +1,9 @@
-"""What the asks services share: cleaning text and links, collecting errors, telling people.
+"""What the asks services share: cleaning text and links, telling people.
 Private to ``asks.services``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -13,30 +12,6 @@ from django.core.validators import URLValidator
 from projects.notifications import NotificationDraft, notifications_send_many
 
 from ..conf import setting
-
-T = TypeVar("T")
-
-
-class Errors:
-    """Runs several checks and keeps every message, so one answer names every problem."""
-
-    def __init__(self) -> None:
-        self.by_field: dict[str, list[str]] = {}
-
-    def check(self, fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except ValidationError as exc:
-            for f, msgs in exc.message_dict.items():
-                self.by_field.setdefault(f, []).extend(msgs)
-            return None
-
-    def add(self, field: str, message: str) -> None:
-        self.by_field.setdefault(field, []).append(message)
-
-    def raise_any(self) -> None:
-        if self.by_field:
-            raise ValidationError(self.by_field)
 
 
 def text_clean(value: object, *, field: str, label: str, limit: int, required: bool = True) -> str:

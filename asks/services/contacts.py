@@ -25,13 +25,14 @@ from django.utils import timezone
 
 from companies.models import Company
 from companies.selectors import MONEY_ROLES, company_role
+from faiross.kernel.errors import FieldErrors
 from faiross.kernel.recipients import user_key
 from projects.models import TableEntry
 from projects.notifications import CONTACT_REQUEST
 
 from ..conf import setting
 from ..models import ContactReport, ContactRequest, ContributorProfile
-from ._common import Errors, links_clean, tell, text_clean
+from ._common import links_clean, tell, text_clean
 
 NOT_FOUND = "There is no contributor profile named '{}'."
 
@@ -52,7 +53,7 @@ def contributor_profile_update(
     them; closing it hides them from every search and card at once."""
     if not user.is_authenticated:
         raise PermissionDenied("Sign in to edit your contributor profile.")
-    errors = Errors()
+    errors = FieldErrors()
     headline = (
         errors.check(
             lambda: text_clean(
@@ -101,7 +102,7 @@ def contact_request_send(
         raise PermissionDenied("Only the company's owners and finance members can send these.")
     User.objects.select_for_update().filter(pk=sender.pk).first()  # serializes the rate limit
     _rate_limit(sender)
-    errors = Errors()
+    errors = FieldErrors()
     username = (contributor or "").strip() if isinstance(contributor, str) else ""
     person = User.objects.filter(
         username=username,

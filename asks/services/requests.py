@@ -41,6 +41,7 @@ from companies.services import require_money_actor
 from companies.services.vesting import milestone_meet
 from disputes.models import Dispute
 from disputes.services.filing import dispute_file
+from faiross.kernel.errors import FieldErrors
 from faiross.kernel.money import amount_clean, currency_clean
 from payouts.models import LedgerTransaction
 from projects.models import Project
@@ -50,7 +51,7 @@ from .. import selectors
 from ..conf import setting
 from ..models import FeatureRequest, RequestEvent
 from . import bounties
-from ._common import Errors, links_clean, tell, text_clean
+from ._common import links_clean, tell, text_clean
 
 S = FeatureRequest.Status
 MAX_PROJECTS = 10
@@ -190,7 +191,7 @@ def feature_request_file(
     _require_company(company, actor)
     User.objects.select_for_update().filter(pk=actor.pk).first()  # serializes the rate limit
     _rate_limit(actor)
-    errors = Errors()
+    errors = FieldErrors()
     title = (
         errors.check(lambda: text_clean(title, field="title", label="a short title", limit=200))
         or ""
@@ -282,7 +283,7 @@ def feature_request_revise(
     request = _lock(request)
     _require_company(request.company, actor)
     _require_status(request, S.CHANGES_PROPOSED, S.OPEN, doing="revised")
-    errors = Errors()
+    errors = FieldErrors()
     title = (
         errors.check(lambda: text_clean(title, field="title", label="a short title", limit=200))
         or ""
@@ -389,7 +390,7 @@ def feature_request_deliver(
     request = _lock(request)
     _require_steward(request, actor)
     _require_status(request, S.ACCEPTED, S.IN_PROGRESS, doing="delivered")
-    errors = Errors()
+    errors = FieldErrors()
     evidence = errors.check(lambda: links_clean(evidence, field="evidence", required=True)) or []
     note = (
         errors.check(

@@ -7,11 +7,12 @@ this module only says which values are acceptable.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from faiross.kernel.errors import FieldErrors
 from faiross.kernel.money import MAX_AMOUNT, amount_clean, currency_clean, money_format
 from faiross.kernel.shares import FULL_SHARE, format_percent
 
@@ -42,23 +43,8 @@ KIND_FIELDS = {
 }
 
 
-class _Errors:
-    """The problems found so far, per field: every problem is reported at once."""
-
-    def __init__(self) -> None:
-        self.by_field: dict[str, list[str]] = {}
-
-    def add(self, field: str, message: str) -> None:
-        self.by_field.setdefault(field, []).append(message)
-
-    def check(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """``func(*args, **kwargs)``; on a ValidationError, None and its messages noted."""
-        try:
-            return func(*args, **kwargs)
-        except ValidationError as exc:
-            for key, messages in exc.message_dict.items():
-                self.by_field.setdefault(key, []).extend(messages)
-            return None
+class _Errors(FieldErrors):
+    """:class:`FieldErrors` with the terms' own checks of raw values."""
 
     def integer(
         self,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+
+from faiross.kernel.errors import FieldErrors
 
 from .. import selectors
 from ..conf import setting
@@ -33,31 +35,6 @@ from .evidence import (
     evidence_check_files,
     evidence_check_links,
 )
-
-T = TypeVar("T")
-
-
-class _Errors:
-    """Runs several checks and keeps every message, so one answer names every problem."""
-
-    def __init__(self) -> None:
-        self.by_field: dict[str, list[str]] = {}
-
-    def check(self, fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except ValidationError as exc:
-            for f, msgs in exc.message_dict.items():
-                self.by_field.setdefault(f, []).extend(msgs)
-            return None
-
-    def add(self, field: str, message: str) -> None:
-        self.by_field.setdefault(field, []).append(message)
-
-    def raise_any(self) -> None:
-        if self.by_field:
-            raise ValidationError(self.by_field)
-
 
 # What a person may write so often per hour: the row's author field, the limit's setting, and
 # the words of the refusal.
@@ -132,7 +109,7 @@ def dispute_file(
     # Lock the filer's row so two simultaneous filings cannot both pass the rate limit.
     User.objects.select_for_update().filter(pk=filer.pk).first()
     _rate_limit(filer, Dispute)
-    errors = _Errors()
+    errors = FieldErrors()
     about = errors.check(lambda: selectors.target_describe(target=target))
     if kind not in Dispute.Kind.values:
         errors.add("kind", "Choose what kind of dispute this is.")
@@ -230,7 +207,7 @@ def dispute_respond(
     if dispute.status == Dispute.Status.CLOSED:
         raise ValidationError({"body": "This dispute is closed; it takes no more messages."})
     _rate_limit(author, DisputeMessage)
-    errors = _Errors()
+    errors = FieldErrors()
     body = errors.check(lambda: _text(body, field="body", label="your message")) or ""
     links = errors.check(lambda: evidence_check_links(links=links)) or []
     checked = errors.check(lambda: evidence_check_files(files=files)) or []

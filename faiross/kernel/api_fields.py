@@ -222,3 +222,16 @@ class RecipientField(serializers.CharField):
         except RecipientError as exc:
             raise serializers.ValidationError(exc.message) from None
         return f"{kind}:{identifier}"
+
+
+class NoUnknownFieldsSerializer(serializers.Serializer):
+    """An input serializer that refuses keys it does not know (a typo must not pass silently)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = self.initial_data if isinstance(self.initial_data, dict) else {}
+        unknown = sorted(str(k) for k in set(initial) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {"non_field_errors": [f"Unknown field(s): {', '.join(unknown)}."]}
+            )
+        return attrs

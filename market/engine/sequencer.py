@@ -38,7 +38,15 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from payouts.ledger import PLATFORM, Leg, accounts_get_or_create
+from faiross.kernel.bulk import copy_rows, ids_reserve
+from market.conf import setting
+from payouts.ledger import (
+    PLATFORM,
+    Leg,
+    TransactionDraft,
+    accounts_get_or_create,
+    ledger_post_many,
+)
 
 from .book import (
     BUY,
@@ -70,7 +78,8 @@ KIND_RESERVE, KIND_TRADE = "market_reserve", "market_trade"
 
 
 def fee_bps_setting() -> int:
-    return int(getattr(settings, "MARKET_TRADE_FEE_BPS", 50))
+    """Each side's fee on a trade, in basis points (the market's one fee setting)."""
+    return setting("FAIROSS_MARKET_TRADE_FEE_BIPS")
 
 
 @dataclass
@@ -485,7 +494,7 @@ class Sequencer:
         # The driver's own cursor: parameters bound on the server, rows sent by COPY (Django's
         # cursor quotes every array element client-side, which cost more than the database).
         with connection.connection.cursor() as cursor:
-            _insert(
+            copy_rows(
                 cursor,
                 "market_journalentry",
                 {"sequence": "bigint", "command": "jsonb", "accepted_at": "timestamptz"},
@@ -497,9 +506,11 @@ class Sequencer:
             )
             if new_orders:
                 rows = list(new_orders.values())
-                for order, pk in zip(rows, _ids(cursor, "market_order", len(rows)), strict=True):
+                for order, pk in zip(
+                    rows, ids_reserve(cursor, "market_order", len(rows)), strict=True
+                ):
                     order.ref = pk
-                _insert(cursor, "market_order", ORDER_COLUMNS, self._order_columns(rows, now))
+                copy_rows(cursor, "market_order", ORDER_COLUMNS, self._order_columns(rows, now))
             old = [o for oid, o in changed.items() if oid not in new_orders]
             if old:
                 names = ["id", "remaining", "status", "reserved_cash", "reserved_units"]
@@ -542,7 +553,7 @@ class Sequencer:
             txn_ids = self._ledger_write(cursor, ledger, now)
             if trades:
                 refs = {o.id: o.ref for o in (*new_orders.values(), *changed.values())}
-                _insert(
+                copy_rows(
                     cursor,
                     "market_trade",
                     TRADE_COLUMNS,
@@ -562,7 +573,7 @@ class Sequencer:
                         [txn_ids[f"market:trade:{t.id}"] for t in trades],
                     ],
                 )
-                _insert(
+                copy_rows(
                     cursor,
                     "market_unitmovement",
                     MOVEMENT_COLUMNS,
@@ -610,7 +621,7 @@ class Sequencer:
         if new:
             if any(v[0] < 0 or v[1] != 0 for _, v in new):
                 raise RuntimeError("units left a holding that does not exist")
-            _insert(
+            copy_rows(
                 cursor,
                 "market_holding",
                 {
@@ -683,74 +694,22 @@ class Sequencer:
         return _Txn(f"market:trade:{t.id}", KIND_TRADE, f"trade:{t.id}", legs)
 
     def _ledger_write(self, cursor: Any, items: list[_Txn], now: datetime) -> dict[str, int]:
-        """Many balanced ledger transactions in two statements (the batched ``ledger_post``).
-
-        The same rules as :func:`payouts.ledger.ledger_post`: integer legs summing to zero
-        per currency, one unique idempotency key per transaction, and the database's balance
-        trigger checks the whole statement. Keys derive from journal-assigned ids, so a key
-        could only exist already if this batch had committed, which its journal rows rule out.
-        """
+        """The batch's ledger transactions, through the ledger's batched writer (keys derive
+        from journal-assigned ids, so none can exist unless this batch had committed)."""
         if not items:
             return {}
-        for item in items:
-            total: dict[str, int] = defaultdict(int)
-            for leg in item.legs:
-                if (
-                    not isinstance(leg.amount, int)
-                    or isinstance(leg.amount, bool)
-                    or not leg.amount
-                ):
-                    raise ValueError(f"{item.key}: legs are non-zero integer minor units")
-                total[leg.currency] += leg.amount
-            if any(total.values()):
-                raise ValueError(f"{item.key}: legs must sum to zero per currency")
-        accounts = self._account_ids(
-            {(leg.owner, leg.purpose, leg.currency) for item in items for leg in item.legs}
-        )
-        pks = _ids(cursor, "payouts_ledgertransaction", len(items))
-        _insert(
-            cursor,
-            "payouts_ledgertransaction",
-            {
-                "id": "bigint",
-                "idempotency_key": "text",
-                "kind": "text",
-                "reference": "text",
-                "memo": "text",
-                "created_at": "timestamptz",
-            },
-            [
-                pks,
-                [i.key for i in items],
-                [i.kind for i in items],
-                [i.reference for i in items],
-                [""] * len(items),
-                [now] * len(items),
+        return ledger_post_many(
+            drafts=[
+                TransactionDraft(
+                    idempotency_key=i.key, kind=i.kind, reference=i.reference, legs=i.legs
+                )
+                for i in items
             ],
+            created_at=now,
+            account_ids=self._account_ids(
+                {(leg.owner, leg.purpose, leg.currency) for item in items for leg in item.legs}
+            ),
         )
-        ids = {item.key: pk for item, pk in zip(items, pks, strict=True)}
-        postings = [
-            (
-                ids[item.key],
-                accounts[(leg.owner, leg.purpose, leg.currency)],
-                leg.amount,
-                leg.currency,
-            )
-            for item in items
-            for leg in item.legs
-        ]
-        _insert(
-            cursor,
-            "payouts_posting",
-            {
-                "transaction_id": "bigint",
-                "account_id": "bigint",
-                "amount": "bigint",
-                "currency": "text",
-            },
-            [list(column) for column in zip(*postings, strict=True)],
-        )
-        return ids
 
 
 @dataclass(frozen=True)
@@ -810,26 +769,6 @@ def _unnest(names: Sequence[str], types: dict[str, str]) -> str:
     """``unnest(%s::t1[], ...) AS x(n1, ...)``: one array parameter per column."""
     arrays = ", ".join(f"%s::{types[n]}[]" for n in names)
     return f"unnest({arrays}) AS x({', '.join(names)})"
-
-
-def _insert(cursor: Any, table: str, columns: dict[str, str], values: list[list[Any]]) -> None:
-    """One COPY of many rows: ``values`` holds one list per column, in ``columns`` order.
-
-    COPY fires the tables' statement triggers (the ledger's balance check) like an INSERT."""
-    names = ", ".join(list(columns)[: len(values)])
-    # Table and column names are this module's constants, never input.
-    with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in zip(*values, strict=True):
-            copy.write_row(row)
-
-
-def _ids(cursor: Any, table: str, n: int) -> list[int]:
-    """``n`` ids from ``table``'s own id sequence, so rows can be copied in with their ids."""
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        [table, n],
-    )
-    return [row[0] for row in cursor.fetchall()]
 
 
 def _limit_refusal(user: Any, amount: int, currency: str) -> Rejected | None:
